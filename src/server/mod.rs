@@ -1,0 +1,380 @@
+//! `dynobench serve`: the minimal web endpoint. `GET /health`, `GET /work` (the workload,
+//! with its server-side timings) and `GET /stats`, on hyper + axum, with the work done by a
+//! pool of `WEB_CONCURRENCY` worker threads and a graceful shutdown on SIGTERM/SIGINT.
+
+mod pool;
+mod process;
+pub mod timing;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use pool::{SubmitError, WorkerPool};
+pub use process::{ProcessStats, process_stats};
+
+use crate::workload::Payload;
+
+/// Longest request head (request line + headers) accepted, in bytes.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Longest request body accepted, in bytes (the endpoint takes no bodies).
+pub const MAX_BODY_BYTES: u64 = 1024;
+/// How long in-flight requests get to finish after SIGTERM (the platform allows 30 s).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// What `GET /work` returns: the server-side timings of one unit of work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkResponse {
+    /// Handler wall time in the worker, microseconds.
+    pub wall_us: u64,
+    /// Worker thread CPU time, microseconds.
+    pub cpu_us: u64,
+    /// Time the worker thread was runnable but not running (schedstat run_delay), µs.
+    pub wait_us: u64,
+    /// Time the request waited for a free worker, µs.
+    pub queue_us: u64,
+    /// Index of the worker that ran it.
+    pub worker: usize,
+    /// Digest of the transform's serialized output.
+    pub digest: String,
+    /// Payload bytes processed.
+    pub bytes: u64,
+    /// Bytes of serialized output.
+    #[serde(default)]
+    pub out_bytes: u64,
+    /// Which transform ran (`orders` or `generic`).
+    #[serde(default)]
+    pub kind: String,
+    /// Server process id.
+    #[serde(default)]
+    pub pid: u32,
+    /// Why `wait_us` is unavailable, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Worker threads (`WEB_CONCURRENCY`).
+    pub workers: usize,
+    /// Requests allowed to wait for a worker before 503.
+    pub backlog: usize,
+    /// The payload to work on.
+    pub payload: Payload,
+}
+
+/// Shared state of the handlers.
+pub struct AppState {
+    pool: WorkerPool,
+    started: Instant,
+    payload_name: String,
+    payload_bytes: usize,
+}
+
+/// Builds the router over a started worker pool.
+pub fn app(pool: WorkerPool, payload: &Payload) -> Router {
+    let state = Arc::new(AppState {
+        pool,
+        started: Instant::now(),
+        payload_name: payload.name().to_string(),
+        payload_bytes: payload.bytes().len(),
+    });
+    Router::new()
+        .route("/health", get(health))
+        .route("/work", get(work))
+        .route("/stats", get(stats))
+        .fallback(not_found)
+        .layer(middleware::from_fn(limit_body))
+        .with_state(state)
+}
+
+fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": message.into(), "status": status.as_u16() })),
+    )
+        .into_response()
+}
+
+async fn limit_body(req: Request, next: Next) -> Response {
+    let too_big = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES);
+    if too_big || req.headers().contains_key(header::TRANSFER_ENCODING) {
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes; the endpoint takes none"),
+        );
+    }
+    next.run(req).await
+}
+
+async fn health() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found(req: Request) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no route for {} {}; try GET /health, /work or /stats",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+/// Query parameters of `/work` (none yet besides the profile; unknown ones are refused).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkQuery {
+    /// Workload profile; only `cpu` exists so far.
+    pub profile: Option<String>,
+}
+
+async fn work(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<WorkQuery>, QueryRejection>,
+) -> Response {
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("bad query: {}", e.body_text())),
+    };
+    if let Some(p) = q.profile.as_deref()
+        && p != "cpu"
+    {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown profile '{p}'; valid: cpu"),
+        );
+    }
+    let rx = match state.pool.submit() {
+        Ok(rx) => rx,
+        Err(SubmitError::BacklogFull) => {
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "backlog full: every worker is busy and the queue is at its limit",
+            );
+        }
+        Err(SubmitError::Closed) => return json_error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    };
+    match rx.await {
+        Ok(Ok(resp)) => Json(resp).into_response(),
+        Ok(Err(msg)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, msg),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "worker went away"),
+    }
+}
+
+/// What `GET /stats` returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatsResponse {
+    /// Server process id.
+    pub pid: u32,
+    /// Resident set size now, bytes.
+    pub rss_bytes: u64,
+    /// Peak resident set size, bytes.
+    pub max_rss_bytes: u64,
+    /// User + system CPU time of the process, microseconds.
+    pub cpu_us: u64,
+    /// Seconds since the server started.
+    pub uptime_s: f64,
+    /// `/work` requests completed.
+    pub requests_served: u64,
+    /// Worker threads.
+    pub workers: usize,
+    /// CPUs this process may run on (its `available_parallelism`).
+    pub available_parallelism: usize,
+    /// Payload name.
+    pub payload: String,
+    /// Payload size, bytes.
+    pub payload_bytes: usize,
+}
+
+async fn stats(State(state): State<Arc<AppState>>) -> Json<StatsResponse> {
+    let p = process_stats();
+    Json(StatsResponse {
+        pid: std::process::id(),
+        rss_bytes: p.rss_bytes,
+        max_rss_bytes: p.max_rss_bytes,
+        cpu_us: p.cpu_us,
+        uptime_s: state.started.elapsed().as_secs_f64(),
+        requests_served: state.pool.served(),
+        workers: state.pool.workers(),
+        available_parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        payload: state.payload_name.clone(),
+        payload_bytes: state.payload_bytes,
+    })
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and gives
+/// in-flight requests up to [`SHUTDOWN_GRACE`] to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(x) => x,
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(_) => { tokio::time::sleep(Duration::from_millis(10)).await; continue; }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = TowerToHyperService::new(router.clone());
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .max_buf_size(MAX_HEAD_BYTES)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), svc);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move { let _ = watched.await; });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {}
+    }
+    Ok(())
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+pub async fn termination_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// A server running on its own thread (for tests and in-process use).
+pub struct ServerHandle {
+    /// The bound address.
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl ServerHandle {
+    /// Stops the server gracefully and waits for it.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    // One I/O thread is plenty: the work happens on the pool's threads.
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+/// Starts a server on a background thread and returns once it is listening.
+pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("dynobench-serve".into())
+        .spawn(move || {
+            let rt = runtime()?;
+            rt.block_on(async move {
+                let bound = async {
+                    let listener = TcpListener::bind(cfg.addr).await?;
+                    let pool = WorkerPool::start(cfg.workers, cfg.backlog, cfg.payload.clone())?;
+                    Ok::<_, std::io::Error>((listener, pool))
+                }
+                .await;
+                let (listener, pool) = match bound {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(std::io::Error::new(e.kind(), e.to_string())));
+                        return Err(e);
+                    }
+                };
+                let _ = ready_tx.send(Ok(listener.local_addr()?));
+                let router = app(pool, &cfg.payload);
+                serve(listener, router, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+            })
+        })?;
+    let addr = ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("server thread exited before listening"))??;
+    Ok(ServerHandle {
+        addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+/// Runs `dynobench serve` in the foreground until SIGTERM/SIGINT. Prints one line
+/// `listening on ADDR` to stdout once bound (the driver reads it to find the port).
+pub fn run_foreground(cfg: ServeConfig) -> std::io::Result<()> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind(cfg.addr).await?;
+        let addr = listener.local_addr()?;
+        let pool = WorkerPool::start(cfg.workers, cfg.backlog, cfg.payload.clone())?;
+        println!(
+            "listening on {addr} (workers {}, backlog {}, payload {} {} bytes, pid {})",
+            cfg.workers,
+            cfg.backlog,
+            cfg.payload.name(),
+            cfg.payload.bytes().len(),
+            std::process::id()
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let router = app(pool, &cfg.payload);
+        serve(listener, router, termination_signal()).await?;
+        eprintln!("dynobench serve: shut down gracefully");
+        Ok::<(), std::io::Error>(())
+    })
+}

@@ -1,0 +1,100 @@
+//! Helpers shared by the integration tests: a tiny HTTP/1.1 client over a TcpStream, a
+//! cross-process lock for tests that time things, and a way to run the built binary.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends a raw request (with `Connection: close`) and reads the whole response.
+pub fn raw(addr: SocketAddr, request: &str) -> std::io::Result<Resp> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.write_all(request.as_bytes())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok(Resp {
+        status,
+        headers: head.to_string(),
+        body: body.to_string(),
+    })
+}
+
+/// `GET path`.
+pub fn get(addr: SocketAddr, path: &str) -> Resp {
+    raw(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    )
+    .unwrap_or_else(|e| panic!("GET {path} on {addr}: {e}"))
+}
+
+/// A lock held by tests that measure time, pin CPUs or create cgroups, so that they never
+/// run at the same time as each other, even across test binaries (flock on a shared file).
+pub struct Serial(std::fs::File);
+
+pub fn serial() -> Serial {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("dynobench-tests.lock"))
+        .expect("opening the test lock file");
+    // SAFETY: flock on a descriptor we own; blocks until the lock is ours.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock failed");
+    Serial(f)
+}
+
+/// The dynobench binary cargo built for these tests.
+pub fn bin() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_dynobench"))
+}
+
+/// Waits until `addr` accepts connections and `/health` answers 200.
+pub fn wait_healthy(addr: SocketAddr, within: Duration) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < within {
+        if let Ok(r) = raw(
+            addr,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ) && r.status == 200
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

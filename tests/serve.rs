@@ -1,0 +1,176 @@
+//! The endpoint in process: every route and error status, the timing invariants of a
+//! CPU-bound request, the worker pool's queueing, and graceful shutdown.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use common::{get, raw};
+use dynobench::server::{self, ServeConfig, WorkResponse};
+use dynobench::workload::Payload;
+
+fn start(workers: usize, backlog: usize) -> server::ServerHandle {
+    server::start(ServeConfig {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        workers,
+        backlog,
+        payload: Payload::bundled(),
+    })
+    .expect("server starts")
+}
+
+#[test]
+fn health_stats_and_not_found() {
+    let s = start(1, 16);
+    let h = get(s.addr, "/health");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.json()["status"], "ok");
+
+    let st = get(s.addr, "/stats").json();
+    assert_eq!(st["pid"], std::process::id());
+    assert!(st["rss_bytes"].as_u64().unwrap() > 0);
+    assert!(st["uptime_s"].as_f64().unwrap() >= 0.0);
+    assert_eq!(st["requests_served"], 0);
+    assert_eq!(st["workers"], 1);
+    assert_eq!(
+        st["payload_bytes"].as_u64().unwrap(),
+        Payload::bundled().bytes().len() as u64
+    );
+
+    let nf = get(s.addr, "/nope");
+    assert_eq!(nf.status, 404);
+    assert!(nf.json()["error"].as_str().unwrap().contains("/nope"));
+    s.stop().unwrap();
+}
+
+#[test]
+fn bad_requests_get_json_errors() {
+    let s = start(1, 16);
+    let q = get(s.addr, "/work?bogus=1");
+    assert_eq!(q.status, 400);
+    assert!(q.json()["error"].as_str().unwrap().contains("bogus"));
+    let p = get(s.addr, "/work?profile=gpu");
+    assert_eq!(p.status, 400);
+    assert!(p.json()["error"].as_str().unwrap().contains("gpu"));
+
+    let body = "x".repeat(4096);
+    let big = raw(
+        s.addr,
+        &format!(
+            "POST /work HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .unwrap();
+    assert_eq!(big.status, 413, "{big:?}");
+
+    let post = raw(
+        s.addr,
+        "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(post.status, 405);
+
+    // A request head beyond the limit is refused by the HTTP layer (431), not buffered.
+    let huge = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(server::MAX_HEAD_BYTES * 2)
+    );
+    match raw(s.addr, &huge) {
+        Ok(r) => assert!(r.status == 431 || r.status == 0, "{}", r.status),
+        Err(e) => assert!(matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        )),
+    }
+    // The server is still fine afterwards.
+    assert_eq!(get(s.addr, "/health").status, 200);
+    s.stop().unwrap();
+}
+
+#[test]
+fn work_reports_timings_that_add_up() {
+    let _serial = common::serial();
+    let s = start(1, 16);
+    let mut samples = Vec::new();
+    for _ in 0..6 {
+        let r = get(s.addr, "/work");
+        assert_eq!(r.status, 200, "{}", r.body);
+        let w: WorkResponse = serde_json::from_str(&r.body).unwrap();
+        samples.push(w);
+    }
+    for w in &samples {
+        assert!(w.cpu_us > 1000, "CPU-bound work shows CPU time: {w:?}");
+        assert!(w.wall_us >= w.cpu_us, "wall >= cpu: {w:?}");
+        assert_eq!(w.bytes, Payload::bundled().bytes().len() as u64);
+        assert_eq!(w.worker, 0);
+        assert_eq!(w.kind, "orders");
+        assert_eq!(w.digest, samples[0].digest);
+        if w.note.is_none() {
+            // No I/O inside the handler: wall time is CPU time plus time waiting for a CPU.
+            let sum = (w.cpu_us + w.wait_us) as f64;
+            let err = (w.wall_us as f64 - sum).abs() / w.wall_us as f64;
+            assert!(
+                err < 0.03,
+                "wall {} vs cpu+wait {} ({:.1}% apart)",
+                w.wall_us,
+                sum,
+                err * 100.0
+            );
+        } else {
+            assert_eq!(w.wait_us, 0);
+        }
+    }
+    assert_eq!(get(s.addr, "/stats").json()["requests_served"], 6);
+    s.stop().unwrap();
+}
+
+#[test]
+fn requests_beyond_the_workers_queue_and_full_backlog_is_503() {
+    let _serial = common::serial();
+    let s = start(1, 1);
+    let addr = s.addr;
+    // Three at once on one worker with room for one waiting: one runs, one queues, and the
+    // third either finds the backlog full (503) or arrives after a slot freed up.
+    let hs: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || get(addr, "/work")))
+        .collect();
+    let rs: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok: Vec<WorkResponse> = rs
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    for r in rs.iter().filter(|r| r.status != 200) {
+        assert_eq!(r.status, 503, "{r:?}");
+        assert!(r.json()["error"].as_str().unwrap().contains("backlog"));
+    }
+    assert!(
+        ok.len() >= 2,
+        "at least the running and the queued request succeed"
+    );
+    let max_queue = ok.iter().map(|w| w.queue_us).max().unwrap();
+    let min_wall = ok.iter().map(|w| w.wall_us).min().unwrap();
+    assert!(
+        max_queue as f64 >= 0.5 * min_wall as f64,
+        "the queued request waited about one service time: queue {max_queue} µs, service {min_wall} µs"
+    );
+    s.stop().unwrap();
+}
+
+#[test]
+fn graceful_shutdown_finishes_in_flight_work() {
+    let _serial = common::serial();
+    let s = start(1, 16);
+    let addr = s.addr;
+    let inflight = std::thread::spawn(move || get(addr, "/work"));
+    // Let the request reach the worker, then ask the server to stop.
+    std::thread::sleep(Duration::from_millis(15));
+    let t = Instant::now();
+    s.stop().unwrap();
+    let r = inflight.join().unwrap();
+    assert_eq!(r.status, 200, "the in-flight request completes: {r:?}");
+    assert!(t.elapsed() < server::SHUTDOWN_GRACE);
+    assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
+}
