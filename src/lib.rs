@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod error;
 pub mod server;
+pub mod simulate;
 pub mod workload;
 
 mod commands;

@@ -1,0 +1,1 @@
+//! Routing and queueing simulation over many dynos, and capacity planning (pure, seeded).
