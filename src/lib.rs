@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod server;
 pub mod simulate;
+pub mod slo;
 pub mod workload;
 
 mod commands;
