@@ -25,15 +25,83 @@ pub enum Command {
     /// Benchmark the endpoint once per dyno class and write a report to results/.
     Run(NotYetArgs),
     /// List the dyno class catalog.
-    Classes(NotYetArgs),
+    Classes(ClassesArgs),
     /// Measure how precisely each CPU limiter delivers a requested quota.
-    Calibrate(NotYetArgs),
+    Calibrate(CalibrateArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(NotYetArgs),
     /// Simulate request routing over many dynos.
     Simulate(NotYetArgs),
     /// Plan dynos and monthly cost for a target rate and SLO from measured results.
     Plan(NotYetArgs),
+    /// (internal) A noisy neighbour: burn CPU in a seeded load pattern until killed.
+    #[command(hide = true)]
+    Neighbour(NeighbourArgs),
+    /// (internal) A calibration child: burn CPU, run work items or hold memory; print JSON.
+    #[command(hide = true)]
+    Burn(BurnArgs),
+}
+
+/// `dynobench classes`.
+#[derive(Debug, Args)]
+pub struct ClassesArgs {
+    /// Catalog: an embedded name (heroku, containers) or a TOML file.
+    #[arg(long, default_value = "heroku")]
+    pub classes: String,
+    /// Print the catalog as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dynobench calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Backends to measure: all (every available one), auto (the one `run` would pick), or a list.
+    #[arg(long, default_value = "all", value_delimiter = ',')]
+    pub limiter: Vec<String>,
+    /// Quotas to request, in cores.
+    #[arg(long, default_value = "0.1,0.25,0.5,1.0", value_delimiter = ',')]
+    pub quotas: Vec<f64>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// CPU milliseconds per work item in the quota-vs-share tail comparison.
+    #[arg(long, default_value_t = 5.0)]
+    pub item_ms: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dynobench neighbour` (internal).
+#[derive(Debug, Args)]
+pub struct NeighbourArgs {
+    /// steady, bursty[:DUTY] or periodic[:DUTY].
+    #[arg(long, default_value = "bursty:0.5")]
+    pub pattern: crate::limit::helpers::Pattern,
+    /// Mean phase length, ms.
+    #[arg(long, default_value_t = 100)]
+    pub phase_ms: u64,
+    /// Seed of the random phases.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `dynobench burn` (internal).
+#[derive(Debug, Args)]
+pub struct BurnArgs {
+    /// How long to burn, seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Busy threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// CPU ms per work item (0: one continuous loop).
+    #[arg(long, default_value_t = 0.0)]
+    pub item_ms: f64,
+    /// MB of memory to allocate and touch first.
+    #[arg(long, default_value_t = 0)]
+    pub alloc_mb: u64,
 }
 
 /// Placeholder arguments of a subcommand whose issue has not landed.

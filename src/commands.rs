@@ -5,8 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, anyhow};
 
-use crate::cli::{Command, PayloadArgs, ServeArgs};
+use crate::class::Catalog;
+use crate::cli::{CalibrateArgs, ClassesArgs, Command, PayloadArgs, ServeArgs};
 use crate::error::{CliError, Outcome, failed, usage};
+use crate::limit::calibrate::{self, CalibrateConfig};
+use crate::limit::{Detection, LimiterChoice, LimiterKind};
 use crate::server::{self, ServeConfig};
 use crate::workload::{Payload, generate};
 
@@ -14,14 +17,26 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
     match cmd {
         Command::Serve(a) => serve(a),
         Command::Payload(a) => payload(a),
-        Command::Run(_)
-        | Command::Classes(_)
-        | Command::Calibrate(_)
-        | Command::Compare(_)
-        | Command::Simulate(_)
-        | Command::Plan(_) => Err(usage(anyhow!(
-            "this subcommand is not yet available in this build"
-        ))),
+        Command::Classes(a) => classes(a),
+        Command::Calibrate(a) => calibrate(a),
+        Command::Neighbour(a) => crate::limit::helpers::run_neighbour(crate::limit::helpers::NeighbourLoad {
+            pattern: a.pattern,
+            phase_ms: a.phase_ms,
+            seed: a.seed,
+        }),
+        Command::Burn(a) => {
+            let r = crate::limit::helpers::burn(crate::limit::helpers::BurnSpec {
+                seconds: a.seconds,
+                threads: a.threads,
+                item_ms: a.item_ms,
+                alloc_mb: a.alloc_mb,
+            });
+            println!("{}", serde_json::to_string(&r).map_err(failed)?);
+            Ok(Outcome::Ok)
+        }
+        Command::Run(_) | Command::Compare(_) | Command::Simulate(_) | Command::Plan(_) => Err(usage(
+            anyhow!("this subcommand is not yet available in this build"),
+        )),
     }
 }
 
@@ -77,6 +92,76 @@ fn payload(a: PayloadArgs) -> Result<Outcome, CliError> {
             .map_err(failed)?,
     }
     Ok(Outcome::Ok)
+}
+
+fn classes(a: ClassesArgs) -> Result<Outcome, CliError> {
+    let catalog = Catalog::load(&a.classes).map_err(usage)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&catalog).map_err(failed)?);
+    } else {
+        print!("{}", crate::report::classes_table(&catalog));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The dynobench binary for helper processes: this executable.
+pub(crate) fn own_exe() -> Result<std::path::PathBuf, CliError> {
+    std::env::current_exe()
+        .context("locating the dynobench executable")
+        .map_err(failed)
+}
+
+fn calibrate(a: CalibrateArgs) -> Result<Outcome, CliError> {
+    if !(a.seconds > 0.0 && a.seconds <= 600.0) {
+        return Err(usage(anyhow!("--seconds must be in (0, 600], got {}", a.seconds)));
+    }
+    if let Some(q) = a.quotas.iter().find(|q| !(**q > 0.0 && **q <= 1024.0)) {
+        return Err(usage(anyhow!("--quotas must be positive core counts, got {q}")));
+    }
+    let detection = Detection::probe();
+    detection.remove_stale_groups();
+    let mut backends = Vec::new();
+    for l in &a.limiter {
+        match l.as_str() {
+            "all" => backends.extend([LimiterKind::Cgroup2, LimiterKind::Cgroup1, LimiterKind::Dutycycle]),
+            other => match other
+                .parse::<LimiterChoice>()
+                .map_err(|e| usage(anyhow!("--limiter: {e}, or all")))?
+            {
+                LimiterChoice::Auto => backends.push(detection.choose(LimiterChoice::Auto).map_err(usage)?),
+                LimiterChoice::Exactly(k) => {
+                    detection
+                        .available(k)
+                        .map_err(|why| usage(anyhow!("--limiter {k}: not available here: {why}")))?;
+                    backends.push(k)
+                }
+            },
+        }
+    }
+    backends.dedup();
+    crate::interrupt::install();
+    let cfg = CalibrateConfig {
+        backends,
+        quotas: a.quotas.clone(),
+        seconds: a.seconds,
+        item_ms: a.item_ms,
+        exe: own_exe()?,
+    };
+    let report =
+        calibrate::calibrate(&detection, &cfg, |line| eprintln!("calibrate: {line}")).map_err(failed)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(failed)?);
+    } else {
+        print!("{}", calibrate::render(&report));
+    }
+    if report.interrupted {
+        return Err(failed(anyhow!("interrupted")));
+    }
+    Ok(if report.all_within_target() {
+        Outcome::Ok
+    } else {
+        Outcome::ThresholdFailed
+    })
 }
 
 #[cfg(test)]

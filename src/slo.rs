@@ -70,7 +70,11 @@ pub fn parse_duration_us(s: &str) -> Result<f64, String> {
         "ms" => 1e3,
         "s" => 1e6,
         "m" | "min" => 60e6,
-        other => return Err(format!("unknown duration unit '{other}' in '{s}'; use us, ms or s")),
+        other => {
+            return Err(format!(
+                "unknown duration unit '{other}' in '{s}'; use us, ms or s"
+            ));
+        }
     };
     Ok(n * mult)
 }
@@ -143,7 +147,15 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_help() {
-        for bad in ["p99", "p100<=1s", "q99<=1s", "p99<=300", "p99<=300 parsecs", "error-rate<=150%", "p99<=0ms"] {
+        for bad in [
+            "p99",
+            "p100<=1s",
+            "q99<=1s",
+            "p99<=300",
+            "p99<=300 parsecs",
+            "error-rate<=150%",
+            "p99<=0ms",
+        ] {
             let e = bad.parse::<Slo>().unwrap_err();
             assert!(!e.is_empty(), "{bad}");
         }

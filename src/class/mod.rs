@@ -1,0 +1,96 @@
+//! Dyno class catalogs: the classes' prices, memory and CPU models, loaded from TOML
+//! (an embedded default, `heroku`, or a file) and validated with file, line, class and field.
+
+mod catalog;
+
+pub use catalog::{Catalog, CatalogError, EMBEDDED, embedded_names};
+
+use serde::{Deserialize, Serialize};
+
+/// Hours in a billing month, as the platform counts it.
+pub const HOURS_PER_MONTH: f64 = 720.0;
+
+/// How a class gets CPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CpuModel {
+    /// Shared hosts: a guaranteed floor under contention (a weight against noisy
+    /// neighbours) and a hard cap it can burst to when the host is idle (a CFS quota).
+    Shared {
+        /// Cores guaranteed when neighbours are busy.
+        floor_cores: f64,
+        /// Cores usable at most (the quota).
+        burst_cores: f64,
+        /// CFS burst allowance in microseconds (cpu.max.burst / cpu.cfs_burst_us), 0 = none.
+        #[serde(default)]
+        burst_us: u64,
+    },
+    /// Dedicated CPUs: exclusive cores, no neighbours.
+    Dedicated {
+        /// Cores (vCPUs) the class owns.
+        cores: f64,
+    },
+    /// A hard quota only (`docker --cpus`): no guaranteed share, no neighbours.
+    Quota {
+        /// Cores of quota.
+        cores: f64,
+    },
+}
+
+impl CpuModel {
+    /// The most CPU the class may use, in cores.
+    pub fn max_cores(&self) -> f64 {
+        match *self {
+            CpuModel::Shared { burst_cores, .. } => burst_cores,
+            CpuModel::Dedicated { cores } | CpuModel::Quota { cores } => cores,
+        }
+    }
+
+    /// Whether the class runs beside noisy neighbours.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, CpuModel::Shared { .. })
+    }
+
+    /// A short human description: `shared 0.17-0.67 cores`, `dedicated 2 cores`, `quota 0.5 cores`.
+    pub fn describe(&self) -> String {
+        match *self {
+            CpuModel::Shared {
+                floor_cores,
+                burst_cores,
+                ..
+            } => {
+                format!("shared {floor_cores:.2}-{burst_cores:.2} cores")
+            }
+            CpuModel::Dedicated { cores } => format!("dedicated {cores} cores"),
+            CpuModel::Quota { cores } => format!("quota {cores} cores"),
+        }
+    }
+}
+
+/// One dyno class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynoClass {
+    /// Class name as the platform spells it (`standard-1x`).
+    pub name: String,
+    /// List price, USD per month (720 h).
+    pub price_usd_month: f64,
+    /// A remark about the price (pools, discounts), if any.
+    pub price_note: Option<String>,
+    /// Memory quota, MB (the platform's R14 threshold).
+    pub memory_mb: u64,
+    /// Memory at which the platform kills the dyno (R15), MB.
+    pub memory_hard_mb: u64,
+    /// Default `WEB_CONCURRENCY` on this class.
+    pub workers: u32,
+    /// The platform's own CPU figure (`1x-4x`, `12x`), for reference.
+    pub compute: Option<String>,
+    /// The local CPU model that emulates the class.
+    pub cpu: CpuModel,
+}
+
+impl DynoClass {
+    /// Price per hour of the class (month = 720 h).
+    pub fn price_usd_hour(&self) -> f64 {
+        self.price_usd_month / HOURS_PER_MONTH
+    }
+}

@@ -1,0 +1,233 @@
+//! Where things run and how much CPU a class gets: the driver/server CPU placement and the
+//! translation of a class's CPU model into a quota, a cpuset and neighbour weights, capped
+//! to what this machine can give (pure, apart from reading this process's CPU affinity).
+
+use serde::{Deserialize, Serialize};
+
+use crate::class::CpuModel;
+
+/// Which CPUs the driver and the server get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// CPUs the driver (load generator) is pinned to.
+    pub driver: Vec<usize>,
+    /// CPUs the server (and its neighbours) may use.
+    pub server: Vec<usize>,
+    /// Whether driver and server are on disjoint CPUs.
+    pub disjoint: bool,
+}
+
+impl Placement {
+    /// Splits the CPUs this process may use: the first one for the driver, the rest for
+    /// the server. With a single CPU both share it (and the report says so).
+    pub fn from_cpus(cpus: &[usize]) -> Placement {
+        let mut cpus = cpus.to_vec();
+        cpus.sort_unstable();
+        cpus.dedup();
+        if cpus.len() >= 2 {
+            Placement {
+                driver: vec![cpus[0]],
+                server: cpus[1..].to_vec(),
+                disjoint: true,
+            }
+        } else {
+            Placement {
+                driver: cpus.clone(),
+                server: cpus,
+                disjoint: false,
+            }
+        }
+    }
+
+    /// The placement for this process's current CPU affinity.
+    pub fn detect() -> Placement {
+        Placement::from_cpus(&allowed_cpus())
+    }
+
+    /// Pins the calling thread (and threads it creates later) to the driver's CPUs.
+    pub fn pin_driver(&self) -> Result<(), String> {
+        pin_current_thread(&self.driver)
+    }
+
+    /// A sentence for the report.
+    pub fn describe(&self) -> String {
+        if self.disjoint {
+            format!(
+                "driver pinned to CPU {}, server and neighbours on CPU {}",
+                super::cgroupfs::cpu_list(&self.driver),
+                super::cgroupfs::cpu_list(&self.server)
+            )
+        } else {
+            "only one CPU: driver and server share it (the driver's own work shows up in the server's latency)".into()
+        }
+    }
+}
+
+/// CPUs this process may run on (its affinity mask).
+pub fn allowed_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
+
+/// Pins the calling thread to `cpus`.
+pub fn pin_current_thread(cpus: &[usize]) -> Result<(), String> {
+    let set = cpu_set(cpus)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .map_err(|e| format!("pinning to CPUs {}: {e}", super::cgroupfs::cpu_list(cpus)))
+}
+
+/// A nix CpuSet of `cpus`.
+pub fn cpu_set(cpus: &[usize]) -> Result<nix::sched::CpuSet, String> {
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        set.set(c).map_err(|e| format!("CPU {c}: {e}"))?;
+    }
+    Ok(set)
+}
+
+/// A class's CPU model made concrete for this machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuPlan {
+    /// CPUs the server may use.
+    pub cpus: Vec<usize>,
+    /// Hard cap in cores, if any.
+    pub quota_cores: Option<f64>,
+    /// Guaranteed cores under contention (shared classes).
+    pub floor_cores: Option<f64>,
+    /// CFS burst, µs.
+    pub burst_us: u64,
+    /// Neighbour weight as a multiple of the server's weight, when neighbours run.
+    pub neighbour_weight_ratio: Option<f64>,
+    /// Neighbour processes to start (one per CPU of a shared class).
+    pub neighbours: usize,
+    /// What was capped.
+    pub warnings: Vec<String>,
+}
+
+/// Turns a class's CPU model into a plan for the server CPUs this machine offers.
+pub fn plan_cpu(class: &str, model: &CpuModel, server_cpus: &[usize], with_neighbours: bool) -> CpuPlan {
+    let n = server_cpus.len().max(1) as f64;
+    let mut warnings = Vec::new();
+    let mut cap = |what: &str, want: f64| -> f64 {
+        if want > n {
+            warnings.push(format!(
+                "{class} asks for {want} {what} but this machine can give the server {n} CPU(s) (the driver has its own); capped to {n}"
+            ));
+            n
+        } else {
+            want
+        }
+    };
+    match *model {
+        CpuModel::Shared {
+            floor_cores,
+            burst_cores,
+            burst_us,
+        } => {
+            let quota = cap("cores of burst", burst_cores);
+            let floor = floor_cores.min(quota);
+            CpuPlan {
+                cpus: server_cpus.to_vec(),
+                quota_cores: Some(quota),
+                floor_cores: Some(floor),
+                burst_us,
+                neighbour_weight_ratio: with_neighbours.then(|| (n - floor) / floor),
+                neighbours: if with_neighbours { server_cpus.len() } else { 0 },
+                warnings,
+            }
+        }
+        CpuModel::Dedicated { cores } => {
+            let cores = cap("dedicated cores", cores);
+            let k = (cores.ceil() as usize).clamp(1, server_cpus.len().max(1));
+            CpuPlan {
+                cpus: server_cpus.iter().copied().take(k).collect(),
+                quota_cores: ((k as f64) > cores).then_some(cores),
+                floor_cores: None,
+                burst_us: 0,
+                neighbour_weight_ratio: None,
+                neighbours: 0,
+                warnings,
+            }
+        }
+        CpuModel::Quota { cores } => CpuPlan {
+            cpus: server_cpus.to_vec(),
+            quota_cores: Some(cap("cores of quota", cores)),
+            floor_cores: None,
+            burst_us: 0,
+            neighbour_weight_ratio: None,
+            neighbours: 0,
+            warnings,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_splits_driver_from_server() {
+        let p = Placement::from_cpus(&[0, 1]);
+        assert_eq!(
+            (p.driver.clone(), p.server.clone(), p.disjoint),
+            (vec![0], vec![1], true)
+        );
+        let one = Placement::from_cpus(&[3]);
+        assert!(!one.disjoint);
+        assert_eq!(one.server, vec![3]);
+        assert_eq!(Placement::from_cpus(&[5, 2, 7]).server, vec![5, 7]);
+    }
+
+    #[test]
+    fn shared_class_gets_quota_floor_and_neighbour_weight() {
+        let m = CpuModel::Shared {
+            floor_cores: 1.0 / 6.0,
+            burst_cores: 4.0 / 6.0,
+            burst_us: 0,
+        };
+        let p = plan_cpu("std-1x", &m, &[1], true);
+        assert_eq!(p.cpus, vec![1]);
+        assert!((p.quota_cores.unwrap() - 0.6667).abs() < 1e-3);
+        assert!(
+            (p.neighbour_weight_ratio.unwrap() - 5.0).abs() < 1e-9,
+            "floor 1/6 of one CPU: neighbours weigh 5x"
+        );
+        assert_eq!(p.neighbours, 1);
+        assert!(p.warnings.is_empty());
+        let no_nb = plan_cpu("std-1x", &m, &[1], false);
+        assert_eq!(no_nb.neighbours, 0);
+        assert_eq!(no_nb.neighbour_weight_ratio, None);
+    }
+
+    #[test]
+    fn oversized_classes_are_capped_with_a_warning() {
+        let p = plan_cpu("performance-l", &CpuModel::Dedicated { cores: 8.0 }, &[1], true);
+        assert_eq!(p.cpus, vec![1]);
+        assert_eq!(p.quota_cores, None);
+        assert_eq!(p.neighbours, 0);
+        assert!(
+            p.warnings[0].contains("performance-l asks for 8 dedicated cores"),
+            "{:?}",
+            p.warnings
+        );
+        let s2 = plan_cpu(
+            "standard-2x",
+            &CpuModel::Shared {
+                floor_cores: 0.3333,
+                burst_cores: 1.3333,
+                burst_us: 0,
+            },
+            &[1],
+            true,
+        );
+        assert_eq!(s2.quota_cores, Some(1.0));
+        assert_eq!(s2.warnings.len(), 1);
+        let frac = plan_cpu("d", &CpuModel::Dedicated { cores: 1.5 }, &[1, 2, 3], true);
+        assert_eq!(frac.cpus, vec![1, 2]);
+        assert_eq!(frac.quota_cores, Some(1.5));
+    }
+}

@@ -1,0 +1,405 @@
+//! The sandbox: one class's server process (and its noisy neighbours) started inside the
+//! backend's limits from exec on, observed through the backend's counters, and torn down
+//! (processes killed and reaped, groups removed) on every path, including panics.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::helpers::NeighbourLoad;
+use super::{
+    AppliedLimits, Counters, CpuPlan, Detection, LimitError, LimiterKind, cgroup1, cgroup2, cgroupfs,
+    dutycycle,
+};
+
+/// What a sandbox should enforce.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    /// A label for the group name (the class name).
+    pub name: String,
+    /// The CPU plan (from [`super::plan_cpu`]).
+    pub plan: CpuPlan,
+    /// Soft memory limit, bytes (the class's memory: R14 above it).
+    pub memory_soft_bytes: Option<u64>,
+    /// Hard memory limit, bytes (killed above it: R15).
+    pub memory_hard_bytes: Option<u64>,
+    /// How neighbours load their CPUs, when the plan has neighbours.
+    pub neighbours: Option<NeighbourLoad>,
+    /// The dynobench binary, which runs the neighbour processes.
+    pub helper_exe: PathBuf,
+}
+
+/// What a backend does for a sandbox.
+pub(crate) trait Backend: Send {
+    /// Which backend this is.
+    fn kind(&self) -> LimiterKind;
+    /// Open `cgroup.procs` files the server child writes "0" into before exec.
+    fn server_join(&self) -> Result<Vec<File>, String>;
+    /// The same for neighbour processes.
+    fn neighbour_join(&self) -> Result<Vec<File>, String>;
+    /// A nice value for the server (backends without group weights approximate the
+    /// server/neighbour weight ratio by lowering the server's priority).
+    fn server_nice(&self) -> Option<i32> {
+        None
+    }
+    /// Called once the server runs.
+    fn started(&mut self, _pid: i32) {}
+    /// Called before the server is stopped (dutycycle resumes it and stops duty cycling).
+    fn before_stop(&mut self) {}
+    /// Current counters; `server` and `neighbours` are the live pids.
+    fn counters(&self, server: Option<i32>, neighbours: &[i32]) -> Counters;
+    /// Fills backend-specific fields of the applied limits.
+    fn describe(&self, applied: &mut AppliedLimits);
+    /// Removes everything the backend created; returns problems.
+    fn destroy(&mut self) -> Vec<String>;
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A unique group name: `dynobench-<pid>-<seq>-<label>`.
+pub(crate) fn group_name(label: &str) -> String {
+    let clean: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!(
+        "{}{}-{}-{clean}",
+        super::GROUP_PREFIX,
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    backend: Box<dyn Backend>,
+    spec: SandboxSpec,
+    server: Option<Child>,
+    neighbours: Vec<Child>,
+    last_counters: Counters,
+    torn_down: bool,
+}
+
+impl Sandbox {
+    /// Creates the sandbox's groups (nothing runs yet).
+    pub fn create(
+        kind: LimiterKind,
+        detection: &Detection,
+        spec: SandboxSpec,
+    ) -> Result<Sandbox, LimitError> {
+        let unavailable = |reason: &String| LimitError::Unavailable {
+            kind,
+            reason: reason.clone(),
+        };
+        let backend: Box<dyn Backend> = match kind {
+            LimiterKind::Cgroup2 => {
+                let site = detection.cgroup2.as_ref().map_err(unavailable)?;
+                Box::new(cgroup2::Cgroup2::create(site, &spec).map_err(LimitError::Setup)?)
+            }
+            LimiterKind::Cgroup1 => {
+                let site = detection.cgroup1.as_ref().map_err(unavailable)?;
+                Box::new(cgroup1::Cgroup1::create(site, &spec).map_err(LimitError::Setup)?)
+            }
+            LimiterKind::Dutycycle => Box::new(dutycycle::Dutycycle::new(&spec, true)),
+            LimiterKind::None => Box::new(dutycycle::Dutycycle::new(&spec, false)),
+        };
+        Ok(Sandbox {
+            backend,
+            spec,
+            server: None,
+            neighbours: Vec::new(),
+            last_counters: Counters::default(),
+            torn_down: false,
+        })
+    }
+
+    /// Which backend enforces the limits.
+    pub fn kind(&self) -> LimiterKind {
+        self.backend.kind()
+    }
+
+    /// Starts the neighbours (for shared classes) and then `cmd` as the server, both inside
+    /// the limits from exec on. Returns the server's pid.
+    pub fn spawn(&mut self, mut cmd: Command) -> Result<u32, LimitError> {
+        if self.server.is_some() {
+            return Err(LimitError::Setup("this sandbox already runs a server".into()));
+        }
+        if let Some(load) = self.spec.neighbours
+            && self.spec.plan.neighbours > 0
+            && self.neighbours.is_empty()
+        {
+            for i in 0..self.spec.plan.neighbours {
+                let mut n = Command::new(&self.spec.helper_exe);
+                n.args(load.args(i))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                let fds = self.backend.neighbour_join().map_err(LimitError::Setup)?;
+                let child = spawn_limited(&mut n, &fds, &self.spec.plan.cpus, None)?;
+                self.neighbours.push(child);
+            }
+        }
+        let fds = self.backend.server_join().map_err(LimitError::Setup)?;
+        let nice = self.backend.server_nice();
+        let child = spawn_limited(cmd.stdin(Stdio::null()), &fds, &self.spec.plan.cpus, nice)?;
+        let pid = child.id();
+        self.server = Some(child);
+        self.backend.started(pid as i32);
+        Ok(pid)
+    }
+
+    /// The server child (to take its stdout/stderr pipes).
+    pub fn server_mut(&mut self) -> Option<&mut Child> {
+        self.server.as_mut()
+    }
+
+    /// The server's exit status if it has exited.
+    pub fn server_exited(&mut self) -> Option<ExitStatus> {
+        self.server.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Counters since the sandbox was created (kept from the last read once processes are gone).
+    pub fn counters(&mut self) -> Counters {
+        let server = self.server.as_ref().map(|c| c.id() as i32);
+        let nbs: Vec<i32> = self.neighbours.iter().map(|c| c.id() as i32).collect();
+        let now = self.backend.counters(server, &nbs);
+        // Process-based counters vanish with the process; keep the last values seen.
+        let keep = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let l = &self.last_counters;
+        self.last_counters = Counters {
+            cpu_usage_us: keep(now.cpu_usage_us, l.cpu_usage_us),
+            nr_periods: keep(now.nr_periods, l.nr_periods),
+            nr_throttled: keep(now.nr_throttled, l.nr_throttled),
+            throttled_us: keep(now.throttled_us, l.throttled_us),
+            memory_peak_bytes: keep(now.memory_peak_bytes, l.memory_peak_bytes),
+            oom_kills: keep(now.oom_kills, l.oom_kills),
+            neighbour_cpu_us: keep(now.neighbour_cpu_us, l.neighbour_cpu_us),
+            stopped_us: keep(now.stopped_us, l.stopped_us),
+        };
+        self.last_counters.clone()
+    }
+
+    /// The limits as applied (after capping), with the backend's details.
+    pub fn applied(&self) -> AppliedLimits {
+        let p = &self.spec.plan;
+        let mut a = AppliedLimits {
+            backend: Some(self.backend.kind()),
+            cpus: p.cpus.clone(),
+            quota_cores: p.quota_cores,
+            period_us: 100_000,
+            burst_us: p.burst_us,
+            floor_cores: p.floor_cores,
+            neighbours: if self.spec.neighbours.is_some() {
+                p.neighbours
+            } else {
+                0
+            },
+            neighbour_pattern: self
+                .spec
+                .neighbours
+                .filter(|_| p.neighbours > 0)
+                .map(|l| format!("{} (phase {} ms, seed {})", l.pattern, l.phase_ms, l.seed)),
+            memory_soft_bytes: self.spec.memory_soft_bytes,
+            memory_hard_bytes: self.spec.memory_hard_bytes,
+            warnings: p.warnings.clone(),
+            ..AppliedLimits::default()
+        };
+        self.backend.describe(&mut a);
+        a
+    }
+
+    /// Stops the server: SIGTERM, up to `grace` to exit, then SIGKILL. Returns its status.
+    pub fn stop_server(&mut self, grace: Duration) -> Option<ExitStatus> {
+        self.counters();
+        self.backend.before_stop();
+        let child = self.server.as_mut()?;
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        let pid = Pid::from_raw(child.id() as i32);
+        let _ = kill(pid, Signal::SIGCONT);
+        let _ = kill(pid, Signal::SIGTERM);
+        let t = Instant::now();
+        while t.elapsed() < grace {
+            if let Ok(Some(st)) = child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Stops everything and removes the groups. Returns the final counters and any
+    /// problems met while cleaning up.
+    pub fn teardown(mut self) -> (Counters, Vec<String>) {
+        let problems = self.teardown_inner();
+        (self.last_counters.clone(), problems)
+    }
+
+    fn teardown_inner(&mut self) -> Vec<String> {
+        if self.torn_down {
+            return Vec::new();
+        }
+        self.torn_down = true;
+        self.stop_server(Duration::from_secs(5));
+        for n in &mut self.neighbours {
+            let _ = n.kill();
+            let _ = n.wait();
+        }
+        self.neighbours.clear();
+        self.backend.destroy()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for p in self.teardown_inner() {
+            eprintln!("dynobench: cleanup: {p}");
+        }
+    }
+}
+
+/// Builds a `cpu_set_t` before fork (the pre-exec hook must not allocate).
+fn libc_cpu_set(cpus: &[usize]) -> Option<libc::cpu_set_t> {
+    if cpus.is_empty() {
+        return None;
+    }
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET only touch the struct we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        Some(set)
+    }
+}
+
+/// Spawns `cmd` so that, between fork and exec, the child: dies with its parent
+/// (PDEATHSIG), leaves the terminal's process group (Ctrl-C reaches only dynobench, which
+/// then stops it in order), pins itself to `cpus`, joins the groups whose `cgroup.procs`
+/// are open in `fds`, and sets its nice value.
+fn spawn_limited(
+    cmd: &mut Command,
+    fds: &[File],
+    cpus: &[usize],
+    nice: Option<i32>,
+) -> Result<Child, LimitError> {
+    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let set = libc_cpu_set(cpus);
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the hook only makes async-signal-safe system calls on data prepared before
+    // the fork (no allocation, no locks).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
+                return Err(io::Error::other("parent exited before the child started"));
+            }
+            libc::setpgid(0, 0);
+            if let Some(set) = &set
+                && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            for &fd in &raw {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if let Some(n) = nice
+                && libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let program = cmd.get_program().to_string_lossy().to_string();
+    cmd.spawn()
+        .map_err(|source| LimitError::Spawn { program, source })
+}
+
+/// Says how a server process ended, naming OOM kills as such rather than as a mystery crash.
+pub fn describe_exit(
+    status: ExitStatus,
+    oom_kills: Option<u64>,
+    hard_limit: Option<u64>,
+    kind: LimiterKind,
+) -> String {
+    let limit = hard_limit.map_or(String::new(), |b| format!(" of {} MB", b / (1024 * 1024)));
+    match (status.code(), status.signal()) {
+        (_, Some(9)) if oom_kills.unwrap_or(0) > 0 => match kind {
+            LimiterKind::Dutycycle | LimiterKind::None => {
+                format!("killed by dynobench's memory watchdog at the hard memory limit{limit} (R15)")
+            }
+            _ => format!("killed by the kernel OOM killer at the hard memory limit{limit} (R15)"),
+        },
+        (_, Some(sig)) => format!(
+            "killed by signal {sig} ({})",
+            Signal::try_from(sig).map_or("unknown", |s| s.as_str())
+        ),
+        (Some(0), _) => "exited normally (code 0)".into(),
+        (Some(code), _) => format!("exited with code {code}"),
+        _ => format!("ended: {status}"),
+    }
+}
+
+/// Removes `dynobench-<pid>-*` groups under `bases` whose pid is no longer alive.
+pub(crate) fn remove_stale(bases: &[PathBuf]) -> Vec<String> {
+    let me = std::process::id();
+    let mut removed = Vec::new();
+    for base in bases {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(rest) = name.strip_prefix(super::GROUP_PREFIX) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            let alive = pid == me || kill(Pid::from_raw(pid as i32), None).is_ok();
+            if alive || !e.path().is_dir() {
+                continue;
+            }
+            if remove_tree(&e.path()).is_ok() {
+                removed.push(e.path().display().to_string());
+            }
+        }
+    }
+    removed
+}
+
+/// Kills the members of a group tree and removes it, leaves first.
+pub(crate) fn remove_tree(dir: &Path) -> Result<(), String> {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                remove_tree(&e.path())?;
+            }
+        }
+    }
+    cgroupfs::kill_members(dir);
+    cgroupfs::remove_group(dir)
+}
