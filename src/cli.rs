@@ -23,13 +23,13 @@ pub enum Command {
     /// Generate a deterministic orders payload (how payloads/orders.json was made).
     Payload(PayloadArgs),
     /// Benchmark the endpoint once per dyno class and write a report to results/.
-    Run(NotYetArgs),
+    Run(Box<RunArgs>),
     /// List the dyno class catalog.
     Classes(ClassesArgs),
     /// Measure how precisely each CPU limiter delivers a requested quota.
     Calibrate(CalibrateArgs),
     /// Compare two result directories (p50/p95/p99 per class).
-    Compare(NotYetArgs),
+    Compare(CompareArgs),
     /// Simulate request routing over many dynos.
     Simulate(NotYetArgs),
     /// Plan dynos and monthly cost for a target rate and SLO from measured results.
@@ -37,6 +37,9 @@ pub enum Command {
     /// (internal) A noisy neighbour: burn CPU in a seeded load pattern until killed.
     #[command(hide = true)]
     Neighbour(NeighbourArgs),
+    /// Print the JSON schema of run.json (committed as results/run.schema.json).
+    #[command(hide = true)]
+    Schema,
     /// (internal) A calibration child: burn CPU, run work items or hold memory; print JSON.
     #[command(hide = true)]
     Burn(BurnArgs),
@@ -110,6 +113,116 @@ pub struct NotYetArgs {
     /// Ignored.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub rest: Vec<String>,
+}
+
+/// `dynobench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline results directory (or its run.json).
+    pub a: PathBuf,
+    /// The results directory compared with it.
+    pub b: PathBuf,
+    /// A significant slow-down beyond this many percent is a regression (exit 1).
+    #[arg(long, default_value = "10%", value_parser = parse_percent)]
+    pub threshold: f64,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{s}' is not a percentage such as 10%"))?;
+    if !(0.0..=10_000.0).contains(&v) {
+        return Err(format!("'{s}' must be between 0% and 10000%"));
+    }
+    Ok(v)
+}
+
+/// `dynobench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A class to measure (repeatable); default: every class in the catalog.
+    #[arg(long = "class", value_name = "NAME")]
+    pub class: Vec<String>,
+    /// Class catalog: an embedded name (heroku, containers) or a TOML file.
+    #[arg(long = "classes", value_name = "CATALOG", default_value = "heroku")]
+    pub catalog: String,
+    /// WEB_CONCURRENCY for every class instead of each class's default.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: Option<u32>,
+    /// Warm-up calls per class (reported apart).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub warmup: u32,
+    /// Measured calls per class.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub calls: u32,
+    /// Closed loop: concurrent callers (default 1). Open loop: connections (default 64).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: Option<u32>,
+    /// Open loop: send calls at this rate (req/s), timed from their intended send time.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Open loop arrivals: constant spacing or a Poisson process.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub arrivals: crate::driver::Arrivals,
+    /// Per-call timeout (the platform router gives up after 30 s).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// CPU limiter: auto, cgroup2, cgroup1, dutycycle or none.
+    #[arg(long, default_value = "auto")]
+    pub limiter: crate::limit::LimiterChoice,
+    /// Noisy neighbours of shared classes: bursty[:DUTY], steady, periodic[:DUTY] or none.
+    #[arg(long, default_value = "bursty:0.5")]
+    pub neighbours: String,
+    /// Mean length of a neighbour's busy/idle phase, ms.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub neighbour_phase_ms: u64,
+    /// Seed for neighbour patterns and Poisson arrivals.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Drive an already running endpoint (a deployed dyno) instead of local classes; use
+    /// --class to name its class for prices.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Path (and query) to call.
+    #[arg(long, default_value = "/work")]
+    pub path: String,
+    /// JSON payload for the local servers instead of the bundled orders.
+    #[arg(long)]
+    pub payload: Option<PathBuf>,
+    /// Where results directories go.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Label of the results directory (default: local, or remote with --url).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Do not write a results directory.
+    #[arg(long)]
+    pub no_save: bool,
+    /// Print run.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars and no table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// An SLO every class must meet, e.g. p99<=300ms, max<=2s, error-rate<=1% (repeatable).
+    #[arg(long = "slo", value_name = "SLO")]
+    pub slo: Vec<crate::slo::Slo>,
+    /// How long a server may take to start and answer /health.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub startup_timeout: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let us = crate::slo::parse_duration_us(s)?;
+    if !(1000.0..=3_600_000_000.0).contains(&us) {
+        return Err(format!("'{s}' must be between 1ms and 1h"));
+    }
+    Ok(std::time::Duration::from_micros(us as u64))
 }
 
 /// `dynobench serve`.

@@ -12,6 +12,9 @@ pub enum CliError {
     /// The work itself failed: exit 3.
     #[error("{0:#}")]
     Failed(anyhow::Error),
+    /// Stopped by Ctrl-C or SIGTERM (what was measured is kept): exit 130.
+    #[error("{0:#}")]
+    Interrupted(anyhow::Error),
 }
 
 impl CliError {
@@ -20,6 +23,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => 2,
             CliError::Failed(_) => 3,
+            CliError::Interrupted(_) => 130,
         }
     }
 }

@@ -3,9 +3,12 @@
 
 pub mod class;
 pub mod cli;
+pub mod compare;
+pub mod driver;
 pub mod error;
 pub mod interrupt;
 pub mod limit;
+pub mod record;
 pub mod report;
 pub mod server;
 pub mod simulate;
@@ -15,6 +18,12 @@ pub mod workload;
 mod commands;
 
 pub use error::{CliError, Outcome};
+
+/// Validates `run` flags into a plan (what the binary does before running), with `exe` as
+/// the dynobench binary to start servers and helpers from.
+pub fn run_plan(args: &cli::RunArgs, exe: std::path::PathBuf) -> Result<driver::RunPlan, CliError> {
+    commands::run_plan(args, exe)
+}
 
 /// Runs a parsed command line.
 pub fn run(cli: cli::Cli) -> Result<Outcome, CliError> {

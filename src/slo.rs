@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What an SLO constrains.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
 pub enum SloMetric {
     /// A latency percentile, as a percentage (50, 90, 95, 99, 99.9).
@@ -17,7 +17,7 @@ pub enum SloMetric {
 }
 
 /// One objective: `metric <= limit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Slo {
     /// What is constrained.
     pub metric: SloMetric,

@@ -58,7 +58,7 @@ pub enum CatalogError {
 }
 
 /// Catalog-level facts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CatalogInfo {
     /// Catalog name.
     pub name: String,
@@ -72,7 +72,7 @@ pub struct CatalogInfo {
 }
 
 /// A validated catalog.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Catalog {
     /// Catalog-level facts.
     pub info: CatalogInfo,

@@ -1,7 +1,7 @@
 //! Dyno class catalogs: the classes' prices, memory and CPU models, loaded from TOML
 //! (an embedded default, `heroku`, or a file) and validated with file, line, class and field.
 
-mod catalog;
+pub mod catalog;
 
 pub use catalog::{Catalog, CatalogError, EMBEDDED, embedded_names};
 
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const HOURS_PER_MONTH: f64 = 720.0;
 
 /// How a class gets CPU.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum CpuModel {
     /// Shared hosts: a guaranteed floor under contention (a weight against noisy
@@ -68,7 +68,7 @@ impl CpuModel {
 }
 
 /// One dyno class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DynoClass {
     /// Class name as the platform spells it (`standard-1x`).
     pub name: String,

@@ -14,7 +14,7 @@ mod sandbox;
 
 pub use cgroup1::Cgroup1Site;
 pub use cgroup2::Cgroup2Site;
-pub use plan::{CpuPlan, Placement, plan_cpu};
+pub use plan::{CpuPlan, Placement, allowed_cpus, plan_cpu};
 pub use sandbox::{Sandbox, SandboxSpec, describe_exit};
 
 use std::fmt;
@@ -28,7 +28,7 @@ use thiserror::Error;
 pub const GROUP_PREFIX: &str = "dynobench-";
 
 /// A limiter backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LimiterKind {
     /// cgroup v2: cpu.max, cpu.weight, cpuset, memory.max/high.
@@ -197,7 +197,7 @@ impl Detection {
 
 /// Kernel and limiter counters of one sandbox. Counters are cumulative since the sandbox
 /// was created; [`Counters::since`] gives the change over an interval.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counters {
     /// CPU time used by the server's group (or process), µs.
     pub cpu_usage_us: Option<u64>,
@@ -248,7 +248,7 @@ impl Counters {
 }
 
 /// The limits a sandbox actually applied (after capping to the machine), for the report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppliedLimits {
     /// Backend used.
     pub backend: Option<LimiterKind>,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::class::CpuModel;
 
 /// Which CPUs the driver and the server get.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Placement {
     /// CPUs the driver (load generator) is pinned to.
     pub driver: Vec<usize>,

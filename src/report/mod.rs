@@ -1,6 +1,14 @@
-//! Presentation: reads plain result data and renders it (terminal tables, files, plots).
-//! Nothing here measures or starts processes.
+//! Presentation: reads plain result data and renders it — the terminal table, run.json,
+//! summary.md, summary.csv, .hgrm, .hlog and SVG plots — and writes results directories
+//! atomically. Nothing here measures or starts processes.
 
 mod classes;
+pub mod export;
+pub mod model;
+mod slo;
+pub mod table;
+pub mod writer;
 
 pub use classes::classes_table;
+pub use model::RunReport;
+pub use slo::slo_verdicts;

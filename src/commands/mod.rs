@@ -1,12 +1,16 @@
 //! Subcommand entry points: turn raw flags into a validated plan, run it, print.
 
+mod run;
+
+pub(crate) use run::plan as run_plan;
+
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, anyhow};
 
 use crate::class::Catalog;
-use crate::cli::{CalibrateArgs, ClassesArgs, Command, PayloadArgs, ServeArgs};
+use crate::cli::{CalibrateArgs, ClassesArgs, Command, CompareArgs, PayloadArgs, ServeArgs};
 use crate::error::{CliError, Outcome, failed, usage};
 use crate::limit::calibrate::{self, CalibrateConfig};
 use crate::limit::{Detection, LimiterChoice, LimiterKind};
@@ -34,9 +38,15 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
             println!("{}", serde_json::to_string(&r).map_err(failed)?);
             Ok(Outcome::Ok)
         }
-        Command::Run(_) | Command::Compare(_) | Command::Simulate(_) | Command::Plan(_) => Err(usage(
-            anyhow!("this subcommand is not yet available in this build"),
-        )),
+        Command::Run(a) => run::run(*a),
+        Command::Compare(a) => compare(a),
+        Command::Schema => {
+            print!("{}", crate::report::export::json::schema());
+            Ok(Outcome::Ok)
+        }
+        Command::Simulate(_) | Command::Plan(_) => Err(usage(anyhow!(
+            "this subcommand is not yet available in this build"
+        ))),
     }
 }
 
@@ -161,6 +171,23 @@ fn calibrate(a: CalibrateArgs) -> Result<Outcome, CliError> {
         Outcome::Ok
     } else {
         Outcome::ThresholdFailed
+    })
+}
+
+fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
+    let ra = crate::compare::load_run(&a.a).map_err(usage)?;
+    let rb = crate::compare::load_run(&a.b).map_err(usage)?;
+    crate::compare::check_compatible(&ra, &rb).map_err(usage)?;
+    let c = crate::compare::compare(&ra, &rb, a.threshold);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&c).map_err(failed)?);
+    } else {
+        print!("{}", crate::compare::render_markdown(&c));
+    }
+    Ok(if c.regressed {
+        Outcome::ThresholdFailed
+    } else {
+        Outcome::Ok
     })
 }
 

@@ -1,0 +1,274 @@
+//! `dynobench run`: flags → a validated [`RunPlan`], the run with progress bars, results
+//! written class by class, the table or JSON, and the exit code (1 when an SLO breaks).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::own_exe;
+use crate::class::Catalog;
+use crate::cli::RunArgs;
+use crate::driver::{self, LoadModel, Observer, RunError, RunPlan, Target};
+use crate::error::{CliError, Outcome, failed, usage};
+use crate::limit::helpers::{NeighbourLoad, Pattern};
+use crate::report::model::WorkloadFacts;
+use crate::report::writer::ResultsWriter;
+use crate::report::{RunReport, table};
+use crate::workload::Payload;
+
+/// Validates the flags into a plan (the second stage of argument handling).
+pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
+    let catalog = Catalog::load(&a.catalog).map_err(usage)?;
+    let classes = if a.class.is_empty() {
+        catalog.classes.clone()
+    } else {
+        a.class
+            .iter()
+            .map(|n| {
+                catalog
+                    .class(n)
+                    .cloned()
+                    .map_err(|e| usage(anyhow!("--class: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let load = match a.rate {
+        Some(r) if !(r > 0.0 && r <= 100_000.0) => {
+            return Err(usage(anyhow!(
+                "--rate must be between 0 and 100000 req/s, got {r}"
+            )));
+        }
+        Some(rate) => LoadModel::Open {
+            rate,
+            arrivals: a.arrivals,
+            connections: a.concurrency.unwrap_or(64),
+        },
+        None => LoadModel::Closed {
+            concurrency: a.concurrency.unwrap_or(1),
+        },
+    };
+    let neighbours = match a.neighbours.as_str() {
+        "none" => None,
+        p => Some(NeighbourLoad {
+            pattern: p
+                .parse::<Pattern>()
+                .map_err(|e| usage(anyhow!("--neighbours: {e}")))?,
+            phase_ms: a.neighbour_phase_ms,
+            seed: a.seed,
+        }),
+    };
+    if !a.path.starts_with('/') {
+        return Err(usage(anyhow!("--path must start with '/', got '{}'", a.path)));
+    }
+    let target = match &a.url {
+        Some(u) => {
+            if a.payload.is_some() {
+                return Err(usage(anyhow!(
+                    "--payload applies to local servers; a remote endpoint serves its own payload"
+                )));
+            }
+            Some(Target::parse(u).map_err(|e| usage(anyhow!("--url: {e}")))?)
+        }
+        None => None,
+    };
+    let workload = match &target {
+        Some(t) => WorkloadFacts {
+            payload: format!("remote: {}", t.url()),
+            payload_bytes: 0,
+            profile: "cpu".into(),
+        },
+        None => {
+            let p = Payload::load(a.payload.as_deref()).map_err(usage)?;
+            WorkloadFacts {
+                payload: p.name().to_string(),
+                payload_bytes: p.bytes().len() as u64,
+                profile: "cpu".into(),
+            }
+        }
+    };
+    let label = a.label.clone().unwrap_or_else(|| {
+        if target.is_some() {
+            "remote".into()
+        } else {
+            "local".into()
+        }
+    });
+    if label.is_empty()
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(usage(anyhow!(
+            "--label '{label}' may use only letters, digits, '-', '_' and '.'"
+        )));
+    }
+    Ok(RunPlan {
+        catalog,
+        classes,
+        workers: a.workers,
+        load,
+        warmup: a.warmup,
+        calls: a.calls,
+        timeout: a.timeout,
+        path: a.path.clone(),
+        limiter: a.limiter,
+        neighbours,
+        seed: a.seed,
+        target,
+        payload: a.payload.clone(),
+        workload,
+        exe,
+        label,
+        slos: a.slo.clone(),
+        startup_timeout: a.startup_timeout,
+    })
+}
+
+/// Progress bars and class-by-class saving.
+struct Progress {
+    multi: MultiProgress,
+    bar: Option<ProgressBar>,
+    errors: u64,
+    writer: Option<ResultsWriter>,
+    save_error: Option<String>,
+}
+
+impl Observer for Progress {
+    fn class_started(&mut self, class: &str, warmup: u32, calls: u32) {
+        let bar = self
+            .multi
+            .add(ProgressBar::new(u64::from(warmup) + u64::from(calls)));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>15} [{bar:30}] {pos:>5}/{len:<5} {elapsed:>4} {msg}")
+                .expect("constant template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(class.to_string());
+        bar.set_message("starting");
+        self.errors = 0;
+        self.bar = Some(bar);
+    }
+
+    fn call_done(&mut self, measured: bool, ok: bool) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+            if !ok {
+                self.errors += 1;
+            }
+            let phase = if measured { "measuring" } else { "warming up" };
+            if self.errors > 0 {
+                b.set_message(format!("{phase}, {} errors", self.errors));
+            } else if b.position() <= 1 || !measured {
+                b.set_message(phase);
+            }
+        }
+    }
+
+    fn class_done(&mut self, report: &RunReport) {
+        if let (Some(b), Some(c)) = (self.bar.take(), report.classes.last()) {
+            let msg = match c.latency.value(99.0) {
+                Some(p99) if c.is_ok() => format!(
+                    "p50 {} ms, p99 {} ms",
+                    table::ms(c.latency.value(50.0).unwrap_or(0)),
+                    table::ms(p99)
+                ),
+                _ => format!("{:?}", c.status).to_lowercase(),
+            };
+            b.finish_with_message(msg);
+        }
+        if let Some(w) = &mut self.writer
+            && let Err(e) = w.write(report)
+        {
+            self.save_error.get_or_insert(e);
+        }
+    }
+
+    fn note(&mut self, line: &str) {
+        let _ = self.multi.println(format!("note: {line}"));
+    }
+}
+
+pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
+    let plan = plan(&a, own_exe()?)?;
+    crate::interrupt::install();
+    let detection = driver::detect();
+    let multi = MultiProgress::with_draw_target(if a.quiet || a.json {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    let writer = if a.no_save {
+        None
+    } else {
+        let stamp = crate::report::model::compact_stamp(std::time::SystemTime::now());
+        Some(
+            ResultsWriter::create(&a.out, &format!("{stamp}-{}", plan.label)).map_err(|e| {
+                failed(anyhow!(
+                    "creating a results directory under {}: {e}",
+                    a.out.display()
+                ))
+            })?,
+        )
+    };
+    let mut progress = Progress {
+        multi,
+        bar: None,
+        errors: 0,
+        writer,
+        save_error: None,
+    };
+    let started = std::time::Instant::now();
+    let report = match driver::run(&plan, &detection, &mut progress) {
+        Ok(r) => r,
+        Err(RunError::Limiter(e)) => return Err(usage(e)),
+        Err(e) => return Err(failed(e)),
+    };
+    // The final write marks the run complete (or interrupted).
+    if let Some(w) = &mut progress.writer
+        && let Err(e) = w.write(&report)
+    {
+        progress.save_error.get_or_insert(e);
+    }
+    let dir = progress.writer.as_ref().map(|w| w.dir().display().to_string());
+    if a.json {
+        println!("{}", crate::report::export::json::run_json(&report));
+    } else if !a.quiet {
+        println!("{}", table::render(&report));
+        if let Some(d) = &dir {
+            println!(
+                "results: {d}/ (summary.md, run.json, latency.svg, …) in {:.0?}",
+                round(started.elapsed())
+            );
+        }
+    }
+    if let Some(e) = progress.save_error {
+        return Err(failed(anyhow!("{e}")));
+    }
+    if report.interrupted {
+        return Err(CliError::Interrupted(anyhow!(
+            "interrupted: {} finished class(es) kept{}",
+            report.classes.iter().filter(|c| c.is_ok()).count(),
+            dir.map_or(String::new(), |d| format!(" in {d}"))
+        )));
+    }
+    if !report.classes.is_empty() && report.classes.iter().all(|c| !c.is_ok()) {
+        return Err(failed(anyhow!(
+            "every class failed; first cause: {}",
+            report.classes[0].failure.as_deref().unwrap_or("unknown")
+        )));
+    }
+    let broken: Vec<_> = report.slo.iter().filter(|v| !v.held).collect();
+    if !broken.is_empty() {
+        for v in &broken {
+            eprintln!("SLO broken: {}", v.line);
+        }
+        return Ok(Outcome::ThresholdFailed);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn round(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs())
+}

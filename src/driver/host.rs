@@ -1,0 +1,109 @@
+//! Facts about the machine a run happened on, and host CPU steal over an interval.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::limit::Placement;
+
+/// The machine and how it was used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HostFacts {
+    /// Host name.
+    pub hostname: String,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical CPUs this process may use.
+    pub cpus: usize,
+    /// Total memory, bytes.
+    pub memory_bytes: u64,
+    /// Limiter backend used (`cgroup1`, `dutycycle`, …), or `remote`.
+    pub limiter: String,
+    /// What that backend is and how coarse it is.
+    pub limiter_detail: String,
+    /// Whether cgroup v2 was usable, or why not.
+    pub cgroup2: String,
+    /// Whether cgroup v1 was usable, or why not.
+    pub cgroup1: String,
+    /// Driver and server CPU placement (local runs).
+    pub placement: Option<Placement>,
+    /// Sentence describing the placement.
+    pub placement_note: String,
+    /// Host CPU steal over the whole run, percent of CPU time.
+    pub steal_pct: Option<f64>,
+}
+
+/// Cumulative (steal, total) CPU jiffies of the host, from `/proc/stat`.
+pub fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_cpu_line(stat.lines().next()?)
+}
+
+/// Parses the aggregate `cpu  user nice system idle iowait irq softirq steal …` line.
+pub fn parse_cpu_line(line: &str) -> Option<(u64, u64)> {
+    let mut it = line.split_whitespace();
+    if it.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = it.take(8).filter_map(|x| x.parse().ok()).collect();
+    if v.len() < 8 {
+        return None;
+    }
+    Some((v[7], v.iter().sum()))
+}
+
+/// Steal between two readings, percent.
+pub fn steal_pct(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<f64> {
+    let ((s0, t0), (s1, t1)) = (a?, b?);
+    (t1 > t0).then(|| (s1.saturating_sub(s0)) as f64 / (t1 - t0) as f64 * 100.0)
+}
+
+/// Reads the static facts of this machine.
+pub fn probe() -> HostFacts {
+    let uts = nix::sys::utsname::uname().ok();
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let memory_bytes = sysinfo::System::new()
+        .map(|mut s| {
+            s.refresh_memory();
+            s.total_memory()
+        })
+        .unwrap_or(0);
+    HostFacts {
+        hostname: uts
+            .as_ref()
+            .map(|u| u.nodename().to_string_lossy().to_string())
+            .unwrap_or_default(),
+        kernel: uts
+            .as_ref()
+            .map(|u| u.release().to_string_lossy().to_string())
+            .unwrap_or_default(),
+        cpu_model,
+        cpus: crate::limit::allowed_cpus().len(),
+        memory_bytes,
+        ..HostFacts::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steal_from_proc_stat() {
+        let a = parse_cpu_line("cpu  100 0 50 800 10 0 0 40 0 0").unwrap();
+        assert_eq!(a, (40, 1000));
+        let b = parse_cpu_line("cpu  150 0 60 1570 10 0 0 50 0 0").unwrap();
+        assert!((steal_pct(Some(a), Some(b)).unwrap() - 1.0).abs() < 1e-9);
+        assert_eq!(parse_cpu_line("cpu0 1 2 3"), None);
+        assert!(cpu_jiffies().is_some());
+    }
+}

@@ -1,0 +1,246 @@
+//! Load models. Closed loop: C callers, each sending its next call when the previous one
+//! completes (the classic "100 calls"). Open loop: calls scheduled at a target rate
+//! (constant or Poisson); each is timed from its intended send time, so a stalled server
+//! cannot hide its stall by delaying the sends (coordinated omission, as wrk2 corrects it).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::client::{CallOutcome, Caller, Target};
+use crate::record::{Phase, RequestRecord};
+
+/// How open-loop arrivals are spaced.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Evenly spaced at 1/rate.
+    Constant,
+    /// Exponential gaps with mean 1/rate (seeded).
+    Poisson,
+}
+
+/// How load is applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadModel {
+    /// `concurrency` callers back to back.
+    Closed {
+        /// Concurrent callers.
+        concurrency: u32,
+    },
+    /// Calls at `rate` per second over up to `connections` keep-alive connections.
+    Open {
+        /// Target rate, req/s.
+        rate: f64,
+        /// Spacing of arrivals.
+        arrivals: Arrivals,
+        /// Connections (callers) available to send scheduled calls.
+        connections: u32,
+    },
+}
+
+impl LoadModel {
+    /// Callers/connections used.
+    pub fn concurrency(&self) -> u32 {
+        match *self {
+            LoadModel::Closed { concurrency } => concurrency,
+            LoadModel::Open { connections, .. } => connections,
+        }
+    }
+}
+
+/// One class's load.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// The model.
+    pub model: LoadModel,
+    /// Warm-up calls (closed loop at the same concurrency, or one caller for open loop).
+    pub warmup: u32,
+    /// Measured calls.
+    pub calls: u32,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Path (and query) to call.
+    pub path: String,
+    /// Seed of Poisson arrivals.
+    pub seed: u64,
+}
+
+/// A record, plus the digest text of the first measured call.
+pub type Sample = (RequestRecord, Option<String>);
+
+/// Intended send offsets of `n` open-loop calls.
+pub fn schedule(n: u32, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<Duration> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut t = 0.0f64;
+    (0..n)
+        .map(|i| {
+            let at = match arrivals {
+                Arrivals::Constant => i as f64 / rate,
+                Arrivals::Poisson => {
+                    let now = t;
+                    let u: f64 = rng.random::<f64>().max(1e-12);
+                    t += -u.ln() / rate;
+                    now
+                }
+            };
+            Duration::from_secs_f64(at)
+        })
+        .collect()
+}
+
+fn to_record(
+    phase: Phase,
+    base: Instant,
+    intended: Option<Instant>,
+    sent: Instant,
+    out: &CallOutcome,
+) -> RequestRecord {
+    let us = |t: Instant| t.saturating_duration_since(base).as_micros() as u64;
+    RequestRecord {
+        phase,
+        intended_us: intended.map(us),
+        sent_us: us(sent),
+        done_us: us(Instant::now()),
+        connect_us: out.connect_us,
+        status: out.status,
+        error: out.error,
+        server: out.server,
+        bytes: out.bytes,
+        digest_hash: out.digest_hash,
+    }
+}
+
+/// Runs warm-up and measured calls against `target`, sending every record to `tx`.
+/// Returns early (abandoning calls in flight) when `stop` becomes true.
+pub async fn drive(
+    target: Arc<Target>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    spec: LoadSpec,
+    tx: mpsc::UnboundedSender<Sample>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let base = Instant::now();
+    let spec = Arc::new(spec);
+    let warm_callers = match spec.model {
+        LoadModel::Closed { concurrency } => concurrency,
+        LoadModel::Open { .. } => 1,
+    };
+    let mut callers: Vec<Caller> = Vec::new();
+    // Warm-up, closed loop.
+    let next = Arc::new(AtomicU32::new(0));
+    let mut set = JoinSet::new();
+    for _ in 0..warm_callers.min(spec.warmup.max(1)) {
+        let (next, spec, tx) = (next.clone(), spec.clone(), tx.clone());
+        let mut caller = Caller::new(target.clone(), tls.clone());
+        set.spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < spec.warmup {
+                let sent = Instant::now();
+                let out = caller.get(&spec.path, spec.timeout, false).await;
+                let _ = tx.send((to_record(Phase::Warmup, base, None, sent, &out), None));
+            }
+            caller
+        });
+    }
+    if !join_or_stop(&mut set, &mut stop, &mut callers).await {
+        return;
+    }
+    // Measured calls. Keep warmed-up connections; add callers as needed.
+    let n = spec.model.concurrency() as usize;
+    while callers.len() < n {
+        callers.push(Caller::new(target.clone(), tls.clone()));
+    }
+    callers.truncate(n);
+    let next = Arc::new(AtomicU32::new(0));
+    let sched = match spec.model {
+        LoadModel::Open { rate, arrivals, .. } => {
+            Some(Arc::new(schedule(spec.calls, rate, arrivals, spec.seed)))
+        }
+        LoadModel::Closed { .. } => None,
+    };
+    let start = Instant::now();
+    for mut caller in callers.drain(..) {
+        let (next, spec, tx, sched) = (next.clone(), spec.clone(), tx.clone(), sched.clone());
+        set.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= spec.calls {
+                    break;
+                }
+                let intended = sched.as_ref().map(|s| start + s[i as usize]);
+                if let Some(at) = intended {
+                    tokio::time::sleep_until(at).await;
+                }
+                let sent = Instant::now();
+                let out = caller.get(&spec.path, spec.timeout, i == 0).await;
+                let digest = out.digest.clone();
+                let _ = tx.send((to_record(Phase::Measured, base, intended, sent, &out), digest));
+            }
+            caller
+        });
+    }
+    let mut done = Vec::new();
+    join_or_stop(&mut set, &mut stop, &mut done).await;
+}
+
+/// Waits for every task, or aborts them when `stop` turns true. Returns whether all finished.
+async fn join_or_stop(
+    set: &mut JoinSet<Caller>,
+    stop: &mut watch::Receiver<bool>,
+    out: &mut Vec<Caller>,
+) -> bool {
+    loop {
+        if *stop.borrow() {
+            set.abort_all();
+            return false;
+        }
+        tokio::select! {
+            joined = set.join_next() => match joined {
+                Some(Ok(c)) => out.push(c),
+                Some(Err(_)) => {}
+                None => return true,
+            },
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    // The controller went away: finish what is running.
+                    while let Some(j) = set.join_next().await {
+                        if let Ok(c) = j { out.push(c); }
+                    }
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_are_spaced_by_the_rate() {
+        let c = schedule(5, 10.0, Arrivals::Constant, 1);
+        assert_eq!(c[4], Duration::from_millis(400));
+        let p = schedule(20_000, 100.0, Arrivals::Poisson, 7);
+        assert_eq!(p, schedule(20_000, 100.0, Arrivals::Poisson, 7), "seeded");
+        assert!(p.windows(2).all(|w| w[0] <= w[1]));
+        let mean_gap = p.last().unwrap().as_secs_f64() / (p.len() - 1) as f64;
+        assert!((mean_gap - 0.01).abs() < 0.0005, "mean gap {mean_gap}");
+    }
+}

@@ -1,0 +1,262 @@
+//! summary.md: the run for humans — host, configuration, the table, per-class detail with
+//! every percentile's confidence interval, kernel observations, warnings and SLO verdicts.
+
+use std::fmt::Write;
+
+use crate::record::summary::Summary;
+use crate::record::{ClassResult, ClassStatus};
+use crate::report::RunReport;
+use crate::report::table::{HEADER, ms, pct_with_ci, row};
+
+fn summary_line(name: &str, s: &Summary) -> String {
+    let mut line = format!("| {name} | {} |", s.count);
+    for p in [50.0, 90.0, 95.0, 99.0, 99.9] {
+        line.push_str(&format!(" {} |", pct_with_ci(s.percentile(p))));
+    }
+    line.push_str(&format!(
+        " {} | {:.1} ± {:.1} |",
+        ms(s.max_us),
+        s.mean_us / 1000.0,
+        s.stdev_us / 1000.0
+    ));
+    line
+}
+
+fn class_section(out: &mut String, c: &ClassResult) {
+    let _ = writeln!(out, "\n### {}\n", c.name);
+    let _ = writeln!(
+        out,
+        "- status: **{}**{}",
+        format!("{:?}", c.status).to_lowercase(),
+        c.failure.as_ref().map_or(String::new(), |f| format!(" — {f}"))
+    );
+    let _ = writeln!(
+        out,
+        "- class: {} workers, {} MB (killed at {} MB), {}, ${}/month{}",
+        c.workers,
+        c.class.memory_mb,
+        c.class.memory_hard_mb,
+        c.class.cpu.describe(),
+        c.price_usd_month,
+        c.class
+            .compute
+            .as_ref()
+            .map_or(String::new(), |x| format!(", platform compute {x}"))
+    );
+    if let Some(l) = &c.limits {
+        let _ = writeln!(
+            out,
+            "- applied ({}): CPUs {:?}, quota {}, floor {}, weight {} vs neighbours {} ({} × {}), memory soft {} / hard {} MB",
+            l.backend.map_or("-".into(), |b| b.name().to_string()),
+            l.cpus,
+            l.quota_cores
+                .map_or("none".into(), |q| format!("{q:.3} cores per {} µs", l.period_us)),
+            l.floor_cores.map_or("-".into(), |f| format!("{f:.3} cores")),
+            l.weight.map_or("-".into(), |w| w.to_string()),
+            l.neighbour_weight.map_or("-".into(), |w| w.to_string()),
+            l.neighbours,
+            l.neighbour_pattern.as_deref().unwrap_or("no neighbours"),
+            l.memory_soft_bytes.map_or("-".into(), |b| (b >> 20).to_string()),
+            l.memory_hard_bytes.map_or("-".into(), |b| (b >> 20).to_string()),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- calls: {} measured ({} ok, error rate {:.2}%{}), {} warm-up (mean {:.1} ms, max {} ms); {:.2} req/s over {:.1} s",
+        c.calls.attempted,
+        c.calls.ok,
+        c.calls.error_rate * 100.0,
+        if c.calls.errors.is_empty() {
+            String::new()
+        } else {
+            format!(", errors {:?}", c.calls.errors)
+        },
+        c.warmup.calls,
+        c.warmup.mean_us / 1000.0,
+        ms(c.warmup.max_us),
+        c.throughput_rps,
+        c.duration_s
+    );
+    if c.load.model == "open" {
+        let _ = writeln!(
+            out,
+            "- open loop: target {:.1} req/s ({}), achieved {:.2} req/s, {} late sends (more than 1 ms after their intended time)",
+            c.load.target_rps.unwrap_or(0.0),
+            c.load.arrivals.as_deref().unwrap_or("-"),
+            c.load.achieved_rps,
+            c.load.late_sends
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| ms | n | p50 | p90 | p95 | p99 | p99.9 | max | mean ± sd |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(out, "{}", summary_line("client latency", &c.latency));
+    if let Some(u) = &c.latency_uncorrected {
+        let _ = writeln!(
+            out,
+            "{}",
+            summary_line("latency from actual send (uncorrected)", u)
+        );
+    }
+    for (name, s) in [
+        ("server wall", &c.server_wall),
+        ("server CPU", &c.server_cpu),
+        ("CPU wait", &c.cpu_wait),
+        ("worker queue", &c.queue),
+    ] {
+        if let Some(s) = s {
+            let _ = writeln!(out, "{}", summary_line(name, s));
+        }
+    }
+    let k = &c.kernel;
+    let _ = writeln!(
+        out,
+        "\n- kernel, over the measured calls: throttled {} of {} periods ({}), {} throttled per request; server CPU {}; neighbour CPU {}; peak memory (group) {}; OOM kills {}{}",
+        k.nr_throttled.map_or("-".into(), |v| v.to_string()),
+        k.nr_periods.map_or("-".into(), |v| v.to_string()),
+        c.throttled_ratio
+            .map_or("-".into(), |r| format!("{:.1}%", r * 100.0)),
+        c.throttled_us_per_request
+            .map_or("-".into(), |u| format!("{:.1} ms", u / 1000.0)),
+        k.cpu_usage_us
+            .map_or("-".into(), |u| format!("{:.2} s", u as f64 / 1e6)),
+        k.neighbour_cpu_us
+            .map_or("-".into(), |u| format!("{:.2} s", u as f64 / 1e6)),
+        k.memory_peak_bytes
+            .map_or("-".into(), |b| format!("{} MB", b >> 20)),
+        k.oom_kills.map_or("-".into(), |v| v.to_string()),
+        k.stopped_us.map_or(String::new(), |u| format!(
+            "; held stopped {:.2} s (dutycycle)",
+            u as f64 / 1e6
+        )),
+    );
+    let _ = writeln!(
+        out,
+        "- server: peak RSS {}, CPU {} per request, CPU wait {} per request; host steal {}",
+        c.peak_rss_bytes
+            .map_or("-".into(), |b| format!("{:.1} MB", b as f64 / 1048576.0)),
+        c.cpu_per_request_us
+            .map_or("-".into(), |u| format!("{:.1} ms", u / 1000.0)),
+        c.cpu_wait_per_request_us
+            .map_or("-".into(), |u| format!("{:.1} ms", u / 1000.0)),
+        c.steal_pct.map_or("-".into(), |s| format!("{s:.2}%")),
+    );
+    let _ = writeln!(
+        out,
+        "- cost: ${:.2}/month = ${:.4}/hour; {} per million requests at the measured rate; value p95 {}, p99 {}",
+        c.cost.usd_month,
+        c.cost.usd_hour,
+        c.cost
+            .usd_per_million_requests
+            .map_or("-".into(), |x| format!("${x:.2}")),
+        c.cost.value_p95.map_or("-".into(), |v| format!("{v:.2}")),
+        c.cost.value_p99.map_or("-".into(), |v| format!("{v:.2}")),
+    );
+    if let Some(d) = &c.digest {
+        let _ = writeln!(
+            out,
+            "- digest {}… ({} mismatches)",
+            &d[..d.len().min(16)],
+            c.calls.digest_mismatches
+        );
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "- note: {w}");
+    }
+}
+
+/// The Markdown text.
+pub fn summary_md(r: &RunReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# dynobench run {}\n", r.run_id);
+    let state = if r.complete {
+        "complete"
+    } else if r.interrupted {
+        "**interrupted** (incomplete: finished classes kept)"
+    } else {
+        "**incomplete**"
+    };
+    let _ = writeln!(
+        s,
+        "{} — started {}, finished {}; {}.\n",
+        r.tool,
+        r.started_at,
+        r.finished_at.as_deref().unwrap_or("-"),
+        state
+    );
+    let h = &r.host;
+    let _ = writeln!(
+        s,
+        "**Host** {}: {} × {}, {:.1} GiB, kernel {}; limiter **{}** — {}; {}; host steal {}.\n",
+        h.hostname,
+        h.cpus,
+        h.cpu_model,
+        h.memory_bytes as f64 / 1073741824.0,
+        h.kernel,
+        h.limiter,
+        h.limiter_detail,
+        h.placement_note,
+        h.steal_pct.map_or("-".into(), |x| format!("{x:.2}%"))
+    );
+    let c = &r.config;
+    let _ = writeln!(
+        s,
+        "**Load** {} loop, concurrency {}{}; {} warm-up + {} measured calls per class; timeout {} ms; path `{}`; neighbours {}; seed {}. **Workload** {} ({} bytes, profile {}). **Catalog** {} ({}; prices {} as of {}).\n",
+        c.load_model,
+        c.concurrency,
+        c.rate.map_or(String::new(), |x| format!(
+            ", {x} req/s {}",
+            c.arrivals.as_deref().unwrap_or("")
+        )),
+        c.warmup,
+        c.calls,
+        c.timeout_ms,
+        c.path,
+        c.neighbours,
+        c.seed,
+        r.workload.payload,
+        r.workload.payload_bytes,
+        r.workload.profile,
+        r.catalog.name,
+        r.catalog_origin,
+        r.catalog.price_source,
+        r.catalog.price_date
+    );
+    let _ = writeln!(s, "| {} |", HEADER.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(HEADER.len()));
+    for class in &r.classes {
+        let cells = row(class);
+        if cells.len() == HEADER.len() {
+            let _ = writeln!(s, "| {} |", cells.join(" | "));
+        } else {
+            let mut padded = cells.clone();
+            padded.resize(HEADER.len(), String::new());
+            let _ = writeln!(s, "| {} |", padded.join(" | "));
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nLatencies in ms. Each percentile is the nearest-rank estimate with a distribution-free 95% \
+         confidence interval from order statistics; `—` marks a bound the sample cannot give (from 100 calls, \
+         p99's upper bound), and n/e a percentile it cannot estimate (p99.9 needs 1000 calls). \
+         `value p99` = (cheapest p99 / p99) ÷ (price / cheapest price). `*` = capped to this machine."
+    );
+    if !r.slo.is_empty() {
+        let _ = writeln!(s, "\n## SLOs\n");
+        for v in &r.slo {
+            let _ = writeln!(s, "- {} {}", if v.held { "✅" } else { "❌" }, v.line);
+        }
+    }
+    let _ = writeln!(s, "\n## Classes");
+    for class in &r.classes {
+        class_section(&mut s, class);
+    }
+    if r.classes.iter().any(|c| c.status != ClassStatus::Ok) {
+        let _ = writeln!(
+            s,
+            "\nFailed or interrupted classes keep what they measured; their figures cover only the calls made."
+        );
+    }
+    s
+}

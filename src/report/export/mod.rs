@@ -1,0 +1,9 @@
+//! Exporters: one per file format, each a pure function from report data to text (or an
+//! error for the SVG backend). The writer decides where the text goes.
+
+pub mod csv;
+pub mod hgrm;
+pub mod hlog;
+pub mod json;
+pub mod markdown;
+pub mod svg;

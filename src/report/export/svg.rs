@@ -1,0 +1,203 @@
+//! Plots: latency.svg (percentile curves of every class on one chart, x logarithmic in
+//! 1/(1-p) as HdrHistogram plots are) and cost.svg (p95/p99 and $ per million requests).
+
+use plotters::prelude::*;
+
+use crate::record::ClassResult;
+use crate::record::histogram::decode;
+use crate::report::RunReport;
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("plotting: {e:?}")
+}
+
+/// Percentile curve points (x = 1/(1-p), y = ms) of a class's client latency.
+pub fn curve(c: &ClassResult) -> Vec<(f64, f64)> {
+    let Ok(h) = decode(&c.histograms.client_latency) else {
+        return Vec::new();
+    };
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let cap = h.len() as f64;
+    h.iter_quantiles(5)
+        .map(|v| {
+            let q = v.quantile_iterated_to();
+            ((1.0 / (1.0 - q)).min(cap), v.value_iterated_to() as f64 / 1000.0)
+        })
+        .collect()
+}
+
+/// latency.svg.
+pub fn latency_svg(r: &RunReport) -> Result<String, String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (900, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let curves: Vec<(&str, Vec<(f64, f64)>)> =
+            r.classes.iter().map(|c| (c.name.as_str(), curve(c))).collect();
+        let xmax = curves
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|x| x.0))
+            .fold(10.0f64, f64::max);
+        let ymax = curves
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|x| x.1))
+            .fold(1.0f64, f64::max)
+            * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("client latency by percentile — {}", r.run_id),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((1.0f64..xmax).log_scale(), 0.0f64..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile (log scale of 1/(1-p))")
+            .y_desc("latency, ms")
+            .x_label_formatter(&|x| {
+                let p = (1.0 - 1.0 / x) * 100.0;
+                if p < 99.0 {
+                    format!("{p:.0}%")
+                } else {
+                    format!("{p:.2}%")
+                }
+            })
+            .draw()
+            .map_err(err)?;
+        for (i, (name, pts)) in curves.iter().enumerate() {
+            if pts.is_empty() {
+                continue;
+            }
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(out)
+}
+
+/// cost.svg: per class, p95 and p99 (left) and USD per million requests (right).
+pub fn cost_svg(r: &RunReport) -> Result<String, String> {
+    let ok: Vec<&ClassResult> = r.classes.iter().filter(|c| c.latency.count > 0).collect();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (1000, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (left, right) = root.split_horizontally(560);
+        let n = ok.len().max(1);
+        let lat_max = ok
+            .iter()
+            .filter_map(|c| c.latency.value(99.0).or(Some(c.latency.max_us)))
+            .fold(1u64, u64::max) as f64
+            / 1000.0
+            * 1.15;
+        let mut chart = ChartBuilder::on(&left)
+            .caption("tail latency per class (ms)", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(60)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..n as f64, 0f64..lat_max)
+            .map_err(err)?;
+        let names: Vec<String> = ok.iter().map(|c| c.name.clone()).collect();
+        let label = |x: &f64| names.get(x.floor() as usize).cloned().unwrap_or_default();
+        chart
+            .configure_mesh()
+            .x_labels(n * 2 + 1)
+            .x_label_formatter(&|x| {
+                if (x.fract() - 0.5).abs() < 1e-6 {
+                    label(x)
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("ms")
+            .disable_x_mesh()
+            .draw()
+            .map_err(err)?;
+        for (p, offset, color) in [(95.0, 0.15, COLORS[0]), (99.0, 0.5, COLORS[3])] {
+            chart
+                .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
+                    let v = c.latency.value(p)? as f64 / 1000.0;
+                    let x0 = i as f64 + offset;
+                    Some(Rectangle::new([(x0, 0.0), (x0 + 0.33, v)], color.filled()))
+                }))
+                .map_err(err)?
+                .label(format!("p{p}"))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        let cost_max = ok
+            .iter()
+            .filter_map(|c| c.cost.usd_per_million_requests)
+            .fold(0.01f64, f64::max)
+            * 1.15;
+        let mut chart = ChartBuilder::on(&right)
+            .caption(
+                "USD per million requests (one dyno at the measured rate)",
+                ("sans-serif", 14),
+            )
+            .margin(10)
+            .x_label_area_size(60)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..n as f64, 0f64..cost_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(n * 2 + 1)
+            .x_label_formatter(&|x| {
+                if (x.fract() - 0.5).abs() < 1e-6 {
+                    label(x)
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("USD")
+            .disable_x_mesh()
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
+                let v = c.cost.usd_per_million_requests?;
+                Some(Rectangle::new(
+                    [(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)],
+                    COLORS[2].filled(),
+                ))
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,155 @@
+//! The run report: everything one `dynobench run` measured, as plain data. Serialized as
+//! run.json (versioned; `results/run.schema.json` is its JSON schema).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::class::catalog::CatalogInfo;
+use crate::driver::host::HostFacts;
+use crate::record::ClassResult;
+use crate::slo::Slo;
+
+/// Version of the run.json format. Readers refuse another major version.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// The configuration a run used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunConfig {
+    /// Classes selected, in order.
+    pub classes: Vec<String>,
+    /// `--workers` override, if any.
+    pub workers: Option<u32>,
+    /// Warm-up calls per class.
+    pub warmup: u32,
+    /// Measured calls per class.
+    pub calls: u32,
+    /// `closed` or `open`.
+    pub load_model: String,
+    /// Callers (closed) or connections (open).
+    pub concurrency: u32,
+    /// Target rate, req/s (open loop).
+    pub rate: Option<f64>,
+    /// Arrivals (open loop).
+    pub arrivals: Option<String>,
+    /// Per-call timeout, ms.
+    pub timeout_ms: u64,
+    /// `--limiter` as given.
+    pub limiter: String,
+    /// Neighbour load pattern for shared classes (`none` if disabled).
+    pub neighbours: String,
+    /// Seed for neighbours and arrivals.
+    pub seed: u64,
+    /// Remote URL (`--url`), if any.
+    pub url: Option<String>,
+    /// Path called.
+    pub path: String,
+    /// SLOs checked.
+    pub slos: Vec<Slo>,
+}
+
+/// What the endpoint worked on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkloadFacts {
+    /// Payload name (`bundled:orders.json` or the file given).
+    pub payload: String,
+    /// Payload bytes.
+    pub payload_bytes: u64,
+    /// Workload profile (`cpu`).
+    pub profile: String,
+}
+
+/// One SLO verdict for one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SloVerdict {
+    /// Class.
+    pub class: String,
+    /// The objective.
+    pub slo: String,
+    /// Measured value: µs for latency, a fraction for the error rate; absent when not estimable.
+    pub measured: Option<f64>,
+    /// Whether it held.
+    pub held: bool,
+    /// One line for humans.
+    pub line: String,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunReport {
+    /// Format version (`1.0`).
+    pub schema_version: String,
+    /// The tool and version that wrote it.
+    pub tool: String,
+    /// `YYYYmmdd-HHMMSS-label` (UTC), also the directory name.
+    pub run_id: String,
+    /// The label.
+    pub label: String,
+    /// Start, RFC 3339 UTC.
+    pub started_at: String,
+    /// End, RFC 3339 UTC (absent while running).
+    pub finished_at: Option<String>,
+    /// Every selected class was attempted.
+    pub complete: bool,
+    /// An interrupt stopped the run; finished classes are kept.
+    pub interrupted: bool,
+    /// The machine.
+    pub host: HostFacts,
+    /// The configuration.
+    pub config: RunConfig,
+    /// The class catalog used.
+    pub catalog: CatalogInfo,
+    /// Where the catalog came from.
+    pub catalog_origin: String,
+    /// The workload.
+    pub workload: WorkloadFacts,
+    /// Per-class results, in run order.
+    pub classes: Vec<ClassResult>,
+    /// SLO verdicts (one per class and SLO).
+    pub slo: Vec<SloVerdict>,
+}
+
+impl RunReport {
+    /// The class called `name`.
+    pub fn class(&self, name: &str) -> Option<&ClassResult> {
+        self.classes.iter().find(|c| c.name == name)
+    }
+
+    /// The major part of the schema version.
+    pub fn schema_major(&self) -> &str {
+        self.schema_version.split('.').next().unwrap_or("")
+    }
+}
+
+/// RFC 3339 UTC text of a time.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let (date, time) = utc_parts(t);
+    format!("{date}T{time}Z")
+}
+
+/// `YYYYmmdd-HHMMSS` (UTC) of a time.
+pub fn compact_stamp(t: std::time::SystemTime) -> String {
+    let (date, time) = utc_parts(t);
+    format!("{}-{}", date.replace('-', ""), time.replace(':', ""))
+}
+
+fn utc_parts(t: std::time::SystemTime) -> (String, String) {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (y, m, d) = crate::workload::generate::civil_from_days(secs.div_euclid(86_400));
+    let r = secs.rem_euclid(86_400);
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", r / 3600, (r % 3600) / 60, r % 60),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        assert_eq!(rfc3339(t), "2026-11-18T09:46:40Z");
+        assert_eq!(compact_stamp(t), "20261118-094640");
+    }
+}

@@ -1,0 +1,197 @@
+//! The terminal table printed after a run, and the one-line formats shared by the
+//! Markdown summary (ms with one decimal, confidence intervals, not-estimable marks).
+
+use crate::record::summary::{Percentile, Summary};
+use crate::record::{ClassResult, ClassStatus};
+
+use super::RunReport;
+
+/// Milliseconds with one decimal from µs.
+pub fn ms(us: u64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
+}
+
+/// A percentile as `412.3` or `n/e` (not estimable).
+pub fn pct_value(p: Option<&Percentile>) -> String {
+    p.and_then(|p| p.value_us).map_or("n/e".into(), ms)
+}
+
+/// A percentile with its 95% interval: `412.3 [398.0, 430.1]`, `—` for an unknown bound.
+pub fn pct_with_ci(p: Option<&Percentile>) -> String {
+    match p {
+        Some(p) if p.value_us.is_some() => format!(
+            "{} [{}, {}]",
+            pct_value(Some(p)),
+            p.ci_low_us.map_or("—".into(), ms),
+            p.ci_high_us.map_or("—".into(), ms)
+        ),
+        Some(p) => format!("n/e ({} calls)", p.n),
+        None => "-".into(),
+    }
+}
+
+/// The class's CPU as applied: `0.17-0.67 sh`, `1 ded`, `0.5 quota`, with `*` when capped.
+pub fn cores(c: &ClassResult) -> String {
+    let Some(l) = &c.limits else {
+        return "remote".into();
+    };
+    let capped = if l.warnings.iter().any(|w| w.contains("capped")) {
+        "*"
+    } else {
+        ""
+    };
+    match (l.floor_cores, l.quota_cores) {
+        (Some(f), Some(q)) => format!("{f:.2}-{q:.2} sh{capped}"),
+        (None, Some(q))
+            if !c.class.cpu.is_shared()
+                && matches!(c.class.cpu, crate::class::CpuModel::Dedicated { .. }) =>
+        {
+            format!("{q} ded{capped}")
+        }
+        (None, Some(q)) => format!("{q} quota{capped}"),
+        _ => format!("{} ded{capped}", l.cpus.len()),
+    }
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or("-".into(), f)
+}
+
+/// One row of figures per class (shared by the terminal and Markdown tables).
+pub fn row(c: &ClassResult) -> Vec<String> {
+    let l: &Summary = &c.latency;
+    if c.status != ClassStatus::Ok && c.calls.ok == 0 {
+        return vec![
+            c.name.clone(),
+            cores(c),
+            format!("{:.0}", c.price_usd_month),
+            format!("{:?}", c.status).to_uppercase(),
+            c.failure.clone().unwrap_or_default(),
+        ];
+    }
+    vec![
+        c.name.clone(),
+        cores(c),
+        format!("{:.0}", c.price_usd_month),
+        pct_value(l.percentile(50.0)),
+        pct_value(l.percentile(95.0)),
+        pct_with_ci(l.percentile(99.0)),
+        ms(l.max_us),
+        format!("{:.2}", c.throughput_rps),
+        opt(c.throttled_ratio, |r| format!("{:.0}%", r * 100.0)),
+        opt(c.cpu_wait_per_request_us, |w| format!("{:.1}", w / 1000.0)),
+        opt(c.cost.usd_per_million_requests, |x| format!("{x:.2}")),
+        opt(c.cost.value_p99, |v| format!("{v:.2}")),
+    ]
+}
+
+/// Column titles of [`row`].
+pub const HEADER: [&str; 12] = [
+    "class",
+    "cores",
+    "$/mo",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms [95% CI]",
+    "max ms",
+    "req/s",
+    "throttled",
+    "wait ms/req",
+    "$/M req",
+    "value p99",
+];
+
+/// The terminal table with notes, failures and SLO lines.
+pub fn render(r: &RunReport) -> String {
+    let rows: Vec<Vec<String>> = r.classes.iter().map(row).collect();
+    let mut widths: Vec<usize> = HEADER.iter().map(|h| h.chars().count()).collect();
+    for row in rows.iter().filter(|r| r.len() == HEADER.len()) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |cells: &[String], widths: &[usize]| -> String {
+        cells
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    s.push_str(&line(&HEADER.map(String::from), &widths));
+    s.push('\n');
+    for row in &rows {
+        if row.len() == HEADER.len() {
+            s.push_str(&line(row, &widths));
+        } else {
+            s.push_str(&format!(
+                "{:<w0$}  {:>w1$}  {:>w2$}  {}: {}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            ));
+        }
+        s.push('\n');
+    }
+    let n = r.config.calls;
+    s.push_str(&format!(
+        "\n{} measured calls per class after {} warm-up; {} load, concurrency {}; limiter {}; {}\n",
+        n, r.config.warmup, r.config.load_model, r.config.concurrency, r.host.limiter, r.host.placement_note
+    ));
+    s.push_str("p99 [95% CI]: '—' means the sample cannot bound it (with 100 calls p99 has no upper bound); n/e = not estimable\n");
+    s.push_str("value p99 = (cheapest class's p99 / this p99) / (this price / cheapest price): above 1, latency improves faster than the price rises\n");
+    if r.classes.iter().any(|c| {
+        c.limits
+            .as_ref()
+            .is_some_and(|l| l.warnings.iter().any(|w| w.contains("capped")))
+    }) {
+        s.push_str(
+            "* capped: the class asks for more CPU than this machine can give the server (see summary.md)\n",
+        );
+    }
+    for c in &r.classes {
+        if c.status != ClassStatus::Ok {
+            s.push_str(&format!(
+                "{} {}: {}\n",
+                c.name,
+                format!("{:?}", c.status).to_lowercase(),
+                c.failure.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(u) = &c.latency_uncorrected
+            && let (Some(a), Some(b)) = (c.latency.value(99.0), u.value(99.0))
+            && a > b + b / 10
+        {
+            s.push_str(&format!(
+                "{}: p99 from the intended send time {} ms vs {} ms from the actual send: the server stalled and calls queued (coordinated omission corrected)\n",
+                c.name,
+                ms(a),
+                ms(b)
+            ));
+        }
+    }
+    for v in &r.slo {
+        s.push_str(&format!(
+            "SLO {}: {}\n",
+            if v.held { "ok" } else { "BROKEN" },
+            v.line
+        ));
+    }
+    if r.interrupted {
+        s.push_str("interrupted: the classes above are kept; the run is marked incomplete\n");
+    }
+    s
+}

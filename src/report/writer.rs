@@ -1,0 +1,73 @@
+//! The results directory: `results/<YYYYmmdd-HHMMSS>-<label>/`, written class by class with
+//! atomic renames, so an interrupted run keeps every finished class and a reader never sees
+//! a half-written file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::RunReport;
+use super::export::{csv, hgrm, hlog, json, markdown, svg};
+use crate::record::histogram::decode;
+
+/// Writes one run's directory.
+pub struct ResultsWriter {
+    dir: PathBuf,
+    written: BTreeSet<String>,
+}
+
+/// Writes `bytes` to `dir/name` through a temporary file and a rename.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(name))
+}
+
+impl ResultsWriter {
+    /// Creates `out/<run_id>` (adding `-2`, `-3`… if it exists).
+    pub fn create(out: &Path, run_id: &str) -> std::io::Result<ResultsWriter> {
+        std::fs::create_dir_all(out)?;
+        let mut dir = out.join(run_id);
+        let mut n = 2;
+        while dir.exists() {
+            dir = out.join(format!("{run_id}-{n}"));
+            n += 1;
+        }
+        std::fs::create_dir(&dir)?;
+        Ok(ResultsWriter {
+            dir,
+            written: BTreeSet::new(),
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes everything the report holds so far: new classes' .hgrm/.hlog, then run.json,
+    /// summary.md, summary.csv and the plots (each replaced atomically).
+    pub fn write(&mut self, r: &RunReport) -> Result<(), String> {
+        let io = |what: &str, e: std::io::Error| format!("writing {what} in {}: {e}", self.dir.display());
+        for c in &r.classes {
+            if self.written.contains(&c.name) {
+                continue;
+            }
+            let h = decode(&c.histograms.client_latency)?;
+            write_atomic(&self.dir, &format!("{}.hgrm", c.name), hgrm::hgrm(&h).as_bytes())
+                .map_err(|e| io("hgrm", e))?;
+            write_atomic(&self.dir, &format!("{}.hlog", c.name), &hlog::hlog(c)?)
+                .map_err(|e| io("hlog", e))?;
+            self.written.insert(c.name.clone());
+        }
+        write_atomic(&self.dir, "summary.md", markdown::summary_md(r).as_bytes())
+            .map_err(|e| io("summary.md", e))?;
+        write_atomic(&self.dir, "summary.csv", csv::summary_csv(r).as_bytes())
+            .map_err(|e| io("summary.csv", e))?;
+        write_atomic(&self.dir, "latency.svg", svg::latency_svg(r)?.as_bytes())
+            .map_err(|e| io("latency.svg", e))?;
+        write_atomic(&self.dir, "cost.svg", svg::cost_svg(r)?.as_bytes()).map_err(|e| io("cost.svg", e))?;
+        // run.json last: when it says a class is there, its files are there too.
+        write_atomic(&self.dir, "run.json", json::run_json(r).as_bytes()).map_err(|e| io("run.json", e))?;
+        Ok(())
+    }
+}

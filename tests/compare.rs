@@ -1,0 +1,163 @@
+//! `dynobench compare`: verdicts from confidence intervals, exit 1 on a significant
+//! regression beyond the threshold, and clear refusals of missing, corrupt or incompatible
+//! results directories.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use dynobench::class::Catalog;
+use dynobench::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, ServerTiming};
+use dynobench::report::RunReport;
+use dynobench::report::model::{SCHEMA_VERSION, WorkloadFacts};
+use dynobench::report::writer::ResultsWriter;
+
+/// A class result whose calls took `lat_us` (µs each).
+fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
+    let mut rec = ClassRecorder::new(false, 30_000_000);
+    let mut t = 0;
+    for &l in lat_us {
+        rec.record(&RequestRecord {
+            phase: Phase::Measured,
+            intended_us: None,
+            sent_us: t,
+            done_us: t + l,
+            connect_us: None,
+            status: Some(200),
+            error: None,
+            server: Some(ServerTiming { wall_us: l, cpu_us: l / 2, wait_us: l / 2, queue_us: 0, worker: 0 }),
+            bytes: 100,
+            digest_hash: 1,
+        });
+        t += l;
+    }
+    for _ in 0..failed_calls {
+        rec.record(&RequestRecord {
+            phase: Phase::Measured,
+            intended_us: None,
+            sent_us: t,
+            done_us: t + 10,
+            connect_us: None,
+            status: Some(503),
+            error: Some(dynobench::record::ErrorKind::Status),
+            server: None,
+            bytes: 0,
+            digest_hash: 0,
+        });
+    }
+    let cat = Catalog::default_catalog();
+    ClassResult::from_recorder(
+        rec,
+        ClassContext {
+            class: cat.class(name).unwrap().clone(),
+            workers: 2,
+            limits: None,
+            load: LoadFacts { model: "closed".into(), concurrency: 1, ..LoadFacts::default() },
+            kernel: Default::default(),
+            peak_rss_bytes: None,
+            steal_pct: None,
+            digest: None,
+            warnings: vec![],
+            measured_start_unix_s: 1.0,
+        },
+    )
+}
+
+fn run(dir: &Path, label: &str, classes: Vec<ClassResult>, payload: &str) -> std::path::PathBuf {
+    let r = RunReport {
+        schema_version: SCHEMA_VERSION.into(),
+        tool: "test".into(),
+        run_id: format!("20260101-000000-{label}"),
+        label: label.into(),
+        complete: true,
+        workload: WorkloadFacts { payload: payload.into(), payload_bytes: 4, profile: "cpu".into() },
+        classes,
+        ..RunReport::default()
+    };
+    let mut w = ResultsWriter::create(dir, &r.run_id).unwrap();
+    w.write(&r).unwrap();
+    w.dir().to_path_buf()
+}
+
+/// `n` latencies spread evenly around `center_ms` (±20%).
+fn spread(center_ms: u64, n: u64) -> Vec<u64> {
+    (0..n).map(|i| center_ms * 1000 * (80 + 40 * i / n) / 100).collect()
+}
+
+fn compare(a: &Path, b: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(common::bin()).arg("compare").arg(a).arg(b).args(extra).output().unwrap()
+}
+
+#[test]
+fn significant_slowdowns_beyond_the_threshold_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 200), 0), class("standard-2x", &spread(50, 200), 0)], "p");
+    let b = run(tmp.path(), "b", vec![class("eco", &spread(150, 200), 0), class("standard-2x", &spread(50, 200), 0)], "p");
+    let o = compare(&a, &b, &[]);
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{md}");
+    assert!(md.contains("| eco | p50 |") && md.contains("+50.0%") && md.contains("REGRESSION"), "{md}");
+    assert!(md.contains("| standard-2x | p50 |") && md.contains("no significant change"), "{md}");
+    // The same change is within a 60% threshold.
+    assert_eq!(compare(&a, &b, &["--threshold", "60%"]).status.code(), Some(0));
+    // Faster is not a regression.
+    let o = compare(&b, &a, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("faster"));
+    // JSON output carries the verdicts.
+    let j: serde_json::Value = serde_json::from_slice(&compare(&a, &b, &["--json"]).stdout).unwrap();
+    assert_eq!(j["regressed"], true);
+    assert_eq!(j["classes"][0]["verdict"], "slower");
+}
+
+#[test]
+fn overlapping_intervals_are_no_significant_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 10 calls each: a 5% shift is well inside the intervals.
+    let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 10), 0)], "p");
+    let b = run(tmp.path(), "b", vec![class("eco", &spread(105, 10), 0)], "p");
+    let o = compare(&a, &b, &["--threshold", "1%"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no significant change"));
+}
+
+#[test]
+fn error_rate_increases_are_regressions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 200), 0)], "p");
+    let b = run(tmp.path(), "b", vec![class("eco", &spread(100, 200), 40)], "p");
+    let o = compare(&a, &b, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("| eco | error rate | 0.00% | 16.67%"));
+}
+
+#[test]
+fn refuses_missing_corrupt_and_incompatible_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 20), 0)], "p");
+    let other = run(tmp.path(), "other", vec![class("eco", &spread(100, 20), 0)], "different-payload");
+
+    let o = compare(&a, &tmp.path().join("nope"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no run.json"));
+
+    let corrupt = tmp.path().join("corrupt");
+    std::fs::create_dir(&corrupt).unwrap();
+    std::fs::write(corrupt.join("run.json"), "{\"schema_version\": \"1.0\",\n \"classes\": [oops]}").unwrap();
+    let o = compare(&a, &corrupt, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("corrupt/run.json") && e.contains("line 2"), "{e}");
+
+    let future = tmp.path().join("future");
+    std::fs::create_dir(&future).unwrap();
+    std::fs::write(future.join("run.json"), "{\"schema_version\": \"2.0\", \"classes\": []}").unwrap();
+    let o = compare(&a, &future, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("schema version \"2.0\""));
+
+    let o = compare(&a, &other, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("different workloads"));
+}
