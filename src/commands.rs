@@ -14,14 +14,11 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
     match cmd {
         Command::Serve(a) => serve(a),
         Command::Payload(a) => payload(a),
-        Command::Run(_)
-        | Command::Classes(_)
-        | Command::Calibrate(_)
-        | Command::Compare(_)
-        | Command::Simulate(_)
-        | Command::Plan(_) => Err(usage(anyhow!(
-            "this subcommand is not yet available in this build"
-        ))),
+        Command::Simulate(a) => crate::simulate::command::simulate(a),
+        Command::Plan(a) => crate::simulate::command::plan(a),
+        Command::Run(_) | Command::Classes(_) | Command::Calibrate(_) | Command::Compare(_) => Err(usage(
+            anyhow!("this subcommand is not yet available in this build"),
+        )),
     }
 }
 
