@@ -328,6 +328,35 @@ fn per_router_approaches_random_as_routers_grow() {
     );
 }
 
+/// Each (utilization, sample) task has its own generator derived from the seed, so the
+/// figures are the same on one thread as on many.
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let tcfg = TickConfig {
+        samples: 3,
+        ticks: 200,
+        ..TickConfig::default()
+    };
+    let utils = [30.0, 80.0, 95.0];
+    for p in [Policy::Random, Policy::PerRouterLeastConnections] {
+        let serial = one.install(|| tick::sweep(&tcfg, p, &utils).unwrap());
+        assert_eq!(serial, tick::sweep(&tcfg, p, &utils).unwrap());
+    }
+    let ecfg = EventConfig {
+        dynos: 8,
+        requests: 5_000,
+        samples: 3,
+        ..EventConfig::default()
+    };
+    let svc = ServiceDist::Exponential(0.01);
+    let serial = one.install(|| event::sweep(&ecfg, Policy::PowerOfTwoChoices, &svc, &utils).unwrap());
+    let parallel = event::sweep(&ecfg, Policy::PowerOfTwoChoices, &svc, &utils).unwrap();
+    for (a, b) in serial.iter().zip(&parallel) {
+        assert!(same_event_figures(a, b), "{a:?}\n{b:?}");
+    }
+}
+
 // ---------------------------------------------------------------- plan
 
 /// More dynos do not make requests faster: a class whose service time alone breaks the SLO
@@ -690,7 +719,7 @@ fn cli_bad_arguments_exit_2_with_a_precise_message() {
                 "--slo".into(),
                 "p99<=1s".into(),
             ],
-            "only apply to the event engine",
+            "only applies to the event engine",
         ),
         (
             vec!["simulate".into(), "--service".into(), "exponential:0ms".into()],

@@ -53,9 +53,14 @@ fn pick_engine(a: &SimulateArgs) -> Result<Engine, CliError> {
     .collect();
     match a.engine {
         Some(Engine::Tick) if !event_flags.is_empty() => Err(usage(anyhow!(
-            "{} only apply to the event engine (the tick engine has one job per tick and no time unit); \
+            "{} only {} to the event engine (the tick engine has one job per tick and no time unit); \
              drop --engine tick or use --engine event",
-            event_flags.join(", ")
+            event_flags.join(", "),
+            if event_flags.len() == 1 {
+                "applies"
+            } else {
+                "apply"
+            }
         ))),
         Some(Engine::Event) if a.ticks.is_some() => Err(usage(anyhow!(
             "--ticks only applies to the tick engine; the event engine's length is --requests per sample"
@@ -64,8 +69,13 @@ fn pick_engine(a: &SimulateArgs) -> Result<Engine, CliError> {
         None if !event_flags.is_empty() => {
             if a.ticks.is_some() {
                 return Err(usage(anyhow!(
-                    "--ticks is for the tick engine but {} select the event engine",
-                    event_flags.join(", ")
+                    "--ticks is for the tick engine but {} {} the event engine",
+                    event_flags.join(", "),
+                    if event_flags.len() == 1 {
+                        "selects"
+                    } else {
+                        "select"
+                    }
                 )));
             }
             Ok(Engine::Event)

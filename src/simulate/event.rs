@@ -571,7 +571,8 @@ pub fn run_point(
     Ok(summarize(cfg, service, util, samples))
 }
 
-/// Runs the sweep for one policy: every (utilization, sample) pair in parallel.
+/// Runs the sweep for one policy: utilization points in parallel, and each point's samples in
+/// parallel (merged point by point, so memory holds a few points' histograms, not all).
 pub fn sweep(
     cfg: &EventConfig,
     policy: Policy,
@@ -579,20 +580,16 @@ pub fn sweep(
     utils: &[f64],
 ) -> Result<Vec<EventPoint>, SimError> {
     check(cfg, service)?;
-    let tasks: Vec<(usize, u32)> = (0..utils.len())
-        .flat_map(|i| (0..cfg.samples).map(move |s| (i, s)))
-        .collect();
-    let mut samples: Vec<EventSample> = tasks
+    Ok(utils
         .par_iter()
-        .map(|&(i, s)| run_sample(cfg, policy, service, utils[i], s))
-        .collect();
-    let mut out = Vec::with_capacity(utils.len());
-    for &u in utils.iter().rev() {
-        let chunk = samples.split_off(samples.len() - cfg.samples as usize);
-        out.push(summarize(cfg, service, u, chunk));
-    }
-    out.reverse();
-    Ok(out)
+        .map(|&u| {
+            let samples: Vec<EventSample> = (0..cfg.samples)
+                .into_par_iter()
+                .map(|s| run_sample(cfg, policy, service, u, s))
+                .collect();
+            summarize(cfg, service, u, samples)
+        })
+        .collect())
 }
 
 /// M/M/1 mean response time 1/(μ−λ) in units of the mean service time, at load ρ.

@@ -109,8 +109,10 @@ pub fn findings(report: &SimReport) -> Vec<Finding> {
                     .iter()
                     .map(|p| (p.utilization, report.criterion.holds_tick(p)))
                     .collect(),
+                // A point without traffic (0%) says nothing either way.
                 Points::Event(v) => v
                     .iter()
+                    .filter(|p| p.requests > 0)
                     .map(|p| (p.utilization, report.criterion.holds_event(p)))
                     .collect(),
             };
@@ -185,7 +187,8 @@ pub fn render_findings(report: &SimReport, f: &[Finding]) -> String {
                     pct(bu)
                 )
             }
-            (Some(u), _) => format!("up to {}{range_note} (best)", pct(u)),
+            (Some(u), _) if f.len() > 1 => format!("up to {}{range_note} (best)", pct(u)),
+            (Some(u), _) => format!("up to {}{range_note}", pct(u)),
         };
         let _ = writeln!(out, "  {label:<width$}  {line}");
     }

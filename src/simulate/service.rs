@@ -363,7 +363,7 @@ pub enum ServiceError {
     },
     /// A class whose histograms are absent or hold no values.
     #[error(
-        "{}: class '{class}' has no service times: histograms.server_wall and \
+        "{}: class '{class}' (status {status}) has no service times: histograms.server_wall and \
          histograms.client_latency are both absent or empty",
         path.display()
     )]
@@ -372,6 +372,8 @@ pub enum ServiceError {
         path: PathBuf,
         /// The class.
         class: String,
+        /// The class's status in the run.
+        status: String,
     },
     /// An interval log that does not parse or decode.
     #[error("{} is not a readable HdrHistogram interval log: {reason}", path.display())]
@@ -567,6 +569,7 @@ impl RunFile {
         Err(ServiceError::EmptyClass {
             path: self.path.clone(),
             class: class.name.clone(),
+            status: class.status.clone(),
         })
     }
 }
@@ -736,10 +739,15 @@ fn from_class(run: &RunFile, class: &str) -> Result<LoadedService, ServiceError>
     let s = run.service(c)?;
     Ok(LoadedService {
         label: format!(
-            "{}#{} ({}), {}",
+            "{}#{} ({}{}), {}",
             run.path.display(),
             c.name,
             s.source,
+            if c.status == "ok" {
+                String::new()
+            } else {
+                format!("; class status {}", c.status)
+            },
             s.dist.describe()
         ),
         dist: s.dist,
