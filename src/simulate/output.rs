@@ -569,7 +569,11 @@ pub fn render_plan(
             PlanOutcome::NotWithin { max_dynos, achieved } => (
                 format!(">{max_dynos}"),
                 "-".into(),
-                slo_value_text(slo, *achieved),
+                if achieved.is_finite() {
+                    slo_value_text(slo, *achieved)
+                } else {
+                    "-".into()
+                },
                 "-".into(),
             ),
         };
@@ -599,6 +603,18 @@ pub fn render_plan(
                      More dynos add throughput, not speed; only faster requests (or a faster class) help.",
                     p.class,
                     slo_value_text(slo, *service_value)
+                );
+            }
+            PlanOutcome::NotWithin { max_dynos, .. } if p.min_dynos_for_rate > *max_dynos => {
+                let _ = writeln!(
+                    out,
+                    "{}: needs at least {} dynos just to carry {} req/s ({} workers × {} mean service each); \
+                     raise --max-dynos to plan it.",
+                    p.class,
+                    p.min_dynos_for_rate,
+                    fmt_num(rate),
+                    p.workers,
+                    fmt_secs(p.service_mean)
                 );
             }
             PlanOutcome::NotWithin { max_dynos, .. } => {
