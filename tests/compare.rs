@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 use dynobench::class::Catalog;
-use dynobench::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, ServerTiming};
+use dynobench::record::{
+    ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, ServerTiming,
+};
 use dynobench::report::RunReport;
 use dynobench::report::model::{SCHEMA_VERSION, WorkloadFacts};
 use dynobench::report::writer::ResultsWriter;
@@ -26,7 +28,13 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             connect_us: None,
             status: Some(200),
             error: None,
-            server: Some(ServerTiming { wall_us: l, cpu_us: l / 2, wait_us: l / 2, queue_us: 0, worker: 0 }),
+            server: Some(ServerTiming {
+                wall_us: l,
+                cpu_us: l / 2,
+                wait_us: l / 2,
+                queue_us: 0,
+                worker: 0,
+            }),
             bytes: 100,
             digest_hash: 1,
         });
@@ -53,7 +61,11 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             class: cat.class(name).unwrap().clone(),
             workers: 2,
             limits: None,
-            load: LoadFacts { model: "closed".into(), concurrency: 1, ..LoadFacts::default() },
+            load: LoadFacts {
+                model: "closed".into(),
+                concurrency: 1,
+                ..LoadFacts::default()
+            },
             kernel: Default::default(),
             peak_rss_bytes: None,
             steal_pct: None,
@@ -71,7 +83,11 @@ fn run(dir: &Path, label: &str, classes: Vec<ClassResult>, payload: &str) -> std
         run_id: format!("20260101-000000-{label}"),
         label: label.into(),
         complete: true,
-        workload: WorkloadFacts { payload: payload.into(), payload_bytes: 4, profile: "cpu".into() },
+        workload: WorkloadFacts {
+            payload: payload.into(),
+            payload_bytes: 4,
+            profile: "cpu".into(),
+        },
         classes,
         ..RunReport::default()
     };
@@ -82,23 +98,53 @@ fn run(dir: &Path, label: &str, classes: Vec<ClassResult>, payload: &str) -> std
 
 /// `n` latencies spread evenly around `center_ms` (±20%).
 fn spread(center_ms: u64, n: u64) -> Vec<u64> {
-    (0..n).map(|i| center_ms * 1000 * (80 + 40 * i / n) / 100).collect()
+    (0..n)
+        .map(|i| center_ms * 1000 * (80 + 40 * i / n) / 100)
+        .collect()
 }
 
 fn compare(a: &Path, b: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(common::bin()).arg("compare").arg(a).arg(b).args(extra).output().unwrap()
+    Command::new(common::bin())
+        .arg("compare")
+        .arg(a)
+        .arg(b)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn significant_slowdowns_beyond_the_threshold_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 200), 0), class("standard-2x", &spread(50, 200), 0)], "p");
-    let b = run(tmp.path(), "b", vec![class("eco", &spread(150, 200), 0), class("standard-2x", &spread(50, 200), 0)], "p");
+    let a = run(
+        tmp.path(),
+        "a",
+        vec![
+            class("eco", &spread(100, 200), 0),
+            class("standard-2x", &spread(50, 200), 0),
+        ],
+        "p",
+    );
+    let b = run(
+        tmp.path(),
+        "b",
+        vec![
+            class("eco", &spread(150, 200), 0),
+            class("standard-2x", &spread(50, 200), 0),
+        ],
+        "p",
+    );
     let o = compare(&a, &b, &[]);
     let md = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{md}");
-    assert!(md.contains("| eco | p50 |") && md.contains("+50.0%") && md.contains("REGRESSION"), "{md}");
-    assert!(md.contains("| standard-2x | p50 |") && md.contains("no significant change"), "{md}");
+    assert!(
+        md.contains("| eco | p50 |") && md.contains("+50.0%") && md.contains("REGRESSION"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| standard-2x | p50 |") && md.contains("no significant change"),
+        "{md}"
+    );
     // The same change is within a 60% threshold.
     assert_eq!(compare(&a, &b, &["--threshold", "60%"]).status.code(), Some(0));
     // Faster is not a regression.
@@ -136,7 +182,12 @@ fn error_rate_increases_are_regressions() {
 fn refuses_missing_corrupt_and_incompatible_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 20), 0)], "p");
-    let other = run(tmp.path(), "other", vec![class("eco", &spread(100, 20), 0)], "different-payload");
+    let other = run(
+        tmp.path(),
+        "other",
+        vec![class("eco", &spread(100, 20), 0)],
+        "different-payload",
+    );
 
     let o = compare(&a, &tmp.path().join("nope"), &[]);
     assert_eq!(o.status.code(), Some(2));
@@ -144,7 +195,11 @@ fn refuses_missing_corrupt_and_incompatible_runs() {
 
     let corrupt = tmp.path().join("corrupt");
     std::fs::create_dir(&corrupt).unwrap();
-    std::fs::write(corrupt.join("run.json"), "{\"schema_version\": \"1.0\",\n \"classes\": [oops]}").unwrap();
+    std::fs::write(
+        corrupt.join("run.json"),
+        "{\"schema_version\": \"1.0\",\n \"classes\": [oops]}",
+    )
+    .unwrap();
     let o = compare(&a, &corrupt, &[]);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
@@ -152,7 +207,11 @@ fn refuses_missing_corrupt_and_incompatible_runs() {
 
     let future = tmp.path().join("future");
     std::fs::create_dir(&future).unwrap();
-    std::fs::write(future.join("run.json"), "{\"schema_version\": \"2.0\", \"classes\": []}").unwrap();
+    std::fs::write(
+        future.join("run.json"),
+        "{\"schema_version\": \"2.0\", \"classes\": []}",
+    )
+    .unwrap();
     let o = compare(&a, &future, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("schema version \"2.0\""));

@@ -119,7 +119,11 @@ fn end_to_end_two_classes_with_every_file_parsed_back() {
         assert!(c.throughput_rps > 0.0);
         assert!(c.cpu_per_request_us.unwrap() > 1000.0);
         assert_eq!(decode(&c.histograms.client_latency).unwrap().len(), c.calls.ok);
-        assert!(!decode(c.histograms.server_wall.as_ref().unwrap()).unwrap().is_empty());
+        assert!(
+            !decode(c.histograms.server_wall.as_ref().unwrap())
+                .unwrap()
+                .is_empty()
+        );
         assert!(c.cost.usd_per_million_requests.unwrap() > 0.0);
         assert!(
             c.latency.percentile(99.9).unwrap().value_us.is_none(),

@@ -44,9 +44,8 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
             print!("{}", crate::report::export::json::schema());
             Ok(Outcome::Ok)
         }
-        Command::Simulate(_) | Command::Plan(_) => Err(usage(anyhow!(
-            "this subcommand is not yet available in this build"
-        ))),
+        Command::Simulate(a) => crate::simulate::command::simulate(a),
+        Command::Plan(a) => crate::simulate::command::plan(a),
     }
 }
 

@@ -101,7 +101,7 @@ mod tests {
     fn steal_from_proc_stat() {
         let a = parse_cpu_line("cpu  100 0 50 800 10 0 0 40 0 0").unwrap();
         assert_eq!(a, (40, 1000));
-        let b = parse_cpu_line("cpu  150 0 60 1570 10 0 0 50 0 0").unwrap();
+        let b = parse_cpu_line("cpu  150 0 60 1730 10 0 0 50 0 0").unwrap();
         assert!((steal_pct(Some(a), Some(b)).unwrap() - 1.0).abs() < 1e-9);
         assert_eq!(parse_cpu_line("cpu0 1 2 3"), None);
         assert!(cpu_jiffies().is_some());

@@ -1,0 +1,709 @@
+//! Presentation of simulation results: the compact terminal table, the one-line finding per
+//! policy (the highest utilization that keeps the wait acceptable, i.e. the capacity a
+//! routing policy costs), CSV with every point, an SVG chart, and the plan table. Everything
+//! returns strings; the command layer writes them.
+
+use std::fmt::Write as _;
+
+use plotters::prelude::*;
+
+use super::Policy;
+use super::event::EventPoint;
+use super::plan::{ClassPlan, PlanOutcome};
+use super::service::fmt_secs;
+use super::tick::TickPoint;
+use crate::slo::{Slo, SloMetric};
+
+/// One policy's sweep.
+#[derive(Debug, Clone)]
+pub enum Points {
+    /// Tick-engine points.
+    Tick(Vec<TickPoint>),
+    /// Event-engine points.
+    Event(Vec<EventPoint>),
+}
+
+impl Points {
+    fn utils(&self) -> Vec<f64> {
+        match self {
+            Points::Tick(v) => v.iter().map(|p| p.utilization).collect(),
+            Points::Event(v) => v.iter().map(|p| p.utilization).collect(),
+        }
+    }
+}
+
+/// What a finding requires of a utilization point.
+#[derive(Debug, Clone)]
+pub enum Criterion {
+    /// Mean wait under this many jobs: the tick engine's time-averaged queue, or the event
+    /// engine's mean wait divided by the mean service time.
+    MeanWaitJobs(f64),
+    /// An SLO on the event engine's response times or 503 share.
+    Slo(Slo),
+}
+
+impl Criterion {
+    /// Words for the finding line.
+    pub fn describe(&self) -> String {
+        match self {
+            Criterion::MeanWaitJobs(j) if *j == 1.0 => "mean wait under 1 job".into(),
+            Criterion::MeanWaitJobs(j) => format!("mean wait under {j} jobs"),
+            Criterion::Slo(s) => format!("{s}"),
+        }
+    }
+
+    fn holds_tick(&self, p: &TickPoint) -> bool {
+        match self {
+            Criterion::MeanWaitJobs(j) => p.time_mean < *j,
+            Criterion::Slo(_) => false,
+        }
+    }
+
+    fn holds_event(&self, p: &EventPoint) -> bool {
+        match self {
+            Criterion::MeanWaitJobs(j) => p.mean_wait_jobs < *j,
+            Criterion::Slo(s) => p.slo_value(s).is_none_or(|v| s.holds(v)),
+        }
+    }
+}
+
+/// A whole `simulate` run, ready to present.
+#[derive(Debug, Clone)]
+pub struct SimReport {
+    /// Lines describing the settings (engine, dynos, seed, service...).
+    pub header: Vec<String>,
+    /// Routers of the per-router policy.
+    pub routers: u32,
+    /// The per-policy sweeps, in report order.
+    pub sweeps: Vec<(Policy, Points)>,
+    /// What findings require.
+    pub criterion: Criterion,
+    /// Base seed (also in the header).
+    pub seed: u64,
+    /// Dynos (for CSV).
+    pub dynos: u32,
+    /// Workers per dyno (for CSV).
+    pub workers: u32,
+}
+
+/// One policy's finding.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Finding {
+    /// The policy.
+    pub policy: Policy,
+    /// Highest swept utilization (percent) such that it and every lower point meet the
+    /// criterion; `None` when the first point already fails.
+    pub holds_up_to: Option<f64>,
+    /// First swept utilization that fails; `None` when the whole range holds.
+    pub fails_at: Option<f64>,
+}
+
+/// The finding of each policy, in report order.
+pub fn findings(report: &SimReport) -> Vec<Finding> {
+    report
+        .sweeps
+        .iter()
+        .map(|(policy, points)| {
+            let ok: Vec<(f64, bool)> = match points {
+                Points::Tick(v) => v
+                    .iter()
+                    .map(|p| (p.utilization, report.criterion.holds_tick(p)))
+                    .collect(),
+                // A point without traffic (0%) says nothing either way.
+                Points::Event(v) => v
+                    .iter()
+                    .filter(|p| p.requests > 0)
+                    .map(|p| (p.utilization, report.criterion.holds_event(p)))
+                    .collect(),
+            };
+            let first_fail = ok.iter().position(|&(_, h)| !h);
+            let upto = match first_fail {
+                Some(0) => None,
+                Some(i) => Some(ok[i - 1].0),
+                None => ok.last().map(|p| p.0),
+            };
+            Finding {
+                policy: *policy,
+                holds_up_to: upto,
+                fails_at: first_fail.map(|i| ok[i].0),
+            }
+        })
+        .collect()
+}
+
+fn pct(u: f64) -> String {
+    if u.fract() == 0.0 {
+        format!("{u:.0}%")
+    } else {
+        format!("{u}%")
+    }
+}
+
+/// The finding lines: per policy, how far utilization can go, and the capacity lost against
+/// the best policy in the run.
+pub fn render_findings(report: &SimReport, f: &[Finding]) -> String {
+    let mut out = String::new();
+    let crit = report.criterion.describe();
+    let _ = writeln!(
+        out,
+        "Highest utilization that keeps {crit} (capacity lost to the routing policy):"
+    );
+    let best = f
+        .iter()
+        .filter_map(|x| x.holds_up_to.map(|u| (u, x.policy)))
+        .fold(None::<(f64, Policy)>, |acc, (u, p)| match acc {
+            Some((bu, _)) if bu >= u => acc,
+            _ => Some((u, p)),
+        });
+    let width = f
+        .iter()
+        .map(|x| x.policy.label(report.routers).len())
+        .max()
+        .unwrap_or(0);
+    for x in f {
+        let label = x.policy.label(report.routers);
+        let range_note = if x.fails_at.is_none() {
+            " (the whole swept range)"
+        } else {
+            ""
+        };
+        let line = match (x.holds_up_to, best) {
+            (None, _) => format!(
+                "never: already fails at {}",
+                x.fails_at.map(pct).unwrap_or_default()
+            ),
+            (Some(u), Some((bu, bp))) if bu > u => {
+                let lost = bu - u;
+                let more = if u > 0.0 {
+                    format!("{:.0}% more dynos for the same traffic", (bu / u - 1.0) * 100.0)
+                } else {
+                    "no traffic at all fits".into()
+                };
+                format!(
+                    "up to {}{range_note}: {} points of capacity lost vs {} ({}); {more}",
+                    pct(u),
+                    fmt_num(lost),
+                    bp.label(report.routers),
+                    pct(bu)
+                )
+            }
+            (Some(u), _) if f.len() > 1 => format!("up to {}{range_note} (best)", pct(u)),
+            (Some(u), _) => format!("up to {}{range_note}", pct(u)),
+        };
+        let _ = writeln!(out, "  {label:<width$}  {line}");
+    }
+    out
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract().abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// Chooses the rows to print: all when few, else the multiples of `every`.
+fn table_rows(utils: &[f64], every: f64) -> Vec<usize> {
+    if utils.len() <= 25 || every <= 0.0 {
+        return (0..utils.len()).collect();
+    }
+    let rows: Vec<usize> = (0..utils.len())
+        .filter(|&i| {
+            let r = utils[i] / every;
+            (r - r.round()).abs() < 1e-9
+        })
+        .collect();
+    if rows.len() >= 2 {
+        rows
+    } else {
+        let step = utils.len().div_ceil(12);
+        (0..utils.len()).step_by(step).collect()
+    }
+}
+
+fn short_secs(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.0}µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.0}ms", s * 1e3)
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+/// The compact terminal table: one row per `every`% of utilization, one column per policy.
+pub fn render_table(report: &SimReport, every: f64) -> String {
+    let mut out = String::new();
+    for h in &report.header {
+        let _ = writeln!(out, "{h}");
+    }
+    let Some((_, first)) = report.sweeps.first() else {
+        return out;
+    };
+    let utils = first.utils();
+    let is_tick = matches!(first, Points::Tick(_));
+    let cells: Vec<Vec<String>> = report
+        .sweeps
+        .iter()
+        .map(|(_, pts)| match pts {
+            Points::Tick(v) => v
+                .iter()
+                .map(|p| format!("{:.2} {} {}", p.time_mean, p.p99, p.max))
+                .collect(),
+            Points::Event(v) => v
+                .iter()
+                .map(|p| {
+                    let mark = if p.share_503 > 0.0 {
+                        format!(" {:.0}%!", p.share_503 * 100.0)
+                    } else {
+                        String::new()
+                    };
+                    if p.requests == 0 {
+                        "-".to_string()
+                    } else {
+                        format!("{:.2} {}{mark}", p.mean_wait_jobs, short_secs(p.p99))
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let heads: Vec<String> = report
+        .sweeps
+        .iter()
+        .map(|(p, _)| p.short_label(report.routers))
+        .collect();
+    let widths: Vec<usize> = heads
+        .iter()
+        .zip(&cells)
+        .map(|(h, c)| {
+            c.iter()
+                .map(|s| s.chars().count())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let _ = writeln!(out);
+    if is_tick {
+        let _ = writeln!(
+            out,
+            "Each cell: mean queue (all dynos, every tick after warm-up)  p99  max (queues at the end of each run, as in the classic experiment)"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Each cell: mean wait (in jobs, i.e. mean service times)  p99 response time; N%! = share of 503s"
+        );
+    }
+    let mut line = format!("{:>6}", "util");
+    for (h, w) in heads.iter().zip(&widths) {
+        let _ = write!(line, "  {h:>w$}");
+    }
+    let _ = writeln!(out, "{line}");
+    for i in table_rows(&utils, every) {
+        let mut line = format!("{:>6}", pct(utils[i]));
+        for (c, w) in cells.iter().zip(&widths) {
+            let _ = write!(line, "  {:>w$}", c.get(i).map(String::as_str).unwrap_or(""));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// Every point of every policy as CSV (one header line, then one line per policy and point).
+pub fn render_csv(report: &SimReport) -> String {
+    let mut out = String::new();
+    let Some((_, first)) = report.sweeps.first() else {
+        return out;
+    };
+    let (r, s, d, w) = (report.routers, report.seed, report.dynos, report.workers);
+    match first {
+        Points::Tick(_) => {
+            out.push_str(
+                "engine,policy,routers,dynos,workers,utilization,jobs_per_tick,mean_queue_end,median_queue_end,\
+                 p99_queue_end,max_queue_end,mean_queue_time,observations,seed\n",
+            );
+        }
+        Points::Event(_) => {
+            out.push_str(
+                "engine,policy,routers,dynos,workers,utilization,rate_rps,requests,mean_ms,p50_ms,p95_ms,p99_ms,\
+                 max_ms,mean_wait_ms,mean_wait_jobs,mean_queue,p99_queue,max_queue,timeouts,rejected,share_503,seed\n",
+            );
+        }
+    }
+    for (policy, pts) in &report.sweeps {
+        match pts {
+            Points::Tick(v) => {
+                for p in v {
+                    let _ = writeln!(
+                        out,
+                        "tick,{policy},{r},{d},{w},{},{},{:.6},{},{},{},{:.6},{},{s}",
+                        p.utilization,
+                        p.jobs_per_tick,
+                        p.mean,
+                        p.median,
+                        p.p99,
+                        p.max,
+                        p.time_mean,
+                        p.observations
+                    );
+                }
+            }
+            Points::Event(v) => {
+                for p in v {
+                    let _ = writeln!(
+                        out,
+                        "event,{policy},{r},{d},{w},{},{:.6},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{s}",
+                        p.utilization,
+                        p.rate,
+                        p.requests,
+                        p.mean_response * 1e3,
+                        p.p50 * 1e3,
+                        p.p95 * 1e3,
+                        p.p99 * 1e3,
+                        p.max * 1e3,
+                        p.mean_wait * 1e3,
+                        p.mean_wait_jobs,
+                        p.mean_queue,
+                        p.p99_queue,
+                        p.max_queue,
+                        p.timeouts,
+                        p.rejected,
+                        p.share_503
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+type Series = Vec<(String, Vec<(f64, f64)>)>;
+
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_desc: &str,
+    series: &Series,
+    y_cap: f64,
+    x_range: (f64, f64),
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("drawing the chart: {e}");
+    let ymax = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .fold(0.0f64, f64::max)
+        .min(y_cap)
+        .max(1.0)
+        * 1.05;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(x_range.0..x_range.1.max(x_range.0 + 1.0), 0f64..ymax)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("utilization (% of capacity)")
+        .y_desc(y_desc)
+        .draw()
+        .map_err(e)?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let clipped: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, y.min(ymax))).collect();
+        chart
+            .draw_series(LineSeries::new(clipped, color.stroke_width(2)))
+            .map_err(e)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+/// An SVG chart, two panels, one line per policy. Tick engine: mean queue and end-of-run max
+/// queue vs utilization. Event engine: mean queue per dyno and p99 response time (ms).
+/// Values past the top of a panel are drawn at its edge.
+pub fn render_svg(report: &SimReport) -> Result<String, String> {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (1200, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| format!("drawing the chart: {e}"))?;
+        let (left, right) = root.split_horizontally(600);
+        let utils: Vec<f64> = report.sweeps.first().map(|(_, p)| p.utils()).unwrap_or_default();
+        let x_range = (
+            utils.first().copied().unwrap_or(0.0),
+            utils.last().copied().unwrap_or(100.0),
+        );
+        let label = |p: &Policy| p.label(report.routers);
+        let is_tick = matches!(report.sweeps.first(), Some((_, Points::Tick(_))));
+        let (a, b): (Series, Series) = report
+            .sweeps
+            .iter()
+            .map(|(p, pts)| match pts {
+                Points::Tick(v) => (
+                    (label(p), v.iter().map(|q| (q.utilization, q.time_mean)).collect()),
+                    (
+                        label(p),
+                        v.iter().map(|q| (q.utilization, f64::from(q.max))).collect(),
+                    ),
+                ),
+                Points::Event(v) => (
+                    (
+                        label(p),
+                        v.iter().map(|q| (q.utilization, q.mean_queue)).collect(),
+                    ),
+                    (
+                        label(p),
+                        v.iter()
+                            .filter(|q| q.requests > 0)
+                            .map(|q| (q.utilization, q.p99 * 1e3))
+                            .collect(),
+                    ),
+                ),
+            })
+            .unzip();
+        if is_tick {
+            panel(&left, "Mean queue per dyno", "jobs waiting", &a, 20.0, x_range)?;
+            panel(
+                &right,
+                "Longest queue (end of run)",
+                "jobs waiting",
+                &b,
+                40.0,
+                x_range,
+            )?;
+        } else {
+            let p99_cap = b
+                .iter()
+                .flat_map(|(_, v)| v.iter().map(|p| p.1))
+                .filter(|y| y.is_finite() && *y > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            // The fastest p99 (light load: the service time's own tail) × 20.
+            let p99_cap = if p99_cap.is_finite() {
+                p99_cap * 20.0
+            } else {
+                1000.0
+            };
+            panel(
+                &left,
+                "Mean queue per dyno",
+                "requests waiting",
+                &a,
+                20.0,
+                x_range,
+            )?;
+            panel(&right, "p99 response time", "ms", &b, p99_cap, x_range)?;
+        }
+        root.present().map_err(|e| format!("drawing the chart: {e}"))?;
+    }
+    Ok(buf)
+}
+
+fn slo_value_text(slo: &Slo, v: f64) -> String {
+    match slo.metric {
+        SloMetric::ErrorRate => format!("{:.2}%", v * 100.0),
+        _ if !v.is_finite() => "∞".into(),
+        _ => fmt_secs(v / 1e6),
+    }
+}
+
+/// The plan table and its conclusions.
+pub fn render_plan(
+    plans: &[ClassPlan],
+    cheapest: Option<usize>,
+    slo: &Slo,
+    rate: f64,
+    skipped: &[String],
+) -> String {
+    let mut out = String::new();
+    let metric = slo.metric_name();
+    let _ = writeln!(
+        out,
+        "{:<16} {:>7} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+        "class",
+        "workers",
+        "svc mean",
+        format!("svc {metric}"),
+        "dynos",
+        "util",
+        metric,
+        "$/month"
+    );
+    for p in plans {
+        let (dynos, util, achieved, cost) = match &p.outcome {
+            PlanOutcome::Meets {
+                dynos,
+                utilization,
+                achieved,
+                monthly_usd,
+                ..
+            } => (
+                dynos.to_string(),
+                format!("{utilization:.0}%"),
+                slo_value_text(slo, *achieved),
+                format!("{monthly_usd:.2}"),
+            ),
+            PlanOutcome::ServiceTooSlow { .. } => ("never".into(), "-".into(), "-".into(), "-".into()),
+            PlanOutcome::NotWithin { max_dynos, achieved } => (
+                format!(">{max_dynos}"),
+                "-".into(),
+                if achieved.is_finite() {
+                    slo_value_text(slo, *achieved)
+                } else {
+                    "-".into()
+                },
+                "-".into(),
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:>7} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+            p.class,
+            p.workers,
+            fmt_secs(p.service_mean),
+            slo_value_text(slo, p.service_value),
+            dynos,
+            util,
+            achieved,
+            cost
+        );
+    }
+    let _ = writeln!(out);
+    for p in plans {
+        if p.source != "server_wall" {
+            let _ = writeln!(out, "note: {}: service times from {}", p.class, p.source);
+        }
+        match &p.outcome {
+            PlanOutcome::ServiceTooSlow { service_value } => {
+                let _ = writeln!(
+                    out,
+                    "{}: cannot meet {slo} at any number of dynos: its service time alone has {metric} = {}. \
+                     More dynos add throughput, not speed; only faster requests (or a faster class) help.",
+                    p.class,
+                    slo_value_text(slo, *service_value)
+                );
+            }
+            PlanOutcome::NotWithin { max_dynos, .. } if p.min_dynos_for_rate > *max_dynos => {
+                let _ = writeln!(
+                    out,
+                    "{}: needs at least {} dynos just to carry {} req/s ({} workers × {} mean service each); \
+                     raise --max-dynos to plan it.",
+                    p.class,
+                    p.min_dynos_for_rate,
+                    fmt_num(rate),
+                    p.workers,
+                    fmt_secs(p.service_mean)
+                );
+            }
+            PlanOutcome::NotWithin { max_dynos, .. } => {
+                let _ = writeln!(
+                    out,
+                    "{}: does not meet {slo} with up to {max_dynos} dynos (service time alone: {metric} = {}); \
+                     raise --max-dynos to search further.",
+                    p.class,
+                    slo_value_text(slo, p.service_value)
+                );
+            }
+            PlanOutcome::Meets { .. } => {}
+        }
+    }
+    for s in skipped {
+        let _ = writeln!(out, "{s}");
+    }
+    match cheapest {
+        Some(i) => {
+            let p = &plans[i];
+            if let PlanOutcome::Meets {
+                dynos, monthly_usd, ..
+            } = p.outcome
+            {
+                let _ = writeln!(
+                    out,
+                    "Cheapest: {} × {} ({} workers each) at ${:.2}/month holds {slo} at {} req/s.",
+                    dynos,
+                    p.class,
+                    p.workers,
+                    monthly_usd,
+                    fmt_num(rate)
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(out, "No class meets {slo} at {} req/s.", fmt_num(rate));
+        }
+    }
+    out
+}
+
+/// The plan as CSV.
+pub fn render_plan_csv(plans: &[ClassPlan], slo: &Slo, rate: f64) -> String {
+    let mut out = String::from(
+        "class,workers,price_usd_month,source,service_mean_ms,slo,service_value,rate_rps,outcome,dynos,utilization,achieved,monthly_usd\n",
+    );
+    for p in plans {
+        let (outcome, dynos, util, achieved, cost) = match &p.outcome {
+            PlanOutcome::Meets {
+                dynos,
+                utilization,
+                achieved,
+                monthly_usd,
+                ..
+            } => (
+                "meets",
+                dynos.to_string(),
+                format!("{utilization:.3}"),
+                format!("{achieved}"),
+                format!("{monthly_usd:.2}"),
+            ),
+            PlanOutcome::ServiceTooSlow { .. } => (
+                "service-too-slow",
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
+            PlanOutcome::NotWithin { max_dynos, achieved } => (
+                "not-within-max-dynos",
+                format!(">{max_dynos}"),
+                String::new(),
+                format!("{achieved}"),
+                String::new(),
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{:.6},{},{},{},{outcome},{dynos},{util},{achieved},{cost}",
+            p.class,
+            p.workers,
+            p.price_usd_month,
+            p.source,
+            p.service_mean * 1e3,
+            slo,
+            p.service_value,
+            rate
+        );
+    }
+    out
+}
