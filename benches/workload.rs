@@ -55,6 +55,7 @@ fn request(c: &mut Criterion) {
         workers: 1,
         backlog: 16,
         payload,
+        ballast_mb: 0,
     })
     .unwrap();
     let mut stream = BufReader::new(TcpStream::connect(srv.addr).unwrap());

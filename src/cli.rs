@@ -146,9 +146,18 @@ pub struct RunArgs {
     /// Class catalog: an embedded name (heroku, containers) or a TOML file.
     #[arg(long = "classes", value_name = "CATALOG", default_value = "heroku")]
     pub catalog: String,
-    /// WEB_CONCURRENCY for every class instead of each class's default.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub workers: Option<u32>,
+    /// WEB_CONCURRENCY for every class instead of each class's default: one count (4), or
+    /// several to sweep (1..8, 1,2,4,8): each count is measured as CLASS@N with at least N
+    /// callers, and a count is recommended per class.
+    #[arg(long, value_parser = parse_worker_counts)]
+    pub workers: Option<WorkerCounts>,
+    /// Search each class's highest open-loop rate that holds the --slo (bounded, every step
+    /// reported), and its requests per second per $100/month.
+    #[arg(long)]
+    pub find_capacity: bool,
+    /// Most rates tried per class by --find-capacity.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=50))]
+    pub capacity_steps: u64,
     /// Warm-up calls per class (reported apart).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub warmup: u32,
@@ -186,6 +195,18 @@ pub struct RunArgs {
     /// Path (and query) to call.
     #[arg(long, default_value = "/work")]
     pub path: String,
+    /// Workload profile of /work: cpu, decrypt, io or mixed.
+    #[arg(long, default_value = "cpu")]
+    pub profile: String,
+    /// io and mixed profiles: the simulated downstream wait, ms.
+    #[arg(long, default_value_t = 50)]
+    pub io_ms: u64,
+    /// mixed profile: the share of io calls (0..1).
+    #[arg(long, default_value_t = 0.5)]
+    pub io_share: f64,
+    /// Extra memory per worker of the local servers, MB (models your app's footprint; see serve --ballast-mb).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub worker_ballast_mb: u64,
     /// JSON payload for the local servers instead of the bundled orders.
     #[arg(long)]
     pub payload: Option<PathBuf>,
@@ -210,6 +231,36 @@ pub struct RunArgs {
     /// How long a server may take to start and answer /health.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: std::time::Duration,
+}
+
+/// Worker counts given to `run --workers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerCounts(pub Vec<u32>);
+
+/// `4`, `1..8` (both ends included) or `1,2,4,8`.
+fn parse_worker_counts(s: &str) -> Result<WorkerCounts, String> {
+    let one = |x: &str| -> Result<u32, String> {
+        match x.trim().parse::<u32>() {
+            Ok(n) if (1..=1024).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "'{x}' is not a worker count (1-1024); use 4, 1..8 or 1,2,4,8"
+            )),
+        }
+    };
+    let v: Vec<u32> = if let Some((a, b)) = s.split_once("..") {
+        let (a, b) = (one(a)?, one(b)?);
+        if a > b {
+            return Err(format!("worker range '{s}' is reversed; write {b}..{a}"));
+        }
+        (a..=b).collect()
+    } else {
+        s.split(',').map(one).collect::<Result<_, _>>()?
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(d) = v.iter().find(|n| !seen.insert(**n)) {
+        return Err(format!("worker count {d} is listed twice in '{s}'"));
+    }
+    Ok(WorkerCounts(v))
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -239,6 +290,10 @@ pub struct ServeArgs {
     /// A JSON file to work on instead of the bundled orders payload.
     #[arg(long)]
     pub payload: Option<PathBuf>,
+    /// Extra memory each worker allocates and keeps, MB, to model your app's own per-worker
+    /// footprint (a forked Rails worker is often 150-300 MB) on top of its working set.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub ballast_mb: u64,
 }
 
 /// `dynobench payload`.

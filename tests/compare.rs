@@ -33,7 +33,9 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
                 cpu_us: l / 2,
                 wait_us: l / 2,
                 queue_us: 0,
+                io_us: 0,
                 worker: 0,
+                profile_hash: 1,
             }),
             bytes: 100,
             digest_hash: 1,
@@ -72,6 +74,7 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             digest: None,
             warnings: vec![],
             measured_start_unix_s: 1.0,
+            load_start_unix_s: 1.0,
         },
     )
 }

@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -297,58 +294,10 @@ fn a_failing_class_is_reported_and_the_run_goes_on() {
     assert!(r.complete);
 }
 
-/// A keep-alive HTTP/1.1 server that answers /work in 2 ms, except call number `stall_at`,
-/// which takes `stall`. One request at a time, like a single worker.
-fn stalling_server(stall_at: u64, stall: Duration) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let count = Arc::new(AtomicU64::new(0));
-    let gate = Arc::new(std::sync::Mutex::new(()));
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let (count, gate) = (count.clone(), gate.clone());
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut w: TcpStream = s;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                            break;
-                        }
-                    }
-                    let _g = gate.lock().unwrap();
-                    let n = count.fetch_add(1, Ordering::SeqCst);
-                    let t = Instant::now();
-                    std::thread::sleep(if n == stall_at {
-                        stall
-                    } else {
-                        Duration::from_millis(2)
-                    });
-                    let us = t.elapsed().as_micros();
-                    let body = format!(
-                        "{{\"wall_us\":{us},\"cpu_us\":10,\"wait_us\":0,\"queue_us\":0,\"worker\":0,\"digest\":\"x\"}}"
-                    );
-                    let _ = write!(
-                        w,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
-                        body.len()
-                    );
-                }
-            });
-        }
-    });
-    addr
-}
-
 #[test]
 fn open_loop_shows_a_stall_that_an_uncorrected_measure_hides() {
     let _s = common::serial();
-    let addr = stalling_server(20, Duration::from_millis(600));
+    let addr = common::fixed_server(Duration::from_millis(2), Some((20, Duration::from_millis(600))));
     // 100 req/s over one connection: while call 20 stalls for 600 ms, ~60 scheduled calls
     // cannot even be sent. Measured from their intended send time, they all waited.
     let url = format!("http://{addr}");
@@ -406,6 +355,7 @@ fn url_drives_a_running_serve_with_server_timings() {
         workers: 1,
         backlog: 16,
         payload: dynobench::workload::Payload::bundled(),
+        ballast_mb: 0,
     })
     .unwrap();
     let url = format!("http://{}", srv.addr);

@@ -16,6 +16,7 @@ fn start(workers: usize, backlog: usize) -> server::ServerHandle {
         workers,
         backlog,
         payload: Payload::bundled(),
+        ballast_mb: 0,
     })
     .expect("server starts")
 }
@@ -131,6 +132,8 @@ fn requests_beyond_the_workers_queue_and_full_backlog_is_503() {
     let _serial = common::serial();
     let s = start(1, 1);
     let addr = s.addr;
+    // The worker builds its working set when it starts; one call makes sure it has.
+    assert_eq!(get(addr, "/work?profile=io&io_ms=1").status, 200);
     // One worker, room for one waiting request. A starts work; B arrives while A runs and
     // waits in the backlog; C finds the backlog full and gets 503 at once.
     let a = std::thread::spawn(move || get(addr, "/work"));

@@ -81,6 +81,7 @@ fn serve(a: ServeArgs) -> Result<Outcome, CliError> {
         workers: usize::from(a.workers),
         backlog: a.backlog as usize,
         payload,
+        ballast_mb: a.ballast_mb,
     };
     server::run_foreground(cfg)
         .with_context(|| format!("serving on {addr}"))

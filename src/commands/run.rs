@@ -10,13 +10,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::own_exe;
 use crate::class::Catalog;
 use crate::cli::RunArgs;
-use crate::driver::{self, LoadModel, Observer, RunError, RunPlan, Target};
+use crate::driver::{self, CapacitySpec, LoadModel, Observer, RunError, RunPlan, Target};
 use crate::error::{CliError, Outcome, failed, usage};
 use crate::limit::helpers::{NeighbourLoad, Pattern};
 use crate::report::model::WorkloadFacts;
 use crate::report::writer::ResultsWriter;
 use crate::report::{RunReport, table};
 use crate::workload::Payload;
+use crate::workload::profile::Profile;
 
 /// Validates the flags into a plan (the second stage of argument handling).
 pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
@@ -62,6 +63,37 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
     if !a.path.starts_with('/') {
         return Err(usage(anyhow!("--path must start with '/', got '{}'", a.path)));
     }
+    let profile = Profile::new(&a.profile, Some(a.io_ms), Some(a.io_share))
+        .map_err(|e| usage(anyhow!("--profile: {e}")))?;
+    let path = match profile.query() {
+        q if q.is_empty() => a.path.clone(),
+        q if a.path.contains('?') => format!("{}&{q}", a.path),
+        q => format!("{}?{q}", a.path),
+    };
+    let capacity = if a.find_capacity {
+        if a.rate.is_some() {
+            return Err(usage(anyhow!(
+                "--find-capacity searches the rate itself; drop --rate"
+            )));
+        }
+        let slo = a
+            .slo
+            .iter()
+            .find(|s| s.metric != crate::slo::SloMetric::ErrorRate)
+            .or(a.slo.first())
+            .cloned()
+            .ok_or_else(|| {
+                usage(anyhow!(
+                    "--find-capacity needs an SLO to hold, e.g. --slo p99<=300ms"
+                ))
+            })?;
+        Some(CapacitySpec {
+            slo,
+            max_steps: a.capacity_steps as usize,
+        })
+    } else {
+        None
+    };
     let target = match &a.url {
         Some(u) => {
             if a.payload.is_some() {
@@ -77,14 +109,14 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         Some(t) => WorkloadFacts {
             payload: format!("remote: {}", t.url()),
             payload_bytes: 0,
-            profile: "cpu".into(),
+            profile: profile.to_string(),
         },
         None => {
             let p = Payload::load(a.payload.as_deref()).map_err(usage)?;
             WorkloadFacts {
                 payload: p.name().to_string(),
                 payload_bytes: p.bytes().len() as u64,
-                profile: "cpu".into(),
+                profile: profile.to_string(),
             }
         }
     };
@@ -107,12 +139,12 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
     Ok(RunPlan {
         catalog,
         classes,
-        workers: a.workers,
+        workers: a.workers.clone().map(|w| w.0).unwrap_or_default(),
         load,
         warmup: a.warmup,
         calls: a.calls,
         timeout: a.timeout,
-        path: a.path.clone(),
+        path,
         limiter: a.limiter,
         neighbours,
         seed: a.seed,
@@ -123,6 +155,9 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         label,
         slos: a.slo.clone(),
         startup_timeout: a.startup_timeout,
+        profile,
+        ballast_mb: a.worker_ballast_mb,
+        capacity,
     })
 }
 

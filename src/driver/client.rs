@@ -135,9 +135,13 @@ struct TimingBody<'a> {
     #[serde(default)]
     queue_us: u64,
     #[serde(default)]
+    io_us: u64,
+    #[serde(default)]
     worker: u32,
     #[serde(borrow, default)]
     digest: Option<&'a str>,
+    #[serde(borrow, default)]
+    profile: Option<&'a str>,
 }
 
 /// A caller's connection slot: connects on first use and after any failure.
@@ -283,7 +287,9 @@ impl Caller {
                 cpu_us: t.cpu_us,
                 wait_us: t.wait_us,
                 queue_us: t.queue_us,
+                io_us: t.io_us,
                 worker: t.worker,
+                profile_hash: t.profile.map_or(0, digest_hash),
             });
             if let Some(d) = t.digest {
                 out.digest_hash = digest_hash(d);

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod host;
 pub mod load;
+pub mod monitor;
 mod orchestrate;
 
 use std::path::PathBuf;
@@ -29,8 +30,9 @@ pub struct RunPlan {
     pub catalog: Catalog,
     /// Classes to measure, in order.
     pub classes: Vec<DynoClass>,
-    /// `WEB_CONCURRENCY` override.
-    pub workers: Option<u32>,
+    /// `WEB_CONCURRENCY`: empty for each class's default, one value to override it, several
+    /// to sweep (one measurement per count, named `class@N`).
+    pub workers: Vec<u32>,
     /// Load model.
     pub load: LoadModel,
     /// Warm-up calls per class.
@@ -61,6 +63,21 @@ pub struct RunPlan {
     pub slos: Vec<Slo>,
     /// How long a server may take to start listening and answer /health.
     pub startup_timeout: Duration,
+    /// The workload profile (its query is already part of `path`).
+    pub profile: crate::workload::profile::Profile,
+    /// Extra memory per worker of the local servers, MB.
+    pub ballast_mb: u64,
+    /// Search each class's capacity instead of a fixed load.
+    pub capacity: Option<CapacitySpec>,
+}
+
+/// What `--find-capacity` searches.
+#[derive(Debug, Clone)]
+pub struct CapacitySpec {
+    /// The SLO that must hold.
+    pub slo: Slo,
+    /// Most rates tried per class.
+    pub max_steps: usize,
 }
 
 /// Progress events of a run. Every method has a no-op default.

@@ -1,5 +1,6 @@
 //! Per-class orchestration: sandbox, server start-up, warm-up and measured calls with the
-//! server watched for crashes, kernel counters around the measured phase, teardown.
+//! server watched for crashes and sampled every second, kernel counters around the measured
+//! phase, worker-count sweeps, capacity searches, teardown.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -14,19 +15,37 @@ use tokio::sync::{mpsc, watch};
 use super::client::{Caller, Target, tls_config};
 use super::host::{self, cpu_jiffies, steal_pct};
 use super::load::{LoadModel, LoadSpec, Sample, drive};
+use super::monitor::{Monitor, memory_quota};
 use super::{Observer, RunError, RunPlan};
 use crate::class::DynoClass;
 use crate::limit::{
-    Counters, Detection, LimiterKind, Placement, Sandbox, SandboxSpec, describe_exit, plan_cpu,
+    AppliedLimits, Counters, Detection, LimiterKind, Placement, Sandbox, SandboxSpec, describe_exit, plan_cpu,
 };
+use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep};
 use crate::record::{ClassContext, ClassRecorder, ClassResult, ClassStatus, LoadFacts, Phase, apply_value};
 use crate::report::model::{RunConfig, SCHEMA_VERSION, compact_stamp, rfc3339};
-use crate::report::{RunReport, slo_verdicts};
+use crate::report::{RunReport, slo_verdicts, worker_sweeps};
+use crate::slo::SloMetric;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Runs every class of the plan. Per-class failures are recorded in the report, not
-/// returned as errors; an interrupt ends the run with the finished classes kept.
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Where one class's calls go, and what watches it.
+struct Endpoint<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    target: Arc<Target>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    sandbox: Option<(&'a mut Sandbox, LimiterKind)>,
+}
+
+/// Runs every class of the plan (and every worker count of a sweep). Per-class failures are
+/// recorded in the report, not returned as errors; an interrupt ends the run with the
+/// finished classes kept.
 pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Result<RunReport, RunError> {
     let started = SystemTime::now();
     let mut hostf = host::probe();
@@ -66,16 +85,12 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
         run_id: format!("{}-{label}", compact_stamp(started)),
         label,
         started_at: rfc3339(started),
-        finished_at: None,
-        complete: false,
-        interrupted: false,
         host: hostf,
         config: config_of(plan),
         catalog: plan.catalog.info.clone(),
         catalog_origin: plan.catalog.origin.clone(),
         workload: plan.workload.clone(),
-        classes: Vec::new(),
-        slo: Vec::new(),
+        ..RunReport::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -83,48 +98,76 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
         .map_err(|e| RunError::Setup(format!("starting the async runtime: {e}")))?;
     let tls = plan.target.as_ref().filter(|t| t.tls).map(|_| tls_config());
     let run_steal0 = cpu_jiffies();
+    let mut attempted = 0;
+    let mut expected = 0;
     for class in &plan.classes {
-        if crate::interrupt::requested() {
-            break;
-        }
-        let workers = plan.workers.unwrap_or(class.workers);
-        obs.class_started(&class.name, plan.warmup, plan.calls);
-        let result = match (&plan.target, kind) {
-            (Some(t), _) => run_class(
-                &rt,
-                plan,
-                class,
-                workers,
-                None,
-                Arc::new(t.clone()),
-                tls.clone(),
-                obs,
-            ),
-            (None, Some(k)) => local_class(&rt, plan, class, workers, k, detection, &placement, obs),
-            (None, None) => unreachable!("local runs always have a limiter"),
+        let counts = if plan.workers.is_empty() {
+            vec![class.workers]
+        } else {
+            plan.workers.clone()
         };
-        report.classes.push(result);
-        apply_value(&mut report.classes);
-        report.slo = slo_verdicts(&report.classes, &plan.slos);
-        report.host.steal_pct = steal_pct(run_steal0, cpu_jiffies());
-        obs.class_done(&report);
+        expected += counts.len();
+        let sweep = counts.len() > 1;
+        for workers in counts {
+            if crate::interrupt::requested() {
+                break;
+            }
+            let name = if sweep {
+                format!("{}@{workers}", class.name)
+            } else {
+                class.name.clone()
+            };
+            // A sweep drives at least as many callers as there are workers.
+            let mut p = plan.clone();
+            if sweep && let LoadModel::Closed { concurrency } = p.load {
+                p.load = LoadModel::Closed {
+                    concurrency: concurrency.max(workers),
+                };
+            }
+            obs.class_started(&name, p.warmup, p.calls);
+            let mut result = match (&p.target, kind) {
+                (Some(t), _) => {
+                    let mut ep = Endpoint {
+                        rt: &rt,
+                        target: Arc::new(t.clone()),
+                        tls: tls.clone(),
+                        sandbox: None,
+                    };
+                    measure(&mut ep, &p, class, workers, obs)
+                }
+                (None, Some(k)) => local_class(&rt, &p, class, workers, k, detection, &placement, obs),
+                (None, None) => unreachable!("local runs always have a limiter"),
+            };
+            result.name = name;
+            attempted += 1;
+            report.classes.push(result);
+            apply_value(&mut report.classes);
+            report.slo = slo_verdicts(&report.classes, &plan.slos);
+            report.worker_sweeps = worker_sweeps(&report.classes, &plan.slos);
+            report.host.steal_pct = steal_pct(run_steal0, cpu_jiffies());
+            obs.class_done(&report);
+        }
     }
     report.interrupted = crate::interrupt::requested();
-    report.complete = !report.interrupted && report.classes.len() == plan.classes.len();
+    report.complete = !report.interrupted && attempted == expected;
     report.finished_at = Some(rfc3339(SystemTime::now()));
     Ok(report)
 }
 
-fn config_of(plan: &RunPlan) -> RunConfig {
-    let (model, rate, arrivals) = match plan.load {
+fn load_shape(load: &LoadModel) -> (&'static str, Option<f64>, Option<String>) {
+    match *load {
         LoadModel::Closed { .. } => ("closed", None, None),
         LoadModel::Open { rate, arrivals, .. } => {
             ("open", Some(rate), Some(format!("{arrivals:?}").to_lowercase()))
         }
-    };
+    }
+}
+
+fn config_of(plan: &RunPlan) -> RunConfig {
+    let (model, rate, arrivals) = load_shape(&plan.load);
     RunConfig {
         classes: plan.classes.iter().map(|c| c.name.clone()).collect(),
-        workers: plan.workers,
+        workers: plan.workers.clone(),
         warmup: plan.warmup,
         calls: plan.calls,
         load_model: model.into(),
@@ -143,16 +186,13 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         url: plan.target.as_ref().map(Target::url),
         path: plan.path.clone(),
         slos: plan.slos.clone(),
+        find_capacity: plan.capacity.as_ref().map(|c| c.slo.text.clone()),
+        worker_ballast_mb: plan.ballast_mb,
     }
 }
 
 fn load_facts(plan: &RunPlan) -> LoadFacts {
-    let (model, rate, arrivals) = match plan.load {
-        LoadModel::Closed { .. } => ("closed", None, None),
-        LoadModel::Open { rate, arrivals, .. } => {
-            ("open", Some(rate), Some(format!("{arrivals:?}").to_lowercase()))
-        }
-    };
+    let (model, rate, arrivals) = load_shape(&plan.load);
     LoadFacts {
         model: model.into(),
         concurrency: plan.load.concurrency(),
@@ -164,30 +204,7 @@ fn load_facts(plan: &RunPlan) -> LoadFacts {
     }
 }
 
-/// A result for a class that could not be measured at all.
-fn failed_class(
-    plan: &RunPlan,
-    class: &DynoClass,
-    workers: u32,
-    cause: String,
-    limits: Option<crate::limit::AppliedLimits>,
-) -> ClassResult {
-    let rec = ClassRecorder::new(
-        matches!(plan.load, LoadModel::Open { .. }),
-        plan.timeout.as_micros() as u64,
-    );
-    let mut r = ClassResult::from_recorder(rec, context(plan, class, workers, limits));
-    r.status = ClassStatus::Failed;
-    r.failure = Some(cause);
-    r
-}
-
-fn context(
-    plan: &RunPlan,
-    class: &DynoClass,
-    workers: u32,
-    limits: Option<crate::limit::AppliedLimits>,
-) -> ClassContext {
+fn context(plan: &RunPlan, class: &DynoClass, workers: u32, limits: Option<AppliedLimits>) -> ClassContext {
     ClassContext {
         class: class.clone(),
         workers,
@@ -199,7 +216,26 @@ fn context(
         steal_pct: None,
         digest: None,
         measured_start_unix_s: 0.0,
+        load_start_unix_s: 0.0,
     }
+}
+
+/// A result for a class that could not be measured at all.
+fn failed_class(
+    plan: &RunPlan,
+    class: &DynoClass,
+    workers: u32,
+    cause: String,
+    limits: Option<AppliedLimits>,
+) -> ClassResult {
+    let rec = ClassRecorder::new(
+        matches!(plan.load, LoadModel::Open { .. }),
+        plan.timeout.as_micros() as u64,
+    );
+    let mut r = ClassResult::from_recorder(rec, context(plan, class, workers, limits));
+    r.status = ClassStatus::Failed;
+    r.failure = Some(cause);
+    r
 }
 
 /// Keeps the last lines a child wrote to a pipe.
@@ -227,6 +263,7 @@ fn tail_text(buf: &Arc<Mutex<VecDeque<String>>>) -> String {
     }
 }
 
+/// Starts the class's server in its sandbox, measures it, stops it.
 #[allow(clippy::too_many_arguments)]
 fn local_class(
     rt: &tokio::runtime::Runtime,
@@ -265,6 +302,7 @@ fn local_class(
     }
     let mut cmd = Command::new(&plan.exe);
     cmd.args(["serve", "--port", "0", "--workers", &workers.to_string()])
+        .args(["--ballast-mb", &plan.ballast_mb.to_string()])
         .env("WEB_CONCURRENCY", workers.to_string())
         .env_remove("PORT")
         .stdout(Stdio::piped())
@@ -272,15 +310,19 @@ fn local_class(
     if let Some(p) = &plan.payload {
         cmd.arg("--payload").arg(p);
     }
-    if let Err(e) = sb.spawn(cmd) {
-        return failed_class(
-            plan,
-            class,
-            workers,
-            format!("could not start the server: {e}"),
-            Some(limits),
-        );
-    }
+    let pid = match sb.spawn(cmd) {
+        Ok(pid) => pid,
+        Err(e) => {
+            return failed_class(
+                plan,
+                class,
+                workers,
+                format!("could not start the server: {e}"),
+                Some(limits),
+            );
+        }
+    };
+    let monitor = Monitor::start(pid, Duration::from_secs(1));
     let child = sb.server_mut().expect("spawned");
     let stderr = tail_reader(child.stderr.take().expect("piped"), 20);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
@@ -296,71 +338,79 @@ fn local_class(
             }
         }
     });
+    let hard = Some(class.memory_hard_mb * MIB);
     // Start-up: the listening line, then /health, both bounded.
     let t = Instant::now();
     let addr = loop {
         if let Ok(a) = addr_rx.try_recv() {
-            break a;
+            break Some(a);
         }
-        if let Some(st) = sb.server_exited() {
-            let c = sb.counters();
-            let cause = format!(
-                "the server {} during start-up; its stderr: {}",
-                describe_exit(st, c.oom_kills, Some(class.memory_hard_mb * MIB), kind),
-                tail_text(&stderr)
-            );
-            return failed_class(plan, class, workers, cause, Some(limits));
-        }
-        if t.elapsed() > plan.startup_timeout || crate::interrupt::requested() {
-            let cause = format!(
-                "the server did not start listening within {:?}; its stderr: {}",
-                plan.startup_timeout,
-                tail_text(&stderr)
-            );
-            return failed_class(plan, class, workers, cause, Some(limits));
+        if sb.server_exited().is_some() || t.elapsed() > plan.startup_timeout || crate::interrupt::requested()
+        {
+            break None;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let target = Arc::new(Target::local(addr));
-    let healthy = rt.block_on(async {
-        let mut c = Caller::new(target.clone(), None);
-        while t.elapsed() < plan.startup_timeout {
-            if c.get("/health", Duration::from_secs(2), false).await.status == Some(200) {
-                return true;
+    let target = addr.map(|a| Arc::new(Target::local(a)));
+    let healthy = target.as_ref().is_some_and(|target| {
+        rt.block_on(async {
+            let mut c = Caller::new(target.clone(), None);
+            while t.elapsed() < plan.startup_timeout {
+                if c.get("/health", Duration::from_secs(2), false).await.status == Some(200) {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
+            false
+        })
     });
-    if !healthy {
-        let cause = format!(
-            "/health did not answer 200 within {:?}; server stderr: {}",
-            plan.startup_timeout,
-            tail_text(&stderr)
-        );
+    let (Some(target), true) = (target, healthy) else {
+        let cause = match sb.server_exited() {
+            Some(st) => format!(
+                "the server {} during start-up; its stderr: {}",
+                describe_exit(st, sb.counters().oom_kills, hard, kind),
+                tail_text(&stderr)
+            ),
+            None => format!(
+                "the server did not answer /health within {:?}; its stderr: {}",
+                plan.startup_timeout,
+                tail_text(&stderr)
+            ),
+        };
+        let _ = monitor.finish();
         return failed_class(plan, class, workers, cause, Some(limits));
-    }
-    let mut result = run_class(
+    };
+    let mut ep = Endpoint {
         rt,
-        plan,
-        class,
-        workers,
-        Some((&mut sb, kind)),
-        target.clone(),
-        None,
-        obs,
-    );
+        target: target.clone(),
+        tls: None,
+        sandbox: Some((&mut sb, kind)),
+    };
+    let mut result = measure(&mut ep, plan, class, workers, obs);
     // Peak RSS as the server itself saw it (getrusage), if it is still up.
     let stats = rt.block_on(async {
         let mut c = Caller::new(target.clone(), None);
         c.get_body("/stats", Duration::from_secs(5)).await
     });
-    if let Some(max_rss) = stats
+    let reported = stats
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["max_rss_bytes"].as_u64())
-    {
-        result.peak_rss_bytes = Some(max_rss);
+        .and_then(|v| v["max_rss_bytes"].as_u64());
+    let samples = monitor.finish();
+    let sampled = samples.iter().map(|s| s.rss_bytes).max();
+    result.peak_rss_bytes = reported.max(sampled);
+    let quota = memory_quota(&samples, class.memory_mb * MIB);
+    if quota.samples_over > 0 {
+        result.warnings.push(format!(
+            "R14 memory quota exceeded: {:.0} MB = {:.0}% of the {} MB quota in {} of {} samples (WEB_CONCURRENCY={workers})",
+            quota.max_bytes as f64 / MIB as f64,
+            quota.max_pct,
+            class.memory_mb,
+            quota.samples_over,
+            samples.len()
+        ));
     }
+    result.memory_quota = Some(quota);
+    result.runtime = samples;
     result.limits = Some(sb.applied());
     let exited = sb.stop_server(Duration::from_secs(10));
     let (_, problems) = sb.teardown();
@@ -370,27 +420,139 @@ fn local_class(
     if result.status == ClassStatus::Ok
         && let Some(st) = exited
         && !st.success()
-        && st.code() != Some(0)
     {
         result
             .warnings
             .push(format!("the server did not shut down cleanly: {st}"));
     }
-    let _ = stderr;
     result
 }
 
-/// Drives one class's load against `target` and builds its result. With a sandbox, the
-/// kernel counters are read around the measured phase and the server is watched for exits.
-#[allow(clippy::too_many_arguments)]
-fn run_class(
-    rt: &tokio::runtime::Runtime,
+/// One class's measurement: the plain load, or the capacity search when asked for.
+fn measure(
+    ep: &mut Endpoint,
     plan: &RunPlan,
     class: &DynoClass,
     workers: u32,
-    mut sandbox: Option<(&mut Sandbox, LimiterKind)>,
-    target: Arc<Target>,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    obs: &mut dyn Observer,
+) -> ClassResult {
+    match &plan.capacity {
+        None => run_phase(ep, plan, class, workers, obs),
+        Some(_) => capacity_search(ep, plan, class, workers, obs),
+    }
+}
+
+/// Searches the highest open-loop rate whose latency percentile holds the SLO.
+fn capacity_search(
+    ep: &mut Endpoint,
+    plan: &RunPlan,
+    class: &DynoClass,
+    workers: u32,
+    obs: &mut dyn Observer,
+) -> ClassResult {
+    let spec = plan.capacity.clone().expect("capacity search requested");
+    let pct = match spec.slo.metric {
+        SloMetric::Percentile(p) => Some(p),
+        _ => None,
+    };
+    // A short closed-loop probe (after the warm-up) gives the first guess.
+    let mut probe_plan = plan.clone();
+    probe_plan.load = LoadModel::Closed { concurrency: 1 };
+    probe_plan.calls = 10;
+    let probe = run_phase(ep, &probe_plan, class, workers, obs);
+    if !probe.is_ok() {
+        return probe;
+    }
+    let first = (probe.throughput_rps * 0.8).max(0.1);
+    let mut search = CapacitySearch::new(first, spec.max_steps, 0.1, 0.05);
+    let mut steps = Vec::new();
+    let mut best: Option<ClassResult> = None;
+    let mut last = probe;
+    while let Some(rate) = search.next_rate() {
+        if crate::interrupt::requested() {
+            break;
+        }
+        let mut p = plan.clone();
+        let (arrivals, connections) = match plan.load {
+            LoadModel::Open {
+                arrivals,
+                connections,
+                ..
+            } => (arrivals, connections),
+            LoadModel::Closed { .. } => (super::Arrivals::Constant, 64),
+        };
+        p.load = LoadModel::Open {
+            rate,
+            arrivals,
+            connections,
+        };
+        p.warmup = 0;
+        obs.class_started(&format!("{} @ {rate:.1}/s", class.name), 0, p.calls);
+        let r = run_phase(ep, &p, class, workers, obs);
+        let x = pct.and_then(|p| r.latency.percentile(p).cloned());
+        let value = match spec.slo.metric {
+            SloMetric::Percentile(_) => x.as_ref().and_then(|x| x.value_us).map(|v| v as f64),
+            SloMetric::Max => Some(r.latency.max_us as f64),
+            SloMetric::ErrorRate => Some(r.calls.error_rate),
+        };
+        let held = r.is_ok() && r.calls.error_rate == 0.0 && value.is_some_and(|v| spec.slo.holds(v));
+        steps.push(CapacityStep {
+            rate_rps: rate,
+            achieved_rps: r.throughput_rps,
+            value_us: value
+                .filter(|_| pct.is_some() || spec.slo.metric == SloMetric::Max)
+                .map(|v| v as u64),
+            ci_low_us: x.as_ref().and_then(|x| x.ci_low_us),
+            ci_high_us: x.as_ref().and_then(|x| x.ci_high_us),
+            error_rate: r.calls.error_rate,
+            held,
+        });
+        obs.note(&format!(
+            "{}: {rate:.1} req/s -> {} {}",
+            class.name,
+            value.map_or("not estimable".into(), |v| {
+                if spec.slo.metric == SloMetric::ErrorRate {
+                    format!("error rate {:.2}%", v * 100.0)
+                } else {
+                    format!("{:.1} ms", v / 1000.0)
+                }
+            }),
+            if held { "holds" } else { "breaks" }
+        ));
+        search.record(rate, held);
+        let failed_hard = !r.is_ok() && r.calls.ok == 0;
+        if held && best.as_ref().is_none_or(|b| b.load.target_rps < Some(rate)) {
+            best = Some(r);
+        } else {
+            last = r;
+        }
+        if failed_hard {
+            break;
+        }
+    }
+    let (held, broke) = search.bracket();
+    let mut result = best.unwrap_or(last);
+    if held.is_none() {
+        result.warnings.push(format!("no rate tried held {}", spec.slo));
+    }
+    result.capacity = Some(CapacityReport {
+        slo: spec.slo.text.clone(),
+        steps,
+        max_rate_rps: held,
+        broke_at_rps: broke,
+        converged: search.converged(),
+        rps_per_100_usd_month: held.map(|h| h / (class.price_usd_month / 100.0)),
+    });
+    result
+}
+
+/// Drives one load phase against the endpoint and builds its result. With a sandbox, the
+/// kernel counters are read around the measured calls and the server is watched for exits.
+fn run_phase(
+    ep: &mut Endpoint,
+    plan: &RunPlan,
+    class: &DynoClass,
+    workers: u32,
     obs: &mut dyn Observer,
 ) -> ClassResult {
     let open = matches!(plan.load, LoadModel::Open { .. });
@@ -411,7 +573,11 @@ fn run_class(
     let mut measured_start = 0.0;
     let mut failure: Option<String> = None;
     let interrupted = AtomicBool::new(false);
-    rt.block_on(async {
+    let hard = Some(class.memory_hard_mb * MIB);
+    let load_start = unix_now();
+    let (target, tls) = (ep.target.clone(), ep.tls.clone());
+    let sandbox = &mut ep.sandbox;
+    ep.rt.block_on(async {
         let load = tokio::spawn(drive(target, tls, spec, tx, stop_rx));
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         loop {
@@ -422,9 +588,7 @@ fn run_class(
                         // First measured call: the boundary of the measured phase.
                         before = Some(sandbox.as_mut().map(|(s, _)| s.counters()).unwrap_or_default());
                         steal0 = cpu_jiffies();
-                        measured_start = SystemTime::now()
-                            .duration_since(SystemTime::UNIX_EPOCH)
-                            .map_or(0.0, |d| d.as_secs_f64());
+                        measured_start = unix_now();
                     }
                     if digest.is_none() && d.is_some() {
                         digest = d;
@@ -444,7 +608,7 @@ fn run_class(
                         let c = s.counters();
                         failure = Some(format!(
                             "the server {} after {} measured calls",
-                            describe_exit(st, c.oom_kills, class_hard_limit(class), *k),
+                            describe_exit(st, c.oom_kills, hard, *k),
                             rec.attempted()
                         ));
                         let _ = stop_tx.send(true);
@@ -461,17 +625,14 @@ fn run_class(
         && let Some((s, k)) = sandbox.as_mut()
     {
         let t = Instant::now();
-        while t.elapsed() < Duration::from_millis(500) {
+        while t.elapsed() < Duration::from_millis(500) && rec.ok() == 0 {
             if let Some(st) = s.server_exited() {
                 let c = s.counters();
                 failure = Some(format!(
                     "the server {} after {} measured calls",
-                    describe_exit(st, c.oom_kills, class_hard_limit(class), *k),
+                    describe_exit(st, c.oom_kills, hard, *k),
                     rec.attempted()
                 ));
-                break;
-            }
-            if rec.ok() > 0 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -485,6 +646,7 @@ fn run_class(
     ctx.steal_pct = steal_pct(steal0, cpu_jiffies());
     ctx.digest = digest;
     ctx.measured_start_unix_s = measured_start;
+    ctx.load_start_unix_s = load_start;
     if sandbox.is_none() {
         ctx.warnings.push(format!(
             "remote target: CPU and memory are the platform's; workers = {workers} is what the catalog (or --workers) says, not what the dyno runs"
@@ -512,8 +674,4 @@ fn run_class(
         result.failure = Some(format!("all {attempted} measured calls failed: {errors:?}"));
     }
     result
-}
-
-fn class_hard_limit(class: &DynoClass) -> Option<u64> {
-    Some(class.memory_hard_mb * MIB)
 }

@@ -2,13 +2,16 @@
 //! keeps HDR histograms and counters and turns them into plain result data: summaries with
 //! confidence intervals, throughput, CPU and wait per request, cost.
 
+pub mod capacity;
 pub mod cost;
 pub mod histogram;
 mod result;
 pub mod summary;
+pub mod sweep;
 
 pub use result::{
-    CallCounts, ClassContext, ClassResult, ClassStatus, Histograms, LoadFacts, WarmupFacts, apply_value,
+    CallCounts, ClassContext, ClassResult, ClassStatus, Histograms, LatencyBreakdown, LoadFacts, WarmupFacts,
+    apply_value,
 };
 
 use std::collections::BTreeMap;
@@ -60,8 +63,12 @@ pub struct ServerTiming {
     pub wait_us: u64,
     /// Time queued for a worker, µs.
     pub queue_us: u64,
+    /// Time in the simulated downstream call, µs.
+    pub io_us: u64,
     /// Worker index.
     pub worker: u32,
+    /// Hash of the profile that ran (digests are compared within a profile).
+    pub profile_hash: u64,
 }
 
 /// One call, as the driver saw it. Times are µs since the class's load started.
@@ -89,6 +96,23 @@ pub struct RequestRecord {
     pub digest_hash: u64,
 }
 
+/// One call as the platform's router would log it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallLine {
+    /// Completion time, µs since the load started.
+    pub done_us: u64,
+    /// Connection set-up, µs (0 on a kept-alive connection).
+    pub connect_us: u64,
+    /// Time from send to completion, µs.
+    pub service_us: u64,
+    /// HTTP status, if any.
+    pub status: Option<u16>,
+    /// Failure kind, if any.
+    pub error: Option<ErrorKind>,
+    /// Response bytes.
+    pub bytes: u64,
+}
+
 /// Histograms and counters of one class.
 #[derive(Debug)]
 pub struct ClassRecorder {
@@ -107,10 +131,14 @@ pub struct ClassRecorder {
     pub cpu_wait: Hist,
     /// Worker-queue time.
     pub queue: Hist,
+    /// Time in the simulated downstream call.
+    pub io: Hist,
     /// Connection set-up time.
     pub connect: Hist,
     /// Client latency per second of the measured phase (by completion time).
     pub intervals: Vec<Hist>,
+    /// Every call, warm-up included, for router-style log lines.
+    pub call_log: Vec<CallLine>,
     warmup: Hist,
     warmup_calls: u64,
     warmup_ok: u64,
@@ -122,7 +150,7 @@ pub struct ClassRecorder {
     first_sent_us: Option<u64>,
     last_done_us: u64,
     measure_start_us: Option<u64>,
-    digest_first: Option<u64>,
+    digest_first: BTreeMap<u64, u64>,
     digest_mismatches: u64,
     bytes: u64,
 }
@@ -140,8 +168,10 @@ impl ClassRecorder {
             server_cpu: new_hist(),
             cpu_wait: new_hist(),
             queue: new_hist(),
+            io: new_hist(),
             connect: new_hist(),
             intervals: Vec::new(),
+            call_log: Vec::new(),
             warmup: new_hist(),
             warmup_calls: 0,
             warmup_ok: 0,
@@ -153,7 +183,7 @@ impl ClassRecorder {
             first_sent_us: None,
             last_done_us: 0,
             measure_start_us: None,
-            digest_first: None,
+            digest_first: BTreeMap::new(),
             digest_mismatches: 0,
             bytes: 0,
         }
@@ -163,6 +193,14 @@ impl ClassRecorder {
     /// a timed-out call enters the latency histograms at the timeout value.
     pub fn record(&mut self, r: &RequestRecord) {
         let elapsed = r.done_us.saturating_sub(r.sent_us);
+        self.call_log.push(CallLine {
+            done_us: r.done_us,
+            connect_us: r.connect_us.unwrap_or(0),
+            service_us: elapsed,
+            status: r.status,
+            error: r.error,
+            bytes: r.bytes,
+        });
         if r.phase == Phase::Warmup {
             self.warmup_calls += 1;
             if r.error.is_none() {
@@ -202,11 +240,16 @@ impl ClassRecorder {
                     record(&mut self.server_cpu, s.cpu_us);
                     record(&mut self.cpu_wait, s.wait_us);
                     record(&mut self.queue, s.queue_us);
+                    record(&mut self.io, s.io_us);
                 }
                 if r.digest_hash != 0 {
-                    match self.digest_first {
-                        None => self.digest_first = Some(r.digest_hash),
-                        Some(d) if d != r.digest_hash => self.digest_mismatches += 1,
+                    // Each profile does its own work: compare digests within a profile.
+                    let key = r.server.map_or(0, |s| s.profile_hash);
+                    match self.digest_first.get(&key) {
+                        None => {
+                            self.digest_first.insert(key, r.digest_hash);
+                        }
+                        Some(&d) if d != r.digest_hash => self.digest_mismatches += 1,
                         _ => {}
                     }
                 }
@@ -335,7 +378,9 @@ mod tests {
                 cpu_us: 800,
                 wait_us: 100,
                 queue_us: 5,
+                io_us: 0,
                 worker: 0,
+                profile_hash: 1,
             }),
             bytes: 10,
             digest_hash: 7,

@@ -92,6 +92,26 @@ pub struct Histograms {
     pub cpu_wait: Option<String>,
     /// Worker-queue time.
     pub queue: Option<String>,
+    /// Simulated downstream (io) time.
+    #[serde(default)]
+    pub io: Option<String>,
+}
+
+/// Where the mean client latency went, per request (ms).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LatencyBreakdown {
+    /// Mean client latency, ms.
+    pub latency_ms: f64,
+    /// Mean server CPU time, ms.
+    pub cpu_ms: f64,
+    /// Mean time runnable but not running (quota throttling, neighbours), ms.
+    pub cpu_wait_ms: f64,
+    /// Mean time in the simulated downstream call, ms.
+    pub io_ms: f64,
+    /// Mean time queued for a free worker, ms.
+    pub queue_ms: f64,
+    /// The rest: network, HTTP, the server outside the handler, ms.
+    pub other_ms: f64,
 }
 
 /// Everything measured for one class.
@@ -133,6 +153,12 @@ pub struct ClassResult {
     pub cpu_wait: Option<Summary>,
     /// Worker-queue time per request.
     pub queue: Option<Summary>,
+    /// Simulated downstream (io) time per request.
+    #[serde(default)]
+    pub io: Option<Summary>,
+    /// Where the mean latency went: CPU, CPU wait, IO, queue, other.
+    #[serde(default)]
+    pub breakdown: Option<LatencyBreakdown>,
     /// Mean server CPU per request, µs.
     pub cpu_per_request_us: Option<f64>,
     /// Mean CPU wait per request, µs.
@@ -155,10 +181,27 @@ pub struct ClassResult {
     pub warnings: Vec<String>,
     /// The histograms behind the summaries.
     pub histograms: Histograms,
+    /// Server samples, one per second (log-runtime-metrics).
+    #[serde(default)]
+    pub runtime: Vec<crate::driver::monitor::RuntimeSample>,
+    /// Memory against the class's quota (R14 when samples exceed it).
+    #[serde(default)]
+    pub memory_quota: Option<crate::driver::monitor::MemoryQuotaReport>,
+    /// The capacity search, with `--find-capacity`.
+    #[serde(default)]
+    pub capacity: Option<super::capacity::CapacityReport>,
     /// Per-second client-latency histograms (for the .hlog; not stored in run.json).
     #[serde(skip)]
     #[schemars(skip)]
     pub intervals: Vec<Hist>,
+    /// Every call (for runtime.log router lines; not stored in run.json).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub call_log: Vec<super::CallLine>,
+    /// Seconds since the Unix epoch when the class's load started (call_log times are
+    /// relative to it).
+    #[serde(default)]
+    pub load_start_unix_s: f64,
     /// Seconds since the Unix epoch when the measured calls started (for the .hlog).
     pub measured_start_unix_s: f64,
 }
@@ -186,6 +229,8 @@ pub struct ClassContext {
     pub warnings: Vec<String>,
     /// Wall-clock start of the measured calls.
     pub measured_start_unix_s: f64,
+    /// Wall-clock start of the load (warm-up included).
+    pub load_start_unix_s: f64,
 }
 
 fn opt_summary(h: &Hist) -> Option<Summary> {
@@ -194,6 +239,28 @@ fn opt_summary(h: &Hist) -> Option<Summary> {
 
 fn opt_encode(h: &Hist) -> Option<String> {
     (!h.is_empty()).then(|| encode(h))
+}
+
+fn breakdown(rec: &ClassRecorder) -> Option<LatencyBreakdown> {
+    if rec.server_wall.is_empty() || rec.latency.is_empty() {
+        return None;
+    }
+    let ms = |h: &Hist| h.mean() / 1000.0;
+    let latency_ms = ms(&rec.latency);
+    let (cpu_ms, cpu_wait_ms, io_ms, queue_ms) = (
+        ms(&rec.server_cpu),
+        ms(&rec.cpu_wait),
+        ms(&rec.io),
+        ms(&rec.queue),
+    );
+    Some(LatencyBreakdown {
+        latency_ms,
+        cpu_ms,
+        cpu_wait_ms,
+        io_ms,
+        queue_ms,
+        other_ms: (latency_ms - cpu_ms - cpu_wait_ms - io_ms - queue_ms).max(0.0),
+    })
 }
 
 impl ClassResult {
@@ -238,6 +305,8 @@ impl ClassResult {
             server_cpu: cpu,
             cpu_wait: wait,
             queue: opt_summary(&rec.queue),
+            io: opt_summary(&rec.io),
+            breakdown: breakdown(&rec),
             throttled_ratio: ctx.kernel.throttled_ratio(),
             throttled_us_per_request: per_req(ctx.kernel.throttled_us),
             kernel: ctx.kernel,
@@ -259,8 +328,14 @@ impl ClassResult {
                 server_cpu: opt_encode(&rec.server_cpu),
                 cpu_wait: opt_encode(&rec.cpu_wait),
                 queue: opt_encode(&rec.queue),
+                io: opt_encode(&rec.io),
             },
+            runtime: Vec::new(),
+            memory_quota: None,
+            capacity: None,
             intervals: rec.intervals,
+            call_log: rec.call_log,
+            load_start_unix_s: ctx.load_start_unix_s,
             measured_start_unix_s: ctx.measured_start_unix_s,
             calls,
             class: ctx.class,

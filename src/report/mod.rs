@@ -9,6 +9,7 @@ mod slo;
 pub mod table;
 pub mod writer;
 
+pub use crate::record::sweep::worker_sweeps;
 pub use classes::classes_table;
 pub use model::RunReport;
 pub use slo::slo_verdicts;

@@ -17,8 +17,8 @@ pub const SCHEMA_VERSION: &str = "1.0";
 pub struct RunConfig {
     /// Classes selected, in order.
     pub classes: Vec<String>,
-    /// `--workers` override, if any.
-    pub workers: Option<u32>,
+    /// `--workers`: empty for class defaults, one override, or the counts swept.
+    pub workers: Vec<u32>,
     /// Warm-up calls per class.
     pub warmup: u32,
     /// Measured calls per class.
@@ -45,6 +45,12 @@ pub struct RunConfig {
     pub path: String,
     /// SLOs checked.
     pub slos: Vec<Slo>,
+    /// The SLO of a capacity search (`--find-capacity`), if any.
+    #[serde(default)]
+    pub find_capacity: Option<String>,
+    /// Extra memory per worker, MB (`--worker-ballast-mb`).
+    #[serde(default)]
+    pub worker_ballast_mb: u64,
 }
 
 /// What the endpoint worked on.
@@ -106,6 +112,9 @@ pub struct RunReport {
     pub classes: Vec<ClassResult>,
     /// SLO verdicts (one per class and SLO).
     pub slo: Vec<SloVerdict>,
+    /// Worker-count sweeps (`--workers 1..8`), one per class, with a recommendation.
+    #[serde(default)]
+    pub worker_sweeps: Vec<crate::record::sweep::WorkerSweep>,
 }
 
 impl RunReport {

@@ -79,7 +79,9 @@ pub fn row(c: &ClassResult) -> Vec<String> {
         ms(l.max_us),
         format!("{:.2}", c.throughput_rps),
         opt(c.throttled_ratio, |r| format!("{:.0}%", r * 100.0)),
-        opt(c.cpu_wait_per_request_us, |w| format!("{:.1}", w / 1000.0)),
+        c.breakdown.as_ref().map_or("-".into(), |b| {
+            format!("{:.0}/{:.0}/{:.0}", b.cpu_ms, b.cpu_wait_ms, b.io_ms)
+        }),
         opt(c.cost.usd_per_million_requests, |x| format!("{x:.2}")),
         opt(c.cost.value_p99, |v| format!("{v:.2}")),
     ]
@@ -148,10 +150,21 @@ pub fn render(r: &RunReport) -> String {
     }
     let n = r.config.calls;
     s.push_str(&format!(
-        "\n{} measured calls per class after {} warm-up; {} load, concurrency {}; limiter {}; {}\n",
-        n, r.config.warmup, r.config.load_model, r.config.concurrency, r.host.limiter, r.host.placement_note
+        "\n{} measured calls per class after {} warm-up; {} load, concurrency {}{}; limiter {}; {}\n",
+        n,
+        r.config.warmup,
+        r.config.load_model,
+        r.config.concurrency,
+        if r.worker_sweeps.is_empty() {
+            ""
+        } else {
+            " (at least the workers in a sweep)"
+        },
+        r.host.limiter,
+        r.host.placement_note
     ));
     s.push_str("p99 [95% CI]: '—' means the sample cannot bound it (with 100 calls p99 has no upper bound); n/e = not estimable\n");
+    s.push_str("cpu/wait/io ms: mean per request of server CPU, time waiting for a CPU (quota, neighbours) and simulated downstream IO\n");
     s.push_str("value p99 = (cheapest class's p99 / this p99) / (this price / cheapest price): above 1, latency improves faster than the price rises\n");
     if r.classes.iter().any(|c| {
         c.limits
@@ -183,6 +196,8 @@ pub fn render(r: &RunReport) -> String {
             ));
         }
     }
+    s.push_str(&sweeps_text(r));
+    s.push_str(&capacity_text(r));
     for v in &r.slo {
         s.push_str(&format!(
             "SLO {}: {}\n",
@@ -192,6 +207,82 @@ pub fn render(r: &RunReport) -> String {
     }
     if r.interrupted {
         s.push_str("interrupted: the classes above are kept; the run is marked incomplete\n");
+    }
+    s
+}
+
+fn mb(b: Option<u64>) -> String {
+    b.map_or("-".into(), |b| format!("{:.0}", b as f64 / 1048576.0))
+}
+
+/// The worker-sweep tables (empty without a sweep).
+pub fn sweeps_text(r: &RunReport) -> String {
+    let mut s = String::new();
+    for sw in &r.worker_sweeps {
+        s.push_str(&format!(
+            "\nworkers sweep: {} ({} MB quota, platform default {} workers); * recommended, ! over the memory quota\n",
+            sw.class, sw.memory_mb, sw.default_workers
+        ));
+        s.push_str(&format!(
+            "{:>8} {:>6} {:>9} {:>9} {:>9} {:>12}\n",
+            "workers", "calls", "req/s", "p95 ms", "p99 ms", "peak RSS MB"
+        ));
+        for p in &sw.points {
+            let mark = if sw.recommended == Some(p.workers) {
+                "*"
+            } else if p.over_memory {
+                "!"
+            } else {
+                " "
+            };
+            s.push_str(&format!(
+                "{:>7}{mark} {:>6} {:>9} {:>9} {:>9} {:>12}\n",
+                p.workers,
+                p.concurrency,
+                if p.ok {
+                    format!("{:.2}", p.throughput_rps)
+                } else {
+                    "failed".into()
+                },
+                p.p95_us.map_or("n/e".into(), ms),
+                p.p99_us.map_or("n/e".into(), ms),
+                mb(p.peak_rss_bytes)
+            ));
+        }
+        s.push_str(&format!("recommendation: {}\n", sw.reason));
+    }
+    s
+}
+
+/// The capacity-search results (empty without one).
+pub fn capacity_text(r: &RunReport) -> String {
+    let found: Vec<&ClassResult> = r.classes.iter().filter(|c| c.capacity.is_some()).collect();
+    if found.is_empty() {
+        return String::new();
+    }
+    let slo = found[0].capacity.as_ref().map_or("", |c| c.slo.as_str());
+    let mut s = format!("\ncapacity: the highest open-loop rate at which {slo} held\n");
+    s.push_str(&format!(
+        "{:<16} {:>8} {:>10} {:>10} {:>6} {:>18}\n",
+        "class", "$/mo", "max req/s", "broke at", "steps", "req/s per $100/mo"
+    ));
+    for c in found {
+        let cap = c.capacity.as_ref().expect("filtered");
+        s.push_str(&format!(
+            "{:<16} {:>8.0} {:>10} {:>10} {:>6} {:>18}{}\n",
+            c.name,
+            c.price_usd_month,
+            cap.max_rate_rps.map_or("none".into(), |x| format!("{x:.2}")),
+            cap.broke_at_rps.map_or("-".into(), |x| format!("{x:.2}")),
+            cap.steps.len(),
+            cap.rps_per_100_usd_month
+                .map_or("-".into(), |x| format!("{x:.2}")),
+            if cap.converged {
+                ""
+            } else {
+                "  (step budget ran out)"
+            }
+        ));
     }
     s
 }

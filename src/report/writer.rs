@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::RunReport;
-use super::export::{csv, hgrm, hlog, json, markdown, svg};
+use super::export::{csv, hgrm, hlog, json, markdown, runtime_log, svg};
 use crate::record::histogram::decode;
 
 /// Writes one run's directory.
@@ -66,6 +66,12 @@ impl ResultsWriter {
         write_atomic(&self.dir, "latency.svg", svg::latency_svg(r)?.as_bytes())
             .map_err(|e| io("latency.svg", e))?;
         write_atomic(&self.dir, "cost.svg", svg::cost_svg(r)?.as_bytes()).map_err(|e| io("cost.svg", e))?;
+        if !r.worker_sweeps.is_empty() {
+            write_atomic(&self.dir, "workers.svg", svg::workers_svg(r)?.as_bytes())
+                .map_err(|e| io("workers.svg", e))?;
+        }
+        write_atomic(&self.dir, "runtime.log", runtime_log::runtime_log(r).as_bytes())
+            .map_err(|e| io("runtime.log", e))?;
         // run.json last: when it says a class is there, its files are there too.
         write_atomic(&self.dir, "run.json", json::run_json(r).as_bytes()).map_err(|e| io("run.json", e))?;
         Ok(())

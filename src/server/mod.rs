@@ -29,6 +29,7 @@ pub use pool::{SubmitError, WorkerPool};
 pub use process::{ProcessStats, process_stats};
 
 use crate::workload::Payload;
+use crate::workload::profile::Profile;
 
 /// Longest request head (request line + headers) accepted, in bytes.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -48,6 +49,9 @@ pub struct WorkResponse {
     pub wait_us: u64,
     /// Time the request waited for a free worker, µs.
     pub queue_us: u64,
+    /// Time spent in the simulated downstream call (io profile), µs.
+    #[serde(default)]
+    pub io_us: u64,
     /// Index of the worker that ran it.
     pub worker: usize,
     /// Digest of the transform's serialized output.
@@ -60,6 +64,9 @@ pub struct WorkResponse {
     /// Which transform ran (`orders` or `generic`).
     #[serde(default)]
     pub kind: String,
+    /// Which profile ran (`cpu`, `decrypt`, `io`; a mixed call says which it was).
+    #[serde(default)]
+    pub profile: String,
     /// Server process id.
     #[serde(default)]
     pub pid: u32,
@@ -79,6 +86,8 @@ pub struct ServeConfig {
     pub backlog: usize,
     /// The payload to work on.
     pub payload: Payload,
+    /// Extra memory each worker keeps, MB (models an app's per-worker footprint).
+    pub ballast_mb: u64,
 }
 
 /// Shared state of the handlers.
@@ -145,12 +154,16 @@ async fn not_found(req: Request) -> Response {
     )
 }
 
-/// Query parameters of `/work` (none yet besides the profile; unknown ones are refused).
+/// Query parameters of `/work` (unknown ones are refused).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkQuery {
-    /// Workload profile; only `cpu` exists so far.
+    /// Workload profile: cpu (default), decrypt, io, mixed.
     pub profile: Option<String>,
+    /// io and mixed: the simulated downstream wait, ms (default 50).
+    pub io_ms: Option<u64>,
+    /// mixed: the share of io calls, 0..1 (default 0.5).
+    pub io_share: Option<f64>,
 }
 
 async fn work(
@@ -161,15 +174,11 @@ async fn work(
         Ok(q) => q,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("bad query: {}", e.body_text())),
     };
-    if let Some(p) = q.profile.as_deref()
-        && p != "cpu"
-    {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            format!("unknown profile '{p}'; valid: cpu"),
-        );
-    }
-    let rx = match state.pool.submit() {
+    let profile = match Profile::new(q.profile.as_deref().unwrap_or("cpu"), q.io_ms, q.io_share) {
+        Ok(p) => p,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("bad query: {e}")),
+    };
+    let rx = match state.pool.submit(profile) {
         Ok(rx) => rx,
         Err(SubmitError::BacklogFull) => {
             return json_error(
@@ -325,7 +334,8 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
             rt.block_on(async move {
                 let bound = async {
                     let listener = TcpListener::bind(cfg.addr).await?;
-                    let pool = WorkerPool::start(cfg.workers, cfg.backlog, cfg.payload.clone())?;
+                    let pool =
+                        WorkerPool::start(cfg.workers, cfg.backlog, cfg.payload.clone(), cfg.ballast_mb)?;
                     Ok::<_, std::io::Error>((listener, pool))
                 }
                 .await;
@@ -361,7 +371,7 @@ pub fn run_foreground(cfg: ServeConfig) -> std::io::Result<()> {
     rt.block_on(async move {
         let listener = TcpListener::bind(cfg.addr).await?;
         let addr = listener.local_addr()?;
-        let pool = WorkerPool::start(cfg.workers, cfg.backlog, cfg.payload.clone())?;
+        let pool = WorkerPool::start(cfg.workers, cfg.backlog, cfg.payload.clone(), cfg.ballast_mb)?;
         println!(
             "listening on {addr} (workers {}, backlog {}, payload {} {} bytes, pid {})",
             cfg.workers,

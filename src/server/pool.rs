@@ -12,12 +12,64 @@ use tokio::sync::oneshot;
 
 use super::WorkResponse;
 use super::timing::ThreadClocks;
-use crate::workload::{self, Payload};
+use crate::workload::profile::{self, Profile};
+use crate::workload::{self, Payload, TransformKind, WorkOutput};
 
 /// A request handed to the pool.
 struct Job {
     enqueued: Instant,
+    profile: Profile,
     reply: oneshot::Sender<Result<WorkResponse, String>>,
+}
+
+/// What a worker keeps for itself, like a forked Unicorn/Gunicorn worker's copy of the app.
+struct WorkerState {
+    /// The payload parsed once at worker start: each worker's own resident working set, so
+    /// memory grows with the number of workers.
+    working_set: serde_json::Value,
+    /// Extra resident memory modelling the app's own footprint (touched, then kept).
+    _ballast: Vec<u8>,
+}
+
+/// Runs one job's profile; returns what ran, its output and the time spent in the
+/// simulated downstream call.
+fn run_profile(
+    p: Profile,
+    n: u64,
+    payload: &Payload,
+    sealed: &[u8],
+    state: &WorkerState,
+) -> (&'static str, Result<WorkOutput, String>, u64) {
+    let cpu = || workload::run(payload.bytes()).map_err(|e| format!("workload failed: {e}"));
+    let io = |wait: std::time::Duration| {
+        let t = Instant::now();
+        std::thread::sleep(wait);
+        let io_us = t.elapsed().as_micros() as u64;
+        let text = profile::small_transform(&state.working_set, 0);
+        let out = WorkOutput {
+            kind: TransformKind::Orders,
+            digest: workload::digest(text.as_bytes()),
+            in_bytes: 0,
+            out_bytes: text.len(),
+        };
+        ("io", Ok(out), io_us)
+    };
+    match p {
+        Profile::Cpu => ("cpu", cpu(), 0),
+        Profile::Decrypt => {
+            let out = profile::open(sealed)
+                .and_then(|plain| workload::run(&plain).map_err(|e| format!("workload failed: {e}")));
+            ("decrypt", out, 0)
+        }
+        Profile::Io { wait } => io(wait),
+        Profile::Mixed { io_share, wait } => {
+            if profile::mixed_is_io(n, io_share) {
+                io(wait)
+            } else {
+                ("cpu", cpu(), 0)
+            }
+        }
+    }
 }
 
 /// Why a job could not be queued.
@@ -34,43 +86,59 @@ pub struct WorkerPool {
     tx: Option<Sender<Job>>,
     handles: Vec<JoinHandle<()>>,
     served: Arc<AtomicU64>,
+    submitted: AtomicU64,
 }
 
 impl WorkerPool {
     /// Starts `workers` threads over `payload`, with room for `backlog` waiting requests.
-    pub fn start(workers: usize, backlog: usize, payload: Payload) -> std::io::Result<WorkerPool> {
+    pub fn start(
+        workers: usize,
+        backlog: usize,
+        payload: Payload,
+        ballast_mb: u64,
+    ) -> std::io::Result<WorkerPool> {
         let (tx, rx) = bounded::<Job>(backlog);
         let served = Arc::new(AtomicU64::new(0));
+        // The decrypt profile's blob, encrypted once (shared read-only, like the app binary).
+        let sealed: Arc<Vec<u8>> = Arc::new(profile::seal(payload.bytes()));
         let mut handles = Vec::with_capacity(workers);
         for worker in 0..workers {
             let rx = rx.clone();
             let payload = payload.clone();
             let served = served.clone();
+            let sealed = sealed.clone();
             let pid = std::process::id();
             let h = std::thread::Builder::new()
                 .name(format!("worker-{worker}"))
                 .spawn(move || {
-                    for job in rx.iter() {
+                    // Each worker builds its own working set before taking requests; requests
+                    // that arrive meanwhile wait in the backlog (like a booting worker).
+                    let state = WorkerState {
+                        working_set: workload::parse(payload.bytes()).unwrap_or(serde_json::Value::Null),
+                        _ballast: vec![1u8; (ballast_mb as usize) << 20],
+                    };
+                    for (n, job) in rx.iter().enumerate() {
                         let queue_us = job.enqueued.elapsed().as_micros() as u64;
                         let clocks = ThreadClocks::start();
-                        let out = workload::run(payload.bytes());
+                        let seq = (worker as u64) << 32 | n as u64;
+                        let (ran, out, io_us) = run_profile(job.profile, seq, &payload, &sealed, &state);
                         let t = clocks.elapsed();
                         served.fetch_add(1, Ordering::Relaxed);
-                        let reply = out
-                            .map(|o| WorkResponse {
-                                wall_us: t.wall_us,
-                                cpu_us: t.cpu_us,
-                                wait_us: t.wait_us,
-                                queue_us,
-                                worker,
-                                digest: o.digest,
-                                bytes: o.in_bytes as u64,
-                                out_bytes: o.out_bytes as u64,
-                                kind: format!("{:?}", o.kind).to_lowercase(),
-                                pid,
-                                note: t.note,
-                            })
-                            .map_err(|e| format!("workload failed: {e}"));
+                        let reply = out.map(|o| WorkResponse {
+                            wall_us: t.wall_us,
+                            cpu_us: t.cpu_us,
+                            wait_us: t.wait_us,
+                            queue_us,
+                            io_us,
+                            worker,
+                            digest: o.digest,
+                            bytes: o.in_bytes as u64,
+                            out_bytes: o.out_bytes as u64,
+                            kind: format!("{:?}", o.kind).to_lowercase(),
+                            profile: ran.to_string(),
+                            pid,
+                            note: t.note,
+                        });
                         // The client may have gone away; that is not the worker's problem.
                         let _ = job.reply.send(reply);
                     }
@@ -81,14 +149,20 @@ impl WorkerPool {
             tx: Some(tx),
             handles,
             served,
+            submitted: AtomicU64::new(0),
         })
     }
 
     /// Queues a job; the receiver yields its result once a worker has run it.
-    pub fn submit(&self) -> Result<oneshot::Receiver<Result<WorkResponse, String>>, SubmitError> {
+    pub fn submit(
+        &self,
+        profile: Profile,
+    ) -> Result<oneshot::Receiver<Result<WorkResponse, String>>, SubmitError> {
         let (reply, rx) = oneshot::channel();
+        self.submitted.fetch_add(1, Ordering::Relaxed);
         let job = Job {
             enqueued: Instant::now(),
+            profile,
             reply,
         };
         match self.tx.as_ref().ok_or(SubmitError::Closed)?.try_send(job) {

@@ -5,6 +5,7 @@ pub mod generate;
 pub mod generic;
 pub mod orders;
 mod payload;
+pub mod profile;
 
 pub use payload::{BUNDLED_NAME, Payload, PayloadError};
 

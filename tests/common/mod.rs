@@ -98,3 +98,55 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A keep-alive HTTP/1.1 server answering every request in `service` with the endpoint's
+/// timing JSON, one request at a time (like a single worker); call number `stall.0` takes
+/// `stall.1` instead.
+pub fn fixed_server(service: Duration, stall: Option<(u64, Duration)>) -> SocketAddr {
+    use std::io::{BufRead, BufReader};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let gate = Arc::new(Mutex::new(()));
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (count, gate) = (count.clone(), gate.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut w: TcpStream = s;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let _g = gate.lock().unwrap();
+                    let n = count.fetch_add(1, Ordering::SeqCst);
+                    let t = std::time::Instant::now();
+                    let d = match stall {
+                        Some((at, d)) if at == n => d,
+                        _ => service,
+                    };
+                    std::thread::sleep(d);
+                    let us = t.elapsed().as_micros();
+                    let body = format!(
+                        "{{\"wall_us\":{us},\"cpu_us\":10,\"wait_us\":0,\"queue_us\":0,\"worker\":0,\"digest\":\"x\"}}"
+                    );
+                    let _ = write!(
+                        w,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+        }
+    });
+    addr
+}

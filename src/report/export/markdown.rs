@@ -104,10 +104,18 @@ fn class_section(out: &mut String, c: &ClassResult) {
         ("server CPU", &c.server_cpu),
         ("CPU wait", &c.cpu_wait),
         ("worker queue", &c.queue),
+        ("simulated IO", &c.io),
     ] {
         if let Some(s) = s {
             let _ = writeln!(out, "{}", summary_line(name, s));
         }
+    }
+    if let Some(b) = &c.breakdown {
+        let _ = writeln!(
+            out,
+            "\n- where the mean latency of {:.1} ms went: CPU {:.1} ms, waiting for a CPU {:.1} ms, IO {:.1} ms, queued for a worker {:.1} ms, other (network, HTTP) {:.1} ms",
+            b.latency_ms, b.cpu_ms, b.cpu_wait_ms, b.io_ms, b.queue_ms, b.other_ms
+        );
     }
     let k = &c.kernel;
     let _ = writeln!(
@@ -160,6 +168,27 @@ fn class_section(out: &mut String, c: &ClassResult) {
             &d[..d.len().min(16)],
             c.calls.digest_mismatches
         );
+    }
+    if let Some(cap) = &c.capacity {
+        let _ = writeln!(
+            out,
+            "- capacity search against {} ({} steps):",
+            cap.slo,
+            cap.steps.len()
+        );
+        for st in &cap.steps {
+            let _ = writeln!(
+                out,
+                "  - {:.2} req/s (achieved {:.2}): {} [{}, {}] ms, errors {:.2}% — {}",
+                st.rate_rps,
+                st.achieved_rps,
+                st.value_us.map_or("n/e".into(), ms),
+                st.ci_low_us.map_or("—".into(), ms),
+                st.ci_high_us.map_or("—".into(), ms),
+                st.error_rate * 100.0,
+                if st.held { "holds" } else { "breaks" }
+            );
+        }
     }
     for w in &c.warnings {
         let _ = writeln!(out, "- note: {w}");
@@ -247,6 +276,17 @@ pub fn summary_md(r: &RunReport) -> String {
         for v in &r.slo {
             let _ = writeln!(s, "- {} {}", if v.held { "✅" } else { "❌" }, v.line);
         }
+    }
+    let sweeps = crate::report::table::sweeps_text(r);
+    if !sweeps.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Workers (WEB_CONCURRENCY)\n\n```{sweeps}```\n\nSee workers.svg."
+        );
+    }
+    let cap = crate::report::table::capacity_text(r);
+    if !cap.is_empty() {
+        let _ = writeln!(s, "\n## Capacity per dollar\n\n```{cap}```");
     }
     let _ = writeln!(s, "\n## Classes");
     for class in &r.classes {

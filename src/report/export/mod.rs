@@ -6,4 +6,5 @@ pub mod hgrm;
 pub mod hlog;
 pub mod json;
 pub mod markdown;
+pub mod runtime_log;
 pub mod svg;

@@ -201,3 +201,91 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// workers.svg: per swept class, throughput (left) and p99 (right) against workers, with
+/// counts over the memory quota marked.
+pub fn workers_svg(r: &RunReport) -> Result<String, String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (1000, 460)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (left, right) = root.split_horizontally(500);
+        let sweeps = &r.worker_sweeps;
+        let wmax = sweeps
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.workers))
+            .max()
+            .unwrap_or(1) as f64
+            + 0.5;
+        let tmax = sweeps
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.throughput_rps))
+            .fold(1.0f64, f64::max)
+            * 1.15;
+        let pmax = sweeps
+            .iter()
+            .flat_map(|s| s.points.iter().filter_map(|p| p.p99_us))
+            .fold(1000u64, u64::max) as f64
+            / 1000.0
+            * 1.15;
+        for (area, title, ymax, is_tp) in [
+            (&left, "throughput, req/s", tmax, true),
+            (&right, "p99 latency, ms (x: over memory quota)", pmax, false),
+        ] {
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 16))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(55)
+                .build_cartesian_2d(0.5f64..wmax, 0f64..ymax)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("WEB_CONCURRENCY (workers)")
+                .draw()
+                .map_err(err)?;
+            for (i, s) in sweeps.iter().enumerate() {
+                let color = COLORS[i % COLORS.len()];
+                let pts: Vec<(f64, f64, bool)> = s
+                    .points
+                    .iter()
+                    .filter(|p| p.ok)
+                    .filter_map(|p| {
+                        let y = if is_tp {
+                            Some(p.throughput_rps)
+                        } else {
+                            p.p99_us.map(|v| v as f64 / 1000.0)
+                        }?;
+                        Some((f64::from(p.workers), y, p.over_memory))
+                    })
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(
+                        pts.iter().map(|p| (p.0, p.1)),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(err)?
+                    .label(s.class.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                chart
+                    .draw_series(pts.iter().map(|p| {
+                        if p.2 {
+                            Cross::new((p.0, p.1), 6, color.stroke_width(2)).into_dyn()
+                        } else {
+                            Circle::new((p.0, p.1), 3, color.filled()).into_dyn()
+                        }
+                    }))
+                    .map_err(err)?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(out)
+}
