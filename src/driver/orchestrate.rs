@@ -464,7 +464,9 @@ fn capacity_search(
         return probe;
     }
     let first = (probe.throughput_rps * 0.8).max(0.1);
-    let mut search = CapacitySearch::new(first, spec.max_steps, 0.1, 0.05);
+    // Halve at most three times below the first guess: below that, the service time alone
+    // breaks the SLO, and each step would take minutes.
+    let mut search = CapacitySearch::new(first, spec.max_steps, 0.1, first / 8.0);
     let mut steps = Vec::new();
     let mut best: Option<ClassResult> = None;
     let mut last = probe;
