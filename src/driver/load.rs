@@ -70,8 +70,11 @@ impl LoadModel {
 pub struct LoadSpec {
     /// The model.
     pub model: LoadModel,
-    /// Warm-up calls (closed loop at the same concurrency, or one caller for open loop).
+    /// Warm-up calls, closed loop.
     pub warmup: u32,
+    /// Callers during warm-up: at least the server's workers, so that every worker has
+    /// served (and warmed its memory) before the measurement, as on a long-running dyno.
+    pub warmup_callers: u32,
     /// Measured calls.
     pub calls: u32,
     /// Per-call timeout.
@@ -139,8 +142,8 @@ pub async fn drive(
     let base = Instant::now();
     let spec = Arc::new(spec);
     let warm_callers = match spec.model {
-        LoadModel::Closed { concurrency } => concurrency,
-        LoadModel::Open { .. } => 1,
+        LoadModel::Closed { concurrency } => concurrency.max(spec.warmup_callers),
+        LoadModel::Open { .. } => spec.warmup_callers.max(1),
     };
     let mut callers: Vec<Caller> = Vec::new();
     // Warm-up, closed loop.

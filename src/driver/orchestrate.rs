@@ -124,7 +124,7 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
                     concurrency: concurrency.max(workers),
                 };
             }
-            obs.class_started(&name, p.warmup, p.calls);
+            obs.class_started(&name, effective_warmup(p.warmup, workers), p.calls);
             let mut result = match (&p.target, kind) {
                 (Some(t), _) => {
                     let mut ep = Endpoint {
@@ -152,6 +152,12 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
     report.complete = !report.interrupted && attempted == expected;
     report.finished_at = Some(rfc3339(SystemTime::now()));
     Ok(report)
+}
+
+/// Warm-up calls for `workers`: at least two per worker (unless warm-up is off), so that every
+/// worker has served before the measurement.
+fn effective_warmup(warmup: u32, workers: u32) -> u32 {
+    if warmup == 0 { 0 } else { warmup.max(2 * workers) }
 }
 
 fn load_shape(load: &LoadModel) -> (&'static str, Option<f64>, Option<String>) {
@@ -559,9 +565,11 @@ fn run_phase(
 ) -> ClassResult {
     let open = matches!(plan.load, LoadModel::Open { .. });
     let mut rec = ClassRecorder::new(open, plan.timeout.as_micros() as u64);
+    let warmup = effective_warmup(plan.warmup, workers);
     let spec = LoadSpec {
         model: plan.load,
-        warmup: plan.warmup,
+        warmup,
+        warmup_callers: workers,
         calls: plan.calls,
         timeout: plan.timeout,
         path: plan.path.clone(),

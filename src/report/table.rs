@@ -98,7 +98,7 @@ pub const HEADER: [&str; 12] = [
     "max ms",
     "req/s",
     "throttled",
-    "wait ms/req",
+    "cpu/wait/io ms",
     "$/M req",
     "value p99",
 ];
