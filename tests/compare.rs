@@ -182,6 +182,19 @@ fn error_rate_increases_are_regressions() {
 }
 
 #[test]
+fn a_class_that_fails_in_b_is_a_regression() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 50), 0)], "p");
+    let mut broken = class("eco", &[], 0);
+    broken.status = dynobench::record::ClassStatus::Failed;
+    broken.failure = Some("the server exited during start-up".into());
+    let b = run(tmp.path(), "b", vec![broken], "p");
+    let o = compare(&a, &b, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("| eco | status | ok | failed |"));
+}
+
+#[test]
 fn refuses_missing_corrupt_and_incompatible_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 20), 0)], "p");

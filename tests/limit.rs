@@ -496,7 +496,10 @@ fn cgroup2_backend_writes_and_parses_a_fake_tree() {
     assert_eq!(read(&group.join("cpuset.cpus")), "1");
     assert_eq!(read(&parent.join("neighbours/cpuset.cpus")), "1");
     assert_eq!(read(&group.join("memory.max")), (1024u64 << 20).to_string());
-    assert_eq!(read(&group.join("memory.high")), (512u64 << 20).to_string());
+    assert!(
+        !group.join("memory.high").exists(),
+        "the soft limit is reported (R14), not enforced"
+    );
 
     // What the kernel would report, in v2's units (µs).
     std::fs::write(

@@ -9,20 +9,9 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use dynobench::cli::{Cli, Command as Sub};
 use dynobench::driver::{self, Silent};
 use dynobench::server::{self, ServeConfig, WorkResponse};
 use dynobench::workload::Payload;
-
-fn run_args(args: &[&str]) -> dynobench::cli::RunArgs {
-    let mut v = vec!["dynobench", "run"];
-    v.extend_from_slice(args);
-    match Cli::try_parse_from(v).unwrap().command {
-        Sub::Run(a) => *a,
-        _ => unreachable!(),
-    }
-}
 
 fn work(addr: SocketAddr, query: &str) -> WorkResponse {
     let r = common::get(addr, &format!("/work?{query}"));
@@ -292,7 +281,7 @@ fn worker_sweep_recommends_and_explains() {
     // 280 MB quota one or two workers fit and three do not.
     let cat = catalog(dir.path(), &class("small", 10.0, 280, 8192, 1));
     let plan = dynobench::run_plan(
-        &run_args(&[
+        &common::run_args(&[
             "--classes",
             &cat,
             "--workers",
@@ -347,7 +336,7 @@ fn capacity_search_converges_and_reports_its_steps() {
     let addr = common::fixed_server(Duration::from_millis(10), None);
     let url = format!("http://{addr}");
     let plan = dynobench::run_plan(
-        &run_args(&[
+        &common::run_args(&[
             "--url",
             &url,
             "--class",

@@ -10,20 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use dynobench::cli::{Cli, Command as Sub};
 use dynobench::driver::{self, Silent};
 use dynobench::record::histogram::decode;
 use dynobench::report::RunReport;
-
-fn run_args(args: &[&str]) -> dynobench::cli::RunArgs {
-    let mut v = vec!["dynobench", "run"];
-    v.extend_from_slice(args);
-    match Cli::try_parse_from(v).unwrap().command {
-        Sub::Run(a) => *a,
-        _ => unreachable!(),
-    }
-}
 
 fn only_dir(out: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(out)
@@ -113,7 +102,7 @@ fn end_to_end_two_classes_with_every_file_parsed_back() {
         assert_eq!(c.calls.attempted, 20);
         assert_eq!(c.latency.count, c.calls.ok);
         // At least two warm-up calls per worker, so every worker is warm before measuring.
-        assert_eq!(u64::from(c.warmup.calls), u64::from((2 * c.workers).max(2)));
+        assert_eq!(c.warmup.calls, u64::from((2 * c.workers).max(2)));
         assert!(c.throughput_rps > 0.0);
         assert!(c.cpu_per_request_us.unwrap() > 1000.0);
         assert_eq!(decode(&c.histograms.client_latency).unwrap().len(), c.calls.ok);
@@ -252,6 +241,9 @@ fn slo_breaches_exit_1_and_kept_slos_exit_0() {
     let bad = run("p99<=fast");
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--slo"));
+    let unreported = run("p75<=1s");
+    assert_eq!(unreported.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unreported.stderr).contains("p50, p90, p95, p99 and p99.9"));
 }
 
 #[test]
@@ -267,7 +259,7 @@ fn a_failing_class_is_reported_and_the_run_goes_on() {
     )
     .unwrap();
     let plan = dynobench::run_plan(
-        &run_args(&[
+        &common::run_args(&[
             "--classes",
             catalog.to_str().unwrap(),
             "--calls",
@@ -303,7 +295,7 @@ fn open_loop_shows_a_stall_that_an_uncorrected_measure_hides() {
     // cannot even be sent. Measured from their intended send time, they all waited.
     let url = format!("http://{addr}");
     let plan = dynobench::run_plan(
-        &run_args(&[
+        &common::run_args(&[
             "--url",
             &url,
             "--class",
@@ -361,7 +353,7 @@ fn url_drives_a_running_serve_with_server_timings() {
     .unwrap();
     let url = format!("http://{}", srv.addr);
     let plan = dynobench::run_plan(
-        &run_args(&[
+        &common::run_args(&[
             "--url",
             &url,
             "--class",
@@ -392,7 +384,7 @@ fn url_drives_a_running_serve_with_server_timings() {
     // A URL nobody listens on: every call fails with a connect error; the class is failed.
     let dead = format!("http://127.0.0.1:{}", common::free_port());
     let plan = dynobench::run_plan(
-        &run_args(&["--url", &dead, "--class", "eco", "--calls", "3", "--warmup", "0"]),
+        &common::run_args(&["--url", &dead, "--class", "eco", "--calls", "3", "--warmup", "0"]),
         common::bin(),
     )
     .unwrap();
@@ -495,4 +487,57 @@ fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
         })
         .collect();
     assert!(leftover.is_empty(), "no cgroup remains: {leftover:?}");
+}
+
+/// The committed reference run(s) under results/: valid against the schema, comparable with
+/// themselves, and plannable — so the files README points at keep working.
+#[test]
+fn committed_reference_runs_stay_readable() {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let runs: Vec<PathBuf> = std::fs::read_dir(&results)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("run.json").exists())
+        .collect();
+    assert!(!runs.is_empty(), "a reference run is committed under results/");
+    for dir in runs {
+        validate_against_schema(&dir);
+        let r = read_report(&dir);
+        assert!(r.complete, "{}", dir.display());
+        let same = Command::new(common::bin())
+            .arg("compare")
+            .arg(&dir)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&same.stderr)
+        );
+        assert!(String::from_utf8_lossy(&same.stdout).contains("No regression"));
+        let plan = Command::new(common::bin())
+            .args([
+                "plan",
+                "--rate",
+                "20",
+                "--slo",
+                "p99<=2s",
+                "--requests",
+                "20000",
+                "--results",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&plan.stderr)
+        );
+        assert!(String::from_utf8_lossy(&plan.stdout).contains("Cheapest"));
+    }
 }

@@ -198,11 +198,14 @@ impl Catalog {
                 ));
             }
             let hard = match &c.memory_hard_mb {
-                Some(h) if *h.get_ref() < memory => {
+                Some(h) if *h.get_ref() < memory || *h.get_ref() > 64 * 1024 * 1024 => {
                     return Err(bad(
                         h.span(),
                         "memory_hard_mb",
-                        format!("must be at least memory_mb ({memory}), got {}", h.get_ref()),
+                        format!(
+                            "must be between memory_mb ({memory}) and 67108864 MB, got {}",
+                            h.get_ref()
+                        ),
                     ));
                 }
                 Some(h) => *h.get_ref(),

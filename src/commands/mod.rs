@@ -29,6 +29,11 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
             seed: a.seed,
         }),
         Command::Burn(a) => {
+            if !(a.seconds >= 0.0 && a.seconds <= 3600.0 && a.item_ms >= 0.0 && a.item_ms <= 1000.0) {
+                return Err(usage(anyhow!(
+                    "burn: --seconds must be in [0, 3600] and --item-ms in [0, 1000]"
+                )));
+            }
             let r = crate::limit::helpers::burn(crate::limit::helpers::BurnSpec {
                 seconds: a.seconds,
                 threads: a.threads,
@@ -125,6 +130,12 @@ fn calibrate(a: CalibrateArgs) -> Result<Outcome, CliError> {
     if !(a.seconds > 0.0 && a.seconds <= 600.0) {
         return Err(usage(anyhow!("--seconds must be in (0, 600], got {}", a.seconds)));
     }
+    if !(a.item_ms > 0.0 && a.item_ms <= 1000.0) {
+        return Err(usage(anyhow!(
+            "--item-ms must be in (0, 1000], got {}",
+            a.item_ms
+        )));
+    }
     if let Some(q) = a.quotas.iter().find(|q| !(**q > 0.0 && **q <= 1024.0)) {
         return Err(usage(anyhow!("--quotas must be positive core counts, got {q}")));
     }
@@ -148,7 +159,12 @@ fn calibrate(a: CalibrateArgs) -> Result<Outcome, CliError> {
             },
         }
     }
-    backends.dedup();
+    let mut seen = Vec::new();
+    backends.retain(|k| {
+        let first = !seen.contains(k);
+        seen.push(*k);
+        first
+    });
     crate::interrupt::install();
     let cfg = CalibrateConfig {
         backends,

@@ -70,6 +70,16 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         q if a.path.contains('?') => format!("{}&{q}", a.path),
         q => format!("{}?{q}", a.path),
     };
+    if let Some(s) = a.slo.iter().find(|s| match s.metric {
+        crate::slo::SloMetric::Percentile(p) => !crate::record::summary::PERCENTILES
+            .iter()
+            .any(|q| (q - p).abs() < 1e-9),
+        _ => false,
+    }) {
+        return Err(usage(anyhow!(
+            "--slo {s}: run reports p50, p90, p95, p99 and p99.9 (with confidence intervals); use one of those"
+        )));
+    }
     let capacity = if a.find_capacity {
         if a.rate.is_some() {
             return Err(usage(anyhow!(
@@ -155,7 +165,6 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         label,
         slos: a.slo.clone(),
         startup_timeout: a.startup_timeout,
-        profile,
         ballast_mb: a.worker_ballast_mb,
         capacity,
     })
@@ -166,8 +175,34 @@ struct Progress {
     multi: MultiProgress,
     bar: Option<ProgressBar>,
     errors: u64,
+    /// Where results go (`None` with --no-save); the run's directory is created at the first
+    /// save, named by the report's run id.
+    out: Option<PathBuf>,
     writer: Option<ResultsWriter>,
     save_error: Option<String>,
+}
+
+impl Progress {
+    fn save(&mut self, report: &RunReport) {
+        let Some(out) = &self.out else { return };
+        if self.writer.is_none() {
+            match ResultsWriter::create(out, &report.run_id) {
+                Ok(w) => self.writer = Some(w),
+                Err(e) => {
+                    self.save_error.get_or_insert(format!(
+                        "creating a results directory under {}: {e}",
+                        out.display()
+                    ));
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &mut self.writer
+            && let Err(e) = w.write(report)
+        {
+            self.save_error.get_or_insert(e);
+        }
+    }
 }
 
 impl Observer for Progress {
@@ -213,11 +248,7 @@ impl Observer for Progress {
             };
             b.finish_with_message(msg);
         }
-        if let Some(w) = &mut self.writer
-            && let Err(e) = w.write(report)
-        {
-            self.save_error.get_or_insert(e);
-        }
+        self.save(report);
     }
 
     fn note(&mut self, line: &str) {
@@ -228,30 +259,30 @@ impl Observer for Progress {
 pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
     let plan = plan(&a, own_exe()?)?;
     crate::interrupt::install();
-    let detection = driver::detect();
+    let detection = if plan.target.is_some() {
+        crate::limit::Detection::unprobed()
+    } else {
+        driver::detect()
+    };
     let multi = MultiProgress::with_draw_target(if a.quiet || a.json {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()
     });
-    let writer = if a.no_save {
+    let out = if a.no_save {
         None
     } else {
-        let stamp = crate::report::model::compact_stamp(std::time::SystemTime::now());
-        Some(
-            ResultsWriter::create(&a.out, &format!("{stamp}-{}", plan.label)).map_err(|e| {
-                failed(anyhow!(
-                    "creating a results directory under {}: {e}",
-                    a.out.display()
-                ))
-            })?,
-        )
+        // Fail before a long run, not after it, if results cannot be written.
+        std::fs::create_dir_all(&a.out)
+            .map_err(|e| failed(anyhow!("creating the results directory {}: {e}", a.out.display())))?;
+        Some(a.out.clone())
     };
     let mut progress = Progress {
         multi,
         bar: None,
         errors: 0,
-        writer,
+        out,
+        writer: None,
         save_error: None,
     };
     let started = std::time::Instant::now();
@@ -261,11 +292,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
         Err(e) => return Err(failed(e)),
     };
     // The final write marks the run complete (or interrupted).
-    if let Some(w) = &mut progress.writer
-        && let Err(e) = w.write(&report)
-    {
-        progress.save_error.get_or_insert(e);
-    }
+    progress.save(&report);
     let dir = progress.writer.as_ref().map(|w| w.dir().display().to_string());
     if a.json {
         println!("{}", crate::report::export::json::run_json(&report));

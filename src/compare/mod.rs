@@ -105,6 +105,8 @@ pub struct ClassDelta {
     pub error_regression: bool,
     /// `faster`, `slower`, `no significant change`, or why not compared.
     pub verdict: String,
+    /// Measured in A but failed in B: a regression whatever the threshold.
+    pub broke: bool,
 }
 
 /// The whole comparison.
@@ -140,6 +142,31 @@ pub fn check_compatible(a: &RunReport, b: &RunReport) -> Result<(), CompareError
         &b.workload.profile,
         &b.config.path,
     );
+    let la = (
+        &a.config.load_model,
+        a.config.concurrency,
+        a.config.rate,
+        &a.config.arrivals,
+    );
+    let lb = (
+        &b.config.load_model,
+        b.config.concurrency,
+        b.config.rate,
+        &b.config.arrivals,
+    );
+    if la != lb {
+        return Err(CompareError::Incompatible(format!(
+            "the runs applied different load: {} ran {} loop, concurrency {}{}; {} ran {} loop, concurrency {}{}",
+            a.run_id,
+            la.0,
+            la.1,
+            la.2.map_or(String::new(), |r| format!(", {r} req/s")),
+            b.run_id,
+            lb.0,
+            lb.1,
+            lb.2.map_or(String::new(), |r| format!(", {r} req/s"))
+        )));
+    }
     if wa != wb {
         return Err(CompareError::Incompatible(format!(
             "the runs measured different workloads: {} ran {} ({} bytes, profile {}, path {}), {} ran {} ({} bytes, profile {}, path {})",
@@ -210,6 +237,7 @@ fn class_delta(a: &ClassResult, b: &ClassResult, threshold_pct: f64) -> ClassDel
         error_rate: (ra, rb),
         error_regression,
         verdict,
+        broke: a.is_ok() && !b.is_ok(),
     }
 }
 
@@ -235,7 +263,7 @@ pub fn compare(a: &RunReport, b: &RunReport, threshold_pct: f64) -> Comparison {
         .collect();
     let regressed = classes
         .iter()
-        .any(|c| c.error_regression || c.metrics.iter().any(|m| m.regression));
+        .any(|c| c.broke || c.error_regression || c.metrics.iter().any(|m| m.regression));
     Comparison {
         a: a.run_id.clone(),
         b: b.run_id.clone(),
@@ -284,6 +312,12 @@ pub fn render_markdown(c: &Comparison) -> String {
             if d.error_regression { "yes" } else { "no" },
             if d.error_regression { "**REGRESSION**" } else { "" }
         ));
+        if d.broke {
+            s.push_str(&format!(
+                "| {} | status | ok | failed | | yes | **REGRESSION** |\n",
+                d.class
+            ));
+        }
     }
     if !c.only_a.is_empty() {
         s.push_str(&format!("\nOnly in A: {}\n", c.only_a.join(", ")));

@@ -221,6 +221,13 @@ impl Caller {
         out
     }
 
+    /// Opens the connection now if there is none (errors are left for the next call).
+    pub async fn connect_now(&mut self) {
+        if self.conn.is_none() {
+            self.conn = self.connect().await.ok();
+        }
+    }
+
     /// `GET path` returning the body of a 200 response (for `/stats`), or `None`.
     pub async fn get_body(&mut self, path: &str, timeout: Duration) -> Option<Bytes> {
         let fut = async {

@@ -85,8 +85,15 @@ pub struct LoadSpec {
     pub seed: u64,
 }
 
-/// A record, plus the digest text of the first measured call.
-pub type Sample = (RequestRecord, Option<String>);
+/// What the load sends its observer.
+#[derive(Debug)]
+pub enum Event {
+    /// The measured phase starts now (µs since the load started): warm-up is over and every
+    /// measured caller is connected.
+    Measuring(u64),
+    /// A call finished, with the digest text of the first measured call.
+    Call(RequestRecord, Option<String>),
+}
 
 /// Intended send offsets of `n` open-loop calls.
 pub fn schedule(n: u32, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<Duration> {
@@ -136,7 +143,7 @@ pub async fn drive(
     target: Arc<Target>,
     tls: Option<Arc<rustls::ClientConfig>>,
     spec: LoadSpec,
-    tx: mpsc::UnboundedSender<Sample>,
+    tx: mpsc::UnboundedSender<Event>,
     mut stop: watch::Receiver<bool>,
 ) {
     let base = Instant::now();
@@ -156,7 +163,10 @@ pub async fn drive(
             while next.fetch_add(1, Ordering::Relaxed) < spec.warmup {
                 let sent = Instant::now();
                 let out = caller.get(&spec.path, spec.timeout, false).await;
-                let _ = tx.send((to_record(Phase::Warmup, base, None, sent, &out), None));
+                let _ = tx.send(Event::Call(
+                    to_record(Phase::Warmup, base, None, sent, &out),
+                    None,
+                ));
             }
             caller
         });
@@ -170,6 +180,18 @@ pub async fn drive(
         callers.push(Caller::new(target.clone(), tls.clone()));
     }
     callers.truncate(n);
+    // Connect every measured caller first, so no measured call pays for a connection the
+    // warm-up did not open (a failed connect is retried, and counted, by the call itself).
+    let mut connecting = JoinSet::new();
+    for mut c in callers.drain(..) {
+        connecting.spawn(async move {
+            c.connect_now().await;
+            c
+        });
+    }
+    if !join_or_stop(&mut connecting, &mut stop, &mut callers).await {
+        return;
+    }
     let next = Arc::new(AtomicU32::new(0));
     let sched = match spec.model {
         LoadModel::Open { rate, arrivals, .. } => {
@@ -178,6 +200,9 @@ pub async fn drive(
         LoadModel::Closed { .. } => None,
     };
     let start = Instant::now();
+    let _ = tx.send(Event::Measuring(
+        start.saturating_duration_since(base).as_micros() as u64,
+    ));
     for mut caller in callers.drain(..) {
         let (next, spec, tx, sched) = (next.clone(), spec.clone(), tx.clone(), sched.clone());
         set.spawn(async move {
@@ -193,7 +218,10 @@ pub async fn drive(
                 let sent = Instant::now();
                 let out = caller.get(&spec.path, spec.timeout, i == 0).await;
                 let digest = out.digest.clone();
-                let _ = tx.send((to_record(Phase::Measured, base, intended, sent, &out), digest));
+                let _ = tx.send(Event::Call(
+                    to_record(Phase::Measured, base, intended, sent, &out),
+                    digest,
+                ));
             }
             caller
         });

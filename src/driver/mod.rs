@@ -63,8 +63,6 @@ pub struct RunPlan {
     pub slos: Vec<Slo>,
     /// How long a server may take to start listening and answer /health.
     pub startup_timeout: Duration,
-    /// The workload profile (its query is already part of `path`).
-    pub profile: crate::workload::profile::Profile,
     /// Extra memory per worker of the local servers, MB.
     pub ballast_mb: u64,
     /// Search each class's capacity instead of a fixed load.

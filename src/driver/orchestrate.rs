@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::client::{Caller, Target, tls_config};
 use super::host::{self, cpu_jiffies, steal_pct};
-use super::load::{LoadModel, LoadSpec, Sample, drive};
+use super::load::{Event, LoadModel, LoadSpec, drive};
 use super::monitor::{Monitor, memory_quota};
 use super::{Observer, RunError, RunPlan};
 use crate::class::DynoClass;
@@ -60,11 +60,12 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
         for dir in detection.remove_stale_groups() {
             obs.note(&format!("removed a stale group left by an earlier run: {dir}"));
         }
+        hostf.placement_note = placement.describe();
         if let Err(e) = placement.pin_driver() {
             obs.note(&format!("could not pin the driver: {e}"));
+            hostf.placement_note = format!("driver NOT pinned ({e}); the server may share its CPU");
         }
         hostf.placement = Some(placement.clone());
-        hostf.placement_note = placement.describe();
     }
     hostf.limiter = kind.map_or("remote".into(), |k| k.name().to_string());
     hostf.limiter_detail = kind.map_or("remote target: the platform's own limits".into(), |k| {
@@ -361,9 +362,12 @@ fn local_class(
     let healthy = target.as_ref().is_some_and(|target| {
         rt.block_on(async {
             let mut c = Caller::new(target.clone(), None);
-            while t.elapsed() < plan.startup_timeout {
+            while t.elapsed() < plan.startup_timeout && !crate::interrupt::requested() {
                 if c.get("/health", Duration::from_secs(2), false).await.status == Some(200) {
                     return true;
+                }
+                if sb.server_exited().is_some() {
+                    return false;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -384,7 +388,12 @@ fn local_class(
             ),
         };
         let _ = monitor.finish();
-        return failed_class(plan, class, workers, cause, Some(limits));
+        let mut r = failed_class(plan, class, workers, cause, Some(limits));
+        if crate::interrupt::requested() {
+            r.status = ClassStatus::Interrupted;
+            r.failure = Some("interrupted during start-up".into());
+        }
+        return r;
     };
     let mut ep = Endpoint {
         rt,
@@ -503,7 +512,9 @@ fn capacity_search(
             SloMetric::Max => Some(r.latency.max_us as f64),
             SloMetric::ErrorRate => Some(r.calls.error_rate),
         };
-        let held = r.is_ok() && r.calls.error_rate == 0.0 && value.is_some_and(|v| spec.slo.holds(v));
+        // A latency SLO also needs every call to succeed; an error-rate SLO is its own limit.
+        let clean = spec.slo.metric == SloMetric::ErrorRate || r.calls.error_rate == 0.0;
+        let held = r.is_ok() && clean && value.is_some_and(|v| spec.slo.holds(v));
         steps.push(CapacityStep {
             rate_rps: rate,
             achieved_rps: r.throughput_rps,
@@ -540,6 +551,10 @@ fn capacity_search(
     }
     let (held, broke) = search.bracket();
     let mut result = best.unwrap_or(last);
+    if crate::interrupt::requested() {
+        result.status = ClassStatus::Interrupted;
+        result.failure = Some(format!("interrupted after {} capacity steps", steps.len()));
+    }
     if held.is_none() {
         result.warnings.push(format!("no rate tried held {}", spec.slo));
     }
@@ -552,6 +567,16 @@ fn capacity_search(
         rps_per_100_usd_month: held.map(|h| h / (class.price_usd_month / 100.0)),
     });
     result
+}
+
+/// If the server has exited, why (naming OOM kills), after `calls` measured calls.
+fn server_failure(s: &mut Sandbox, kind: LimiterKind, hard: Option<u64>, calls: u64) -> Option<String> {
+    let st = s.server_exited()?;
+    let c = s.counters();
+    Some(format!(
+        "the server {} after {calls} measured calls",
+        describe_exit(st, c.oom_kills, hard, kind)
+    ))
 }
 
 /// Drives one load phase against the endpoint and builds its result. With a sandbox, the
@@ -575,7 +600,7 @@ fn run_phase(
         path: plan.path.clone(),
         seed: plan.seed,
     };
-    let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut digest: Option<String> = None;
     let mut before: Option<Counters> = None;
@@ -592,35 +617,33 @@ fn run_phase(
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         loop {
             tokio::select! {
-                got = rx.recv() => {
-                    let Some((r, d)) = got else { break };
-                    if r.phase == Phase::Measured && before.is_none() {
-                        // First measured call: the boundary of the measured phase.
+                got = rx.recv() => match got {
+                    None => break,
+                    Some(Event::Measuring(at_us)) => {
+                        // The boundary of the measured phase: counters, steal and clock.
                         before = Some(sandbox.as_mut().map(|(s, _)| s.counters()).unwrap_or_default());
                         steal0 = cpu_jiffies();
                         measured_start = unix_now();
+                        rec.measuring_from(at_us);
                     }
-                    if digest.is_none() && d.is_some() {
-                        digest = d;
+                    Some(Event::Call(r, d)) => {
+                        if digest.is_none() && d.is_some() {
+                            digest = d;
+                        }
+                        obs.call_done(r.phase == Phase::Measured, r.error.is_none());
+                        rec.record(&r);
                     }
-                    obs.call_done(r.phase == Phase::Measured, r.error.is_none());
-                    rec.record(&r);
-                }
+                },
                 _ = tick.tick() => {
                     if crate::interrupt::requested() {
                         interrupted.store(true, Ordering::SeqCst);
                         let _ = stop_tx.send(true);
                     }
-                    if let Some((s, k)) = sandbox.as_mut()
-                        && failure.is_none()
-                        && let Some(st) = s.server_exited()
+                    if failure.is_none()
+                        && let Some((s, k)) = sandbox.as_mut()
+                        && let Some(f) = server_failure(s, *k, hard, rec.attempted())
                     {
-                        let c = s.counters();
-                        failure = Some(format!(
-                            "the server {} after {} measured calls",
-                            describe_exit(st, c.oom_kills, hard, *k),
-                            rec.attempted()
-                        ));
+                        failure = Some(f);
                         let _ = stop_tx.send(true);
                     }
                 }
@@ -636,20 +659,16 @@ fn run_phase(
     {
         let t = Instant::now();
         while t.elapsed() < Duration::from_millis(500) && rec.ok() == 0 {
-            if let Some(st) = s.server_exited() {
-                let c = s.counters();
-                failure = Some(format!(
-                    "the server {} after {} measured calls",
-                    describe_exit(st, c.oom_kills, hard, *k),
-                    rec.attempted()
-                ));
+            failure = server_failure(s, *k, hard, rec.attempted());
+            if failure.is_some() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
     }
     let after = sandbox.as_mut().map(|(s, _)| s.counters()).unwrap_or_default();
-    let kernel = after.since(&before.clone().unwrap_or_default());
+    // No measured phase (a failed start): no counters "over the measured calls".
+    let kernel = before.as_ref().map_or_else(Counters::default, |b| after.since(b));
     let limits = sandbox.as_ref().map(|(s, _)| s.applied());
     let mut ctx = context(plan, class, workers, limits);
     ctx.kernel = kernel;

@@ -1,5 +1,5 @@
 //! The cgroup v2 backend: cpu.max (quota/period), cpu.max.burst, cpu.weight, cpuset.cpus,
-//! memory.max + memory.high; counters from cpu.stat, memory.peak and memory.events.
+//! memory.max (the kill limit); counters from cpu.stat, memory.peak and memory.events.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -68,19 +68,31 @@ impl Cgroup2Site {
                 controllers.join(" ")
             ));
         }
-        let wanted: Vec<String> = ["cpu", "cpuset", "memory"]
-            .iter()
-            .filter(|c| controllers.iter().any(|x| x == *c))
-            .map(|c| format!("+{c}"))
+        // Enable each controller we use for the groups below the base (each on its own: one
+        // that cannot be delegated must not stop the others), then keep the ones that are
+        // really on: only those exist in the sandbox groups.
+        let on = |base: &Path| -> Vec<String> {
+            read(base, "cgroup.subtree_control")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        };
+        for c in ["cpu", "cpuset", "memory"] {
+            if controllers.iter().any(|x| x == c) && !on(base).iter().any(|x| x == c) {
+                let _ = write(base, "cgroup.subtree_control", &format!("+{c}"));
+            }
+        }
+        let controllers: Vec<String> = on(base)
+            .into_iter()
+            .filter(|c| ["cpu", "cpuset", "memory"].contains(&c.as_str()))
             .collect();
-        let enabled = read(base, "cgroup.subtree_control").unwrap_or_default();
-        if !enabled.split_whitespace().any(|c| c == "cpu") {
-            write(base, "cgroup.subtree_control", &wanted.join(" ")).map_err(|e| {
-                format!(
-                    "cannot enable the cpu controller for groups under {} ({e})",
-                    base.display()
-                )
-            })?;
+        if !controllers.iter().any(|c| c == "cpu") {
+            return Err(format!(
+                "cannot enable the cpu controller for groups under {} (cgroup.subtree_control not writable, \
+                 or the group holds processes); run from a delegated group or as root",
+                base.display()
+            ));
         }
         super::cgroup1::probe_writable(base)?;
         Ok(Cgroup2Site {
@@ -177,9 +189,9 @@ impl Cgroup2 {
                     let _ = write(s, "memory.swap.max", "0");
                 }
             }
-            if let Some(soft) = spec.memory_soft_bytes {
-                write(s, "memory.high", &soft.to_string())?;
-            }
+            // The soft limit (the class's quota) is reported, not enforced: memory.high would
+            // throttle allocations hard, which neither cgroup v1 nor dutycycle does, so the
+            // same class would behave differently by backend. R14 comes from RSS samples.
         } else if spec.memory_hard_bytes.is_some() {
             self.notes
                 .push("cgroup2 memory controller unavailable: memory limits not enforced".into());

@@ -154,6 +154,15 @@ impl Detection {
         }
     }
 
+    /// No probing (remote runs need no limiter and must not touch cgroups).
+    pub fn unprobed() -> Detection {
+        let why = "not probed: the run drives a remote endpoint";
+        Detection {
+            cgroup2: Err(why.into()),
+            cgroup1: Err(why.into()),
+        }
+    }
+
     /// Whether `kind` is usable, or why not.
     pub fn available(&self, kind: LimiterKind) -> Result<(), String> {
         match kind {

@@ -312,7 +312,8 @@ fn spawn_limited(
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
-                return Err(io::Error::other("parent exited before the child started"));
+                // The parent is gone: give up (no allocation here, between fork and exec).
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             libc::setpgid(0, 0);
             if let Some(set) = &set

@@ -147,7 +147,6 @@ pub struct ClassRecorder {
     errors: BTreeMap<String, u64>,
     statuses: BTreeMap<String, u64>,
     late_sends: u64,
-    first_sent_us: Option<u64>,
     last_done_us: u64,
     measure_start_us: Option<u64>,
     digest_first: BTreeMap<u64, u64>,
@@ -180,7 +179,6 @@ impl ClassRecorder {
             errors: BTreeMap::new(),
             statuses: BTreeMap::new(),
             late_sends: 0,
-            first_sent_us: None,
             last_done_us: 0,
             measure_start_us: None,
             digest_first: BTreeMap::new(),
@@ -211,8 +209,7 @@ impl ClassRecorder {
         }
         self.attempted += 1;
         let start = r.intended_us.unwrap_or(r.sent_us);
-        self.measure_start_us = Some(self.measure_start_us.map_or(start, |s| s.min(start)));
-        self.first_sent_us = Some(self.first_sent_us.map_or(r.sent_us, |s| s.min(r.sent_us)));
+        self.measure_start_us.get_or_insert(start);
         self.last_done_us = self.last_done_us.max(r.done_us);
         if let Some(c) = r.connect_us {
             record(&mut self.connect, c);
@@ -273,6 +270,12 @@ impl ClassRecorder {
             self.intervals.push(new_hist());
         }
         record(&mut self.intervals[i], value);
+    }
+
+    /// Marks the start of the measured phase (µs since the load started): the base of the
+    /// per-second intervals and of the measured duration.
+    pub fn measuring_from(&mut self, at_us: u64) {
+        self.measure_start_us = Some(at_us);
     }
 
     /// Whether this recorder is for an open-loop run.

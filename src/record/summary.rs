@@ -69,7 +69,8 @@ impl Summary {
     }
 }
 
-/// ln P(B = k) for B ~ Binomial(n, p), computed iteratively from k = 0 in log space.
+/// P(B <= k) for k = 0..=n, B ~ Binomial(n, p) (tests check coverage with it).
+#[cfg(test)]
 fn binomial_cdf_table(n: u64, p: f64) -> Vec<f64> {
     let mut cdf = Vec::with_capacity(n as usize + 1);
     let (lp, lq) = (p.ln(), (1.0 - p).ln());
@@ -92,11 +93,23 @@ pub fn ci_ranks(n: u64, p: f64, conf: f64) -> (Option<u64>, Option<u64>) {
         return (None, None);
     }
     let alpha = (1.0 - conf) / 2.0;
-    let cdf = binomial_cdf_table(n, p);
-    // P(X(j) <= q) = P(B >= j) = 1 - cdf[j-1]; need P(B <= j-1) <= alpha: the largest such j.
-    let low = (1..=n).rev().find(|&j| cdf[(j - 1) as usize] <= alpha);
-    // P(X(k) >= q) = P(B <= k-1) = cdf[k-1] >= 1 - alpha: the smallest such k.
-    let high = (1..=n).find(|&k| cdf[(k - 1) as usize] >= 1.0 - alpha);
+    // Walk the binomial CDF once, in log space (no underflow), keeping O(1) memory:
+    // P(X(j) <= q) = P(B >= j), so the lower rank is the largest j with P(B <= j-1) <= alpha;
+    // P(X(k) >= q) = P(B <= k-1), so the upper rank is the smallest k with P(B <= k-1) >= 1-alpha.
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let mut log_pmf = n as f64 * lq;
+    let (mut cdf, mut low, mut high) = (0.0f64, None, None);
+    for k in 0..n {
+        cdf = (cdf + log_pmf.exp()).min(1.0);
+        if cdf <= alpha {
+            low = Some(k + 1);
+        }
+        if cdf >= 1.0 - alpha {
+            high = Some(k + 1);
+            break;
+        }
+        log_pmf += ((n - k) as f64 / (k + 1) as f64).ln() + lp - lq;
+    }
     (low, high)
 }
 

@@ -150,7 +150,7 @@ pub fn render(r: &RunReport) -> String {
     }
     let n = r.config.calls;
     s.push_str(&format!(
-        "\n{} measured calls per class after {} warm-up; {} load, concurrency {}{}; limiter {}; {}\n",
+        "\n{} measured calls per class after {} warm-up (at least 2 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
         n,
         r.config.warmup,
         r.config.load_model,
@@ -225,7 +225,7 @@ pub fn sweeps_text(r: &RunReport) -> String {
         ));
         s.push_str(&format!(
             "{:>8} {:>6} {:>9} {:>9} {:>9} {:>12}\n",
-            "workers", "calls", "req/s", "p95 ms", "p99 ms", "peak RSS MB"
+            "workers", "callers", "req/s", "p95 ms", "p99 ms", "peak RSS MB"
         ));
         for p in &sw.points {
             let mark = if sw.recommended == Some(p.workers) {

@@ -57,6 +57,14 @@ impl ResultsWriter {
                 .map_err(|e| io("hgrm", e))?;
             write_atomic(&self.dir, &format!("{}.hlog", c.name), &hlog::hlog(c)?)
                 .map_err(|e| io("hlog", e))?;
+            // runtime.log grows by each finished class's lines (a log, appended to).
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join("runtime.log"))
+                .map_err(|e| io("runtime.log", e))?;
+            std::io::Write::write_all(&mut log, runtime_log::class_log(r, c).as_bytes())
+                .map_err(|e| io("runtime.log", e))?;
             self.written.insert(c.name.clone());
         }
         write_atomic(&self.dir, "summary.md", markdown::summary_md(r).as_bytes())
@@ -70,8 +78,6 @@ impl ResultsWriter {
             write_atomic(&self.dir, "workers.svg", svg::workers_svg(r)?.as_bytes())
                 .map_err(|e| io("workers.svg", e))?;
         }
-        write_atomic(&self.dir, "runtime.log", runtime_log::runtime_log(r).as_bytes())
-            .map_err(|e| io("runtime.log", e))?;
         // run.json last: when it says a class is there, its files are there too.
         write_atomic(&self.dir, "run.json", json::run_json(r).as_bytes()).map_err(|e| io("run.json", e))?;
         Ok(())

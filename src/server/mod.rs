@@ -190,6 +190,7 @@ async fn work(
     };
     match rx.await {
         Ok(Ok(resp)) => Json(resp).into_response(),
+        Ok(Err(msg)) if msg == pool::SHUTTING_DOWN => json_error(StatusCode::SERVICE_UNAVAILABLE, msg),
         Ok(Err(msg)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, msg),
         Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "worker went away"),
     }

@@ -15,6 +15,9 @@ use super::timing::ThreadClocks;
 use crate::workload::profile::{self, Profile};
 use crate::workload::{self, Payload, TransformKind, WorkOutput};
 
+/// The error a queued job gets when the pool shuts down.
+pub const SHUTTING_DOWN: &str = "shutting down";
+
 /// A request handed to the pool.
 struct Job {
     enqueued: Instant,
@@ -86,7 +89,7 @@ pub struct WorkerPool {
     tx: Option<Sender<Job>>,
     handles: Vec<JoinHandle<()>>,
     served: Arc<AtomicU64>,
-    submitted: AtomicU64,
+    closing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WorkerPool {
@@ -99,6 +102,7 @@ impl WorkerPool {
     ) -> std::io::Result<WorkerPool> {
         let (tx, rx) = bounded::<Job>(backlog);
         let served = Arc::new(AtomicU64::new(0));
+        let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // The decrypt profile's blob, encrypted once (shared read-only, like the app binary).
         let sealed: Arc<Vec<u8>> = Arc::new(profile::seal(payload.bytes()));
         let mut handles = Vec::with_capacity(workers);
@@ -106,6 +110,7 @@ impl WorkerPool {
             let rx = rx.clone();
             let payload = payload.clone();
             let served = served.clone();
+            let closing = closing.clone();
             let sealed = sealed.clone();
             let pid = std::process::id();
             let h = std::thread::Builder::new()
@@ -118,6 +123,12 @@ impl WorkerPool {
                         _ballast: vec![1u8; (ballast_mb as usize) << 20],
                     };
                     for (n, job) in rx.iter().enumerate() {
+                        if closing.load(Ordering::Relaxed) {
+                            // Shutting down past the grace period: answer what is still queued
+                            // at once instead of working through it.
+                            let _ = job.reply.send(Err(SHUTTING_DOWN.into()));
+                            continue;
+                        }
                         let queue_us = job.enqueued.elapsed().as_micros() as u64;
                         let clocks = ThreadClocks::start();
                         let seq = (worker as u64) << 32 | n as u64;
@@ -149,7 +160,7 @@ impl WorkerPool {
             tx: Some(tx),
             handles,
             served,
-            submitted: AtomicU64::new(0),
+            closing,
         })
     }
 
@@ -159,7 +170,6 @@ impl WorkerPool {
         profile: Profile,
     ) -> Result<oneshot::Receiver<Result<WorkResponse, String>>, SubmitError> {
         let (reply, rx) = oneshot::channel();
-        self.submitted.fetch_add(1, Ordering::Relaxed);
         let job = Job {
             enqueued: Instant::now(),
             profile,
@@ -185,7 +195,9 @@ impl WorkerPool {
 
 impl Drop for WorkerPool {
     fn drop(&mut self) {
-        // Closing the channel lets every worker finish its current job and exit.
+        // Closing the channel lets every worker finish its current job and exit; jobs still
+        // queued are answered "shutting down" rather than worked through.
+        self.closing.store(true, Ordering::Relaxed);
         self.tx.take();
         for h in self.handles.drain(..) {
             let _ = h.join();

@@ -280,6 +280,16 @@ pub fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
                 ))
             })?;
         let s = run.service(c).map_err(svc_err)?;
+        let measured_at = c.load.as_ref().map_or(0, |l| l.concurrency);
+        if workers > 1 && measured_at > 0 && measured_at < workers {
+            // The simulation runs `workers` requests at once per dyno at the measured service
+            // times; on a class whose workers share a CPU, concurrent requests are slower.
+            skipped.push(format!(
+                "{}: note: service times were measured with {measured_at} caller(s) but each dyno runs {workers} workers; \
+                 if they share the class's CPU, service under load is slower than measured (measure with --concurrency {workers})",
+                c.name
+            ));
+        }
         classes.push(PlanClass {
             name: c.name.clone(),
             workers,

@@ -6,9 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use rand::RngExt;
 use rand_distr::{Exp1, StandardNormal};
@@ -432,8 +430,19 @@ pub struct RunClass {
     /// Price in USD per month.
     #[serde(default)]
     pub price_usd_month: Option<f64>,
+    /// How the class was loaded (for the concurrency its service times were measured at).
+    #[serde(default)]
+    pub load: Option<RunLoad>,
     #[serde(default)]
     histograms: RunHistograms,
+}
+
+/// The load a class was measured under, as far as planning needs it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RunLoad {
+    /// Concurrent callers (closed loop) or connections (open loop).
+    #[serde(default)]
+    pub concurrency: u32,
 }
 
 fn ok_status() -> String {
@@ -475,12 +484,7 @@ pub struct ClassService {
 
 /// Decodes one base64 (standard alphabet) HdrHistogram V2 or V2+deflate serialization.
 pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|e| format!("base64: {e}"))?;
-    Deserializer::new()
-        .deserialize::<u64, _>(&mut bytes.as_slice())
-        .map_err(|e| format!("{e:?}"))
+    crate::record::histogram::decode(b64)
 }
 
 impl RunFile {
@@ -504,12 +508,16 @@ impl RunFile {
             path: file.clone(),
             reason: e.to_string(),
         })?;
+        let ours = crate::report::model::SCHEMA_VERSION
+            .split('.')
+            .next()
+            .unwrap_or("");
         if let Some(v) = &run.schema_version
-            && v.split('.').next() != Some("1")
+            && v.split('.').next() != Some(ours)
         {
             return Err(ServiceError::BadRun {
                 path: file,
-                reason: format!("schema_version {v} is not supported (this build reads 1.x)"),
+                reason: format!("schema_version {v} is not supported (this build reads {ours}.x)"),
             });
         }
         Ok(RunFile {

@@ -150,3 +150,14 @@ pub fn fixed_server(service: Duration, stall: Option<(u64, Duration)>) -> Socket
     });
     addr
 }
+
+/// Parses `dynobench run ARGS` into its flags.
+pub fn run_args(args: &[&str]) -> dynobench::cli::RunArgs {
+    use clap::Parser;
+    let mut v = vec!["dynobench", "run"];
+    v.extend_from_slice(args);
+    match dynobench::cli::Cli::try_parse_from(v).unwrap().command {
+        dynobench::cli::Command::Run(a) => *a,
+        _ => unreachable!("a run command"),
+    }
+}

@@ -103,16 +103,14 @@ fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
     }
 }
 
-/// The log text, time-ordered within each class.
-pub fn runtime_log(r: &RunReport) -> String {
+/// One class's log lines, time-ordered.
+pub fn class_log(r: &RunReport, c: &ClassResult) -> String {
+    let mut lines = Vec::new();
+    class_lines(r, c, &mut lines);
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut s = String::new();
-    for c in &r.classes {
-        let mut lines = Vec::new();
-        class_lines(r, c, &mut lines);
-        lines.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (t, l) in lines {
-            let _ = writeln!(s, "{} {l}", ts(t));
-        }
+    for (t, l) in lines {
+        let _ = writeln!(s, "{} {l}", ts(t));
     }
     s
 }

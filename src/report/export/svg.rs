@@ -1,6 +1,7 @@
 //! Plots: latency.svg (percentile curves of every class on one chart, x logarithmic in
 //! 1/(1-p) as HdrHistogram plots are) and cost.svg (p95/p99 and $ per million requests).
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::record::ClassResult;
@@ -103,6 +104,43 @@ pub fn latency_svg(r: &RunReport) -> Result<String, String> {
     Ok(out)
 }
 
+type Axes<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Axes for one bar group per class, each class labelled under its group.
+fn class_axes<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+    font: u32,
+    names: &[String],
+    ymax: f64,
+    ydesc: &str,
+) -> Result<Axes<'a, 'b>, String> {
+    let n = names.len().max(1);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", font))
+        .margin(10)
+        .x_label_area_size(60)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
+        .map_err(err)?;
+    let label = |x: &f64| {
+        if (x.fract() - 0.5).abs() < 1e-6 {
+            names.get(x.floor() as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&label)
+        .y_desc(ydesc)
+        .disable_x_mesh()
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 /// cost.svg: per class, p95 and p99 (left) and USD per million requests (right).
 pub fn cost_svg(r: &RunReport) -> Result<String, String> {
     let ok: Vec<&ClassResult> = r.classes.iter().filter(|c| c.latency.count > 0).collect();
@@ -111,36 +149,14 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut out, (1000, 480)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (left, right) = root.split_horizontally(560);
-        let n = ok.len().max(1);
         let lat_max = ok
             .iter()
             .filter_map(|c| c.latency.value(99.0).or(Some(c.latency.max_us)))
             .fold(1u64, u64::max) as f64
             / 1000.0
             * 1.15;
-        let mut chart = ChartBuilder::on(&left)
-            .caption("tail latency per class (ms)", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(60)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..n as f64, 0f64..lat_max)
-            .map_err(err)?;
         let names: Vec<String> = ok.iter().map(|c| c.name.clone()).collect();
-        let label = |x: &f64| names.get(x.floor() as usize).cloned().unwrap_or_default();
-        chart
-            .configure_mesh()
-            .x_labels(n * 2 + 1)
-            .x_label_formatter(&|x| {
-                if (x.fract() - 0.5).abs() < 1e-6 {
-                    label(x)
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("ms")
-            .disable_x_mesh()
-            .draw()
-            .map_err(err)?;
+        let mut chart = class_axes(&left, "tail latency per class (ms)", 16, &names, lat_max, "ms")?;
         for (p, offset, color) in [(95.0, 0.15, COLORS[0]), (99.0, 0.5, COLORS[3])] {
             chart
                 .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
@@ -164,30 +180,14 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
             .filter_map(|c| c.cost.usd_per_million_requests)
             .fold(0.01f64, f64::max)
             * 1.15;
-        let mut chart = ChartBuilder::on(&right)
-            .caption(
-                "USD per million requests (one dyno at the measured rate)",
-                ("sans-serif", 14),
-            )
-            .margin(10)
-            .x_label_area_size(60)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..n as f64, 0f64..cost_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_labels(n * 2 + 1)
-            .x_label_formatter(&|x| {
-                if (x.fract() - 0.5).abs() < 1e-6 {
-                    label(x)
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("USD")
-            .disable_x_mesh()
-            .draw()
-            .map_err(err)?;
+        let mut chart = class_axes(
+            &right,
+            "USD per million requests (one dyno at the measured rate)",
+            14,
+            &names,
+            cost_max,
+            "USD",
+        )?;
         chart
             .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
                 let v = c.cost.usd_per_million_requests?;
