@@ -426,7 +426,6 @@ fn local_class(
     }
     result.memory_quota = Some(quota);
     result.runtime = samples;
-    result.limits = Some(sb.applied());
     let exited = sb.stop_server(Duration::from_secs(10));
     let (_, problems) = sb.teardown();
     for p in problems {

@@ -40,14 +40,10 @@ pub fn cores(c: &ClassResult) -> String {
     } else {
         ""
     };
+    let dedicated = matches!(c.class.cpu, crate::class::CpuModel::Dedicated { .. });
     match (l.floor_cores, l.quota_cores) {
         (Some(f), Some(q)) => format!("{f:.2}-{q:.2} sh{capped}"),
-        (None, Some(q))
-            if !c.class.cpu.is_shared()
-                && matches!(c.class.cpu, crate::class::CpuModel::Dedicated { .. }) =>
-        {
-            format!("{q} ded{capped}")
-        }
+        (None, Some(q)) if dedicated => format!("{q} ded{capped}"),
         (None, Some(q)) => format!("{q} quota{capped}"),
         _ => format!("{} ded{capped}", l.cpus.len()),
     }
