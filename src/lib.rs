@@ -13,6 +13,7 @@ pub mod report;
 pub mod server;
 pub mod simulate;
 pub mod slo;
+pub mod units;
 pub mod workload;
 
 mod commands;

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::units::parse_duration_us;
+
 /// What an SLO constrains.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
@@ -56,28 +58,6 @@ impl fmt::Display for Slo {
 
 const HELP: &str = "write an SLO as METRIC<=LIMIT: p50|p90|p95|p99|p99.9|max with a duration \
                     (300ms, 1.5s, 800us), or error-rate with a percentage (1%) or fraction (0.01)";
-
-/// Parses a duration such as `300ms`, `1.5s`, `800us` or `800µs` into microseconds.
-pub fn parse_duration_us(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("'{s}' needs a unit: us, ms or s"))?;
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("'{s}' is not a duration"))?;
-    let mult = match unit.trim() {
-        "us" | "µs" => 1.0,
-        "ms" => 1e3,
-        "s" => 1e6,
-        "m" | "min" => 60e6,
-        other => {
-            return Err(format!(
-                "unknown duration unit '{other}' in '{s}'; use us, ms or s"
-            ));
-        }
-    };
-    Ok(n * mult)
-}
 
 impl FromStr for Slo {
     type Err = String;

@@ -9,11 +9,11 @@ use std::process::Command;
 
 use dynobench::class::Catalog;
 use dynobench::record::{
-    ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, ServerTiming,
+    ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, RunReport, SCHEMA_VERSION,
+    WorkloadFacts,
 };
-use dynobench::report::RunReport;
-use dynobench::report::model::{SCHEMA_VERSION, WorkloadFacts};
 use dynobench::report::writer::ResultsWriter;
+use dynobench::server::WorkResponse;
 
 /// A class result whose calls took `lat_us` (µs each).
 fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
@@ -28,17 +28,15 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             connect_us: None,
             status: Some(200),
             error: None,
-            server: Some(ServerTiming {
+            server: Some(WorkResponse {
                 wall_us: l,
                 cpu_us: l / 2,
                 wait_us: l / 2,
-                queue_us: 0,
-                io_us: 0,
-                worker: 0,
-                profile_hash: 1,
+                digest: "1".into(),
+                profile: "cpu".into(),
+                ..WorkResponse::default()
             }),
             bytes: 100,
-            digest_hash: 1,
         });
         t += l;
     }
@@ -53,7 +51,6 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             error: Some(dynobench::record::ErrorKind::Status),
             server: None,
             bytes: 0,
-            digest_hash: 0,
         });
     }
     let cat = Catalog::default_catalog();

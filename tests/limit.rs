@@ -10,10 +10,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dynobench::class::CpuModel;
-use dynobench::limit::helpers::{BurnReport, NeighbourLoad, Pattern};
+use dynobench::limit::calibrate::BurnReport;
 use dynobench::limit::{
-    Cgroup2Site, Counters, Detection, LimiterChoice, LimiterKind, Placement, Sandbox, SandboxSpec,
-    describe_exit, plan_cpu,
+    Cgroup2Site, Counters, Detection, LimiterChoice, LimiterKind, NeighbourLoad, Pattern, Placement, Sandbox,
+    SandboxSpec, allot_cpu, describe_exit,
 };
 
 fn server_cpus() -> Vec<usize> {
@@ -23,7 +23,7 @@ fn server_cpus() -> Vec<usize> {
 fn spec(model: CpuModel, neighbours: Option<NeighbourLoad>, hard_mb: Option<u64>) -> SandboxSpec {
     SandboxSpec {
         name: "test".into(),
-        plan: plan_cpu("test", &model, &server_cpus(), neighbours.is_some()),
+        cpu: allot_cpu("test", &model, &server_cpus(), neighbours.is_some()),
         memory_soft_bytes: hard_mb.map(|m| m * 1024 * 1024 / 2),
         memory_hard_bytes: hard_mb.map(|m| m * 1024 * 1024),
         neighbours,
@@ -296,16 +296,7 @@ fn group_dirs_of(pid: u32) -> Vec<PathBuf> {
 }
 
 fn helper_processes() -> Vec<String> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains("dynobench burn") || cmd.contains("dynobench neighbour") {
-                v.push(cmd);
-            }
-        }
-    }
-    v
+    common::processes_matching(&["dynobench burn", "dynobench neighbour"])
 }
 
 #[test]
@@ -471,7 +462,7 @@ fn cgroup2_backend_writes_and_parses_a_fake_tree() {
         Some(NeighbourLoad::default()),
         Some(1024),
     );
-    s.plan = plan_cpu(
+    s.cpu = allot_cpu(
         "std-1x",
         &CpuModel::Shared {
             floor_cores: 1.0 / 6.0,

@@ -188,7 +188,7 @@ fn memory_quota_r14_and_r15_and_runtime_log() {
         String::from_utf8_lossy(&o.stderr)
     );
     let run_dir = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
-    let r: dynobench::report::RunReport =
+    let r: dynobench::record::RunReport =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(r.workload.profile, "io (300 ms wait)");
 

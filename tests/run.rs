@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dynobench::driver::{self, Silent};
+use dynobench::record::RunReport;
 use dynobench::record::histogram::decode;
-use dynobench::report::RunReport;
 
 fn only_dir(out: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(out)
@@ -394,16 +394,7 @@ fn url_drives_a_running_serve_with_server_timings() {
 }
 
 fn dynobench_processes() -> Vec<String> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains("dynobench serve --port 0") || cmd.contains("dynobench neighbour") {
-                v.push(cmd);
-            }
-        }
-    }
-    v
+    common::processes_matching(&["dynobench serve --port 0", "dynobench neighbour"])
 }
 
 #[test]

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
+use dynobench::report::service::{self, ServiceError};
 use dynobench::simulate::event::{self, EventConfig, EventPoint};
 use dynobench::simulate::plan::{self, PlanClass, PlanConfig, PlanOutcome};
-use dynobench::simulate::service::{self, ServiceDist, ServiceError};
+use dynobench::simulate::service::ServiceDist;
 use dynobench::simulate::tick::{self, TickConfig};
 use dynobench::simulate::{Arrivals, Policy};
 use hdrhistogram::Histogram;

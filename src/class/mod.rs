@@ -37,6 +37,13 @@ pub enum CpuModel {
     },
 }
 
+impl Default for CpuModel {
+    /// One dedicated core (only a placeholder for results files that lack the class).
+    fn default() -> CpuModel {
+        CpuModel::Dedicated { cores: 1.0 }
+    }
+}
+
 impl CpuModel {
     /// The most CPU the class may use, in cores.
     pub fn max_cores(&self) -> f64 {
@@ -68,7 +75,7 @@ impl CpuModel {
 }
 
 /// One dyno class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DynoClass {
     /// Class name as the platform spells it (`standard-1x`).
     pub name: String,

@@ -7,15 +7,16 @@ use std::time::Duration;
 use anyhow::anyhow;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::own_exe;
+use super::common::own_exe;
 use crate::class::Catalog;
 use crate::cli::RunArgs;
 use crate::driver::{self, CapacitySpec, LoadModel, Observer, RunError, RunPlan, Target};
 use crate::error::{CliError, Outcome, failed, usage};
-use crate::limit::helpers::{NeighbourLoad, Pattern};
-use crate::report::model::WorkloadFacts;
+use crate::limit::{NeighbourLoad, Pattern};
+use crate::record::{RunReport, WorkloadFacts};
+use crate::report::table;
 use crate::report::writer::ResultsWriter;
-use crate::report::{RunReport, table};
+use crate::units::ms;
 use crate::workload::Payload;
 use crate::workload::profile::Profile;
 
@@ -241,8 +242,8 @@ impl Observer for Progress {
             let msg = match c.latency.value(99.0) {
                 Some(p99) if c.is_ok() => format!(
                     "p50 {} ms, p99 {} ms",
-                    table::ms(c.latency.value(50.0).unwrap_or(0)),
-                    table::ms(p99)
+                    ms(c.latency.value(50.0).unwrap_or(0)),
+                    ms(p99)
                 ),
                 _ => format!("{:?}", c.status).to_lowercase(),
             };

@@ -1,78 +1,20 @@
 //! `dynobench compare A B`: per class, p50/p95/p99 and the error rate from run A to run B
 //! with both runs' confidence intervals; a change is significant only when the intervals do
 //! not overlap, and a significant slow-down beyond the threshold is a regression (exit 1).
-//! Reads results from disk; never runs anything.
-
-use std::path::{Path, PathBuf};
+//! Pure: takes runs already read (`report::reader`), never reads or runs anything.
 
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::record::ClassResult;
 use crate::record::summary::Percentile;
-use crate::report::RunReport;
-use crate::report::model::SCHEMA_VERSION;
+use crate::record::{ClassResult, RunReport};
 
-/// Why a results directory cannot be compared.
+/// Why two runs cannot be compared.
 #[derive(Debug, Error)]
 pub enum CompareError {
-    /// No run.json there.
-    #[error(
-        "{path}: no run.json there ({source}); give a results directory such as results/20261124-101500-local"
-    )]
-    Missing {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// run.json is not a dynobench run.
-    #[error("{path}: not a readable dynobench run.json ({message})")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, with line and column.
-        message: String,
-    },
-    /// The runs cannot be compared.
+    /// The runs differ in a way that makes their figures incomparable.
     #[error("{0}")]
     Incompatible(String),
-}
-
-/// Reads `dir/run.json` (or a run.json path).
-pub fn load_run(path: &Path) -> Result<RunReport, CompareError> {
-    let file = if path.is_dir() {
-        path.join("run.json")
-    } else {
-        path.to_path_buf()
-    };
-    let text = std::fs::read_to_string(&file).map_err(|source| CompareError::Missing {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| CompareError::Corrupt {
-        path: file.clone(),
-        message: format!("{e}"),
-    })?;
-    let major = v["schema_version"]
-        .as_str()
-        .unwrap_or("")
-        .split('.')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let ours = SCHEMA_VERSION.split('.').next().unwrap_or("");
-    if major != ours {
-        return Err(CompareError::Incompatible(format!(
-            "{}: schema version {} is not readable by this dynobench (it reads {ours}.x)",
-            file.display(),
-            v["schema_version"]
-        )));
-    }
-    serde_json::from_value(v).map_err(|e| CompareError::Corrupt {
-        path: file,
-        message: e.to_string(),
-    })
 }
 
 /// One metric of one class, A → B.
@@ -273,65 +215,4 @@ pub fn compare(a: &RunReport, b: &RunReport, threshold_pct: f64) -> Comparison {
         only_b,
         regressed,
     }
-}
-
-fn cell(p: &Option<Percentile>) -> String {
-    crate::report::table::pct_with_ci(p.as_ref())
-}
-
-/// The comparison as Markdown.
-pub fn render_markdown(c: &Comparison) -> String {
-    let mut s = format!(
-        "# dynobench compare\n\nA = `{}`, B = `{}`; regression threshold {}% (a change counts only when the 95% intervals do not overlap).\n\n",
-        c.a, c.b, c.threshold_pct
-    );
-    s.push_str("| class | metric | A ms [95% CI] | B ms [95% CI] | change | significant | verdict |\n|---|---|---|---|---|---|---|\n");
-    for d in &c.classes {
-        for m in &d.metrics {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                d.class,
-                m.metric,
-                cell(&m.a),
-                cell(&m.b),
-                m.change_pct.map_or("-".into(), |x| format!("{x:+.1}%")),
-                if m.significant { "yes" } else { "no" },
-                if m.regression {
-                    "**REGRESSION**".to_string()
-                } else {
-                    d.verdict.clone()
-                }
-            ));
-        }
-        s.push_str(&format!(
-            "| {} | error rate | {:.2}% | {:.2}% | {:+.2} pt | {} | {} |\n",
-            d.class,
-            d.error_rate.0 * 100.0,
-            d.error_rate.1 * 100.0,
-            (d.error_rate.1 - d.error_rate.0) * 100.0,
-            if d.error_regression { "yes" } else { "no" },
-            if d.error_regression { "**REGRESSION**" } else { "" }
-        ));
-        if d.broke {
-            s.push_str(&format!(
-                "| {} | status | ok | failed | | yes | **REGRESSION** |\n",
-                d.class
-            ));
-        }
-    }
-    if !c.only_a.is_empty() {
-        s.push_str(&format!("\nOnly in A: {}\n", c.only_a.join(", ")));
-    }
-    if !c.only_b.is_empty() {
-        s.push_str(&format!("\nOnly in B: {}\n", c.only_b.join(", ")));
-    }
-    s.push_str(&format!(
-        "\n**{}**\n",
-        if c.regressed {
-            "Regression: at least one class got significantly slower beyond the threshold."
-        } else {
-            "No regression beyond the threshold."
-        }
-    ));
-    s
 }

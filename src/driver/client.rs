@@ -10,10 +10,10 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
 use tokio::net::TcpStream;
 
-use crate::record::{ErrorKind, ServerTiming, digest_hash};
+use crate::record::ErrorKind;
+use crate::server::WorkResponse;
 
 /// Where calls go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,32 +116,10 @@ pub struct CallOutcome {
     pub error: Option<ErrorKind>,
     /// Connection set-up time if this call had to connect, µs.
     pub connect_us: Option<u64>,
-    /// Server-side timings from the body, if it carried them.
-    pub server: Option<ServerTiming>,
+    /// The `/work` body with the server-side timings, if it carried them.
+    pub server: Option<WorkResponse>,
     /// Body bytes.
     pub bytes: u64,
-    /// Hash of the body's `digest` (0 if none).
-    pub digest_hash: u64,
-    /// The digest itself, only when asked for (the first call of a class).
-    pub digest: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TimingBody<'a> {
-    wall_us: u64,
-    cpu_us: u64,
-    #[serde(default)]
-    wait_us: u64,
-    #[serde(default)]
-    queue_us: u64,
-    #[serde(default)]
-    io_us: u64,
-    #[serde(default)]
-    worker: u32,
-    #[serde(borrow, default)]
-    digest: Option<&'a str>,
-    #[serde(borrow, default)]
-    profile: Option<&'a str>,
 }
 
 /// A caller's connection slot: connects on first use and after any failure.
@@ -196,17 +174,15 @@ impl Caller {
 
     /// `GET path` with a deadline covering connect, request and body. Any failure drops the
     /// connection so the next call starts clean.
-    pub async fn get(&mut self, path: &str, timeout: Duration, want_digest: bool) -> CallOutcome {
+    pub async fn get(&mut self, path: &str, timeout: Duration) -> CallOutcome {
         let mut out = CallOutcome {
             status: None,
             error: None,
             connect_us: None,
             server: None,
             bytes: 0,
-            digest_hash: 0,
-            digest: None,
         };
-        let result = tokio::time::timeout(timeout, self.get_inner(path, &mut out, want_digest)).await;
+        let result = tokio::time::timeout(timeout, self.get_inner(path, &mut out)).await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(kind)) => {
@@ -249,12 +225,7 @@ impl Caller {
         tokio::time::timeout(timeout, fut).await.ok().flatten()
     }
 
-    async fn get_inner(
-        &mut self,
-        path: &str,
-        out: &mut CallOutcome,
-        want_digest: bool,
-    ) -> Result<(), ErrorKind> {
+    async fn get_inner(&mut self, path: &str, out: &mut CallOutcome) -> Result<(), ErrorKind> {
         if let Some(c) = &mut self.conn
             && c.ready().await.is_err()
         {
@@ -288,23 +259,7 @@ impl Caller {
             return Err(ErrorKind::Status);
         }
         // Anything serving /work may answer; timings are used when the body carries them.
-        if let Ok(t) = serde_json::from_slice::<TimingBody>(&body) {
-            out.server = Some(ServerTiming {
-                wall_us: t.wall_us,
-                cpu_us: t.cpu_us,
-                wait_us: t.wait_us,
-                queue_us: t.queue_us,
-                io_us: t.io_us,
-                worker: t.worker,
-                profile_hash: t.profile.map_or(0, digest_hash),
-            });
-            if let Some(d) = t.digest {
-                out.digest_hash = digest_hash(d);
-                if want_digest {
-                    out.digest = Some(d.to_string());
-                }
-            }
-        }
+        out.server = serde_json::from_slice::<WorkResponse>(&body).ok();
         Ok(())
     }
 }

@@ -1,38 +1,6 @@
-//! Facts about the machine a run happened on, and host CPU steal over an interval.
+//! Reads the facts of the machine a run happens on, and host CPU steal over an interval.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::limit::Placement;
-
-/// The machine and how it was used.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct HostFacts {
-    /// Host name.
-    pub hostname: String,
-    /// Kernel release (`uname -r`).
-    pub kernel: String,
-    /// CPU model name.
-    pub cpu_model: String,
-    /// Logical CPUs this process may use.
-    pub cpus: usize,
-    /// Total memory, bytes.
-    pub memory_bytes: u64,
-    /// Limiter backend used (`cgroup1`, `dutycycle`, …), or `remote`.
-    pub limiter: String,
-    /// What that backend is and how coarse it is.
-    pub limiter_detail: String,
-    /// Whether cgroup v2 was usable, or why not.
-    pub cgroup2: String,
-    /// Whether cgroup v1 was usable, or why not.
-    pub cgroup1: String,
-    /// Driver and server CPU placement (local runs).
-    pub placement: Option<Placement>,
-    /// Sentence describing the placement.
-    pub placement_note: String,
-    /// Host CPU steal over the whole run, percent of CPU time.
-    pub steal_pct: Option<f64>,
-}
+use crate::record::HostFacts;
 
 /// Cumulative (steal, total) CPU jiffies of the host, from `/proc/stat`.
 pub fn cpu_jiffies() -> Option<(u64, u64)> {

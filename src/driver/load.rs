@@ -14,27 +14,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::client::{CallOutcome, Caller, Target};
-use crate::record::{Phase, RequestRecord};
-
-/// How open-loop arrivals are spaced.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Arrivals {
-    /// Evenly spaced at 1/rate.
-    Constant,
-    /// Exponential gaps with mean 1/rate (seeded).
-    Poisson,
-}
+use crate::record::{Arrivals, Phase, RequestRecord};
 
 /// How load is applied.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,6 +36,15 @@ pub enum LoadModel {
 }
 
 impl LoadModel {
+    /// The model's name (`closed` or `open`), target rate and arrival process, as reports
+    /// record them.
+    pub fn shape(&self) -> (&'static str, Option<f64>, Option<String>) {
+        match *self {
+            LoadModel::Closed { .. } => ("closed", None, None),
+            LoadModel::Open { rate, arrivals, .. } => ("open", Some(rate), Some(arrivals.name().to_string())),
+        }
+    }
+
     /// Callers/connections used.
     pub fn concurrency(&self) -> u32 {
         match *self {
@@ -91,8 +80,8 @@ pub enum Event {
     /// The measured phase starts now (µs since the load started): warm-up is over and every
     /// measured caller is connected.
     Measuring(u64),
-    /// A call finished, with the digest text of the first measured call.
-    Call(RequestRecord, Option<String>),
+    /// A call finished.
+    Call(Box<RequestRecord>),
 }
 
 /// Intended send offsets of `n` open-loop calls.
@@ -120,7 +109,7 @@ fn to_record(
     base: Instant,
     intended: Option<Instant>,
     sent: Instant,
-    out: &CallOutcome,
+    out: CallOutcome,
 ) -> RequestRecord {
     let us = |t: Instant| t.saturating_duration_since(base).as_micros() as u64;
     RequestRecord {
@@ -133,7 +122,6 @@ fn to_record(
         error: out.error,
         server: out.server,
         bytes: out.bytes,
-        digest_hash: out.digest_hash,
     }
 }
 
@@ -162,11 +150,14 @@ pub async fn drive(
         set.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < spec.warmup {
                 let sent = Instant::now();
-                let out = caller.get(&spec.path, spec.timeout, false).await;
-                let _ = tx.send(Event::Call(
-                    to_record(Phase::Warmup, base, None, sent, &out),
+                let out = caller.get(&spec.path, spec.timeout).await;
+                let _ = tx.send(Event::Call(Box::new(to_record(
+                    Phase::Warmup,
+                    base,
                     None,
-                ));
+                    sent,
+                    out,
+                ))));
             }
             caller
         });
@@ -216,12 +207,14 @@ pub async fn drive(
                     tokio::time::sleep_until(at).await;
                 }
                 let sent = Instant::now();
-                let out = caller.get(&spec.path, spec.timeout, i == 0).await;
-                let digest = out.digest.clone();
-                let _ = tx.send(Event::Call(
-                    to_record(Phase::Measured, base, intended, sent, &out),
-                    digest,
-                ));
+                let out = caller.get(&spec.path, spec.timeout).await;
+                let _ = tx.send(Event::Call(Box::new(to_record(
+                    Phase::Measured,
+                    base,
+                    intended,
+                    sent,
+                    out,
+                ))));
             }
             caller
         });

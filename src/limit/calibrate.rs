@@ -1,6 +1,7 @@
-//! `dynobench calibrate`: how precisely each limiter delivers a requested CPU quota
-//! (requested vs achieved cores for a CPU-bound child), and the tail shape of a quota
-//! (stalls at period boundaries) against a share (interleaving with a neighbour).
+//! Calibration of the limiters: how precisely each backend delivers a requested CPU quota
+//! (requested vs achieved cores for a CPU-bound `dynobench burn` child), and the tail shape
+//! of a quota (stalls at period boundaries) against a share (interleaving with a neighbour).
+//! Returns plain data (`record::calibration`); `report::calibration` renders it.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -9,9 +10,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::helpers::{BurnReport, NeighbourLoad, Pattern};
-use super::{Detection, LimitError, LimiterKind, Placement, Sandbox, SandboxSpec, plan_cpu};
+use super::backend::{LimitError, SandboxSpec};
+use super::detect::Detection;
+use super::neighbours::{NeighbourLoad, Pattern};
+use super::placement::allot_cpu;
+use super::sandbox::{Sandbox, describe_exit};
 use crate::class::CpuModel;
+use crate::record::calibration::{CalibrationReport, QuotaRow, TailRow};
+use crate::record::{Counters, LimiterKind, Placement};
 
 /// Accuracy target per backend, percent of the requested quota.
 pub fn target_pct(kind: LimiterKind) -> f64 {
@@ -36,68 +42,32 @@ pub struct CalibrateConfig {
     pub exe: PathBuf,
 }
 
-/// Requested vs achieved cores for one backend and quota.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuotaRow {
-    /// Backend.
-    pub backend: LimiterKind,
-    /// Cores requested.
-    pub requested_cores: f64,
-    /// Cores the CPU-bound child achieved (its CPU time / wall time).
-    pub achieved_cores: f64,
-    /// (achieved - requested) / requested, percent.
-    pub error_pct: f64,
-    /// The accuracy target, percent.
-    pub target_pct: f64,
-    /// Whether |error| is within the target.
-    pub within_target: bool,
-    /// Share of CFS periods throttled (cgroup backends).
-    pub throttled_ratio: Option<f64>,
-    /// Time held stopped (dutycycle), µs.
-    pub stopped_us: Option<u64>,
-}
-
-/// Work-item latency under a quota or a share.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TailRow {
-    /// Backend.
-    pub backend: LimiterKind,
-    /// `quota` or `share`.
-    pub mode: String,
-    /// Cores (the quota, or the share under contention).
-    pub cores: f64,
-    /// CPU ms per item.
-    pub item_ms: f64,
-    /// Items measured.
-    pub items: usize,
-    /// Median item wall time, ms.
-    pub p50_ms: f64,
-    /// 99th percentile item wall time, ms.
-    pub p99_ms: f64,
-    /// Slowest item, ms.
-    pub max_ms: f64,
-}
-
-/// The whole calibration.
+/// What a `dynobench burn` child measured of itself, printed as JSON on stdout.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CalibrationReport {
-    /// Where the children ran.
-    pub placement: Option<Placement>,
-    /// Quota accuracy rows.
-    pub quotas: Vec<QuotaRow>,
-    /// Tail-shape rows.
-    pub tails: Vec<TailRow>,
-    /// Backends not measured, and why.
-    pub skipped: Vec<(LimiterKind, String)>,
-    /// Whether an interrupt cut the calibration short.
-    pub interrupted: bool,
+pub struct BurnReport {
+    /// Wall time of the busy phase, µs.
+    pub wall_us: u64,
+    /// CPU time used by all busy threads, µs.
+    pub cpu_us: u64,
+    /// Wall time of each work item, µs (when `--item-ms` was given).
+    pub items_us: Vec<u64>,
+    /// `available_parallelism` as the child saw it.
+    pub available_parallelism: usize,
+    /// Memory touched, MB (when `--alloc-mb` was given).
+    pub allocated_mb: u64,
 }
 
-impl CalibrationReport {
-    /// Whether every quota row met its target.
-    pub fn all_within_target(&self) -> bool {
-        self.quotas.iter().all(|r| r.within_target)
-    }
+/// What a burn child should do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurnSpec {
+    /// How long, seconds.
+    pub seconds: f64,
+    /// Busy threads.
+    pub threads: usize,
+    /// CPU milliseconds per work item; 0 = one continuous loop.
+    pub item_ms: f64,
+    /// MB to allocate and touch first (then hold while burning).
+    pub alloc_mb: u64,
 }
 
 /// Runs a burn child inside a sandbox and returns its report and the sandbox counters.
@@ -107,7 +77,7 @@ fn burn_in(
     spec: SandboxSpec,
     args: &[String],
     seconds: f64,
-) -> Result<(BurnReport, super::Counters), LimitError> {
+) -> Result<(BurnReport, Counters), LimitError> {
     let exe = spec.helper_exe.clone();
     let mut sb = Sandbox::create(kind, detection, spec)?;
     let mut cmd = Command::new(&exe);
@@ -145,7 +115,7 @@ fn burn_in(
         )),
         Some(st) if !st.success() => Err(LimitError::Setup(format!(
             "the calibration child {}",
-            super::describe_exit(st, counters.oom_kills, None, kind)
+            describe_exit(st, counters.oom_kills, None, kind)
         ))),
         Some(_) => serde_json::from_str(out.trim())
             .map(|r| (r, counters))
@@ -178,7 +148,7 @@ pub fn calibrate(
     let cpus: Vec<usize> = placement.server.iter().copied().take(1).collect();
     let spec = |name: &str, model: CpuModel, neighbours: Option<NeighbourLoad>| SandboxSpec {
         name: format!("calibrate-{name}"),
-        plan: plan_cpu(name, &model, &cpus, neighbours.is_some()),
+        cpu: allot_cpu(name, &model, &cpus, neighbours.is_some()),
         memory_soft_bytes: None,
         memory_hard_bytes: None,
         neighbours,
@@ -262,63 +232,4 @@ pub fn calibrate(
         }
     }
     Ok(report)
-}
-
-/// Renders the report as the terminal table.
-pub fn render(r: &CalibrationReport) -> String {
-    let mut s = String::new();
-    if let Some(p) = &r.placement {
-        s.push_str(&format!("placement: {}\n\n", p.describe()));
-    }
-    s.push_str("quota precision (a CPU-bound child; achieved = its CPU time / wall time)\n");
-    s.push_str(&format!(
-        "{:<10} {:>9} {:>9} {:>8} {:>7} {:>10}  {}\n",
-        "backend", "requested", "achieved", "error", "target", "throttled", "verdict"
-    ));
-    for q in &r.quotas {
-        let thr = q
-            .throttled_ratio
-            .map(|t| format!("{:.0}%", t * 100.0))
-            .or(q.stopped_us.map(|u| format!("{:.1}s stop", u as f64 / 1e6)))
-            .unwrap_or_else(|| "-".into());
-        s.push_str(&format!(
-            "{:<10} {:>9.3} {:>9.3} {:>+7.1}% {:>6.0}% {:>10}  {}\n",
-            q.backend.name(),
-            q.requested_cores,
-            q.achieved_cores,
-            q.error_pct,
-            q.target_pct,
-            thr,
-            if q.within_target { "ok" } else { "OUTSIDE TARGET" }
-        ));
-    }
-    if !r.tails.is_empty() {
-        let ms = r.tails[0].item_ms;
-        s.push_str(&format!(
-            "\ntail shape: {ms}-ms CPU work items at 0.5 core, as a hard quota (stalls at 100-ms period ends)\n\
-             vs as a share against an always-busy neighbour (interleaving at scheduler granularity)\n"
-        ));
-        s.push_str(&format!(
-            "{:<10} {:<6} {:>6} {:>9} {:>9} {:>9}\n",
-            "backend", "mode", "items", "p50 ms", "p99 ms", "max ms"
-        ));
-        for t in &r.tails {
-            s.push_str(&format!(
-                "{:<10} {:<6} {:>6} {:>9.1} {:>9.1} {:>9.1}\n",
-                t.backend.name(),
-                t.mode,
-                t.items,
-                t.p50_ms,
-                t.p99_ms,
-                t.max_ms
-            ));
-        }
-    }
-    for (k, why) in &r.skipped {
-        s.push_str(&format!("\nskipped {k}: {why}\n"));
-    }
-    if r.interrupted {
-        s.push_str("\ninterrupted: the table above is partial\n");
-    }
-    s
 }

@@ -5,9 +5,9 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use super::backend::{Backend, SandboxSpec, group_name, remove_tree};
 use super::cgroupfs::{self, CgroupMount, Membership, cpu_list, read, read_u64, stat_field, write};
-use super::sandbox::{Backend, SandboxSpec, group_name, remove_tree};
-use super::{AppliedLimits, Counters, LimiterKind};
+use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// cpu.shares of the server group; neighbours get a multiple of it.
 const SERVER_SHARES: u64 = 1024;
@@ -38,19 +38,6 @@ fn own(mounts: &[CgroupMount], members: &[Membership], controller: &str) -> Opti
     Some(cgroupfs::own_dir(m, path))
 }
 
-/// Creates and removes a probe group to prove write access.
-pub(crate) fn probe_writable(dir: &Path) -> Result<(), String> {
-    let probe = dir.join(format!("{}{}-probe", super::GROUP_PREFIX, std::process::id()));
-    std::fs::create_dir(&probe).map_err(|e| {
-        format!(
-            "cannot create groups under {} ({e}); run as root or delegate that group to your user",
-            dir.display()
-        )
-    })?;
-    let _ = std::fs::remove_dir(&probe);
-    Ok(())
-}
-
 impl Cgroup1Site {
     /// Finds the v1 hierarchies and checks that the cpu one is writable.
     pub fn detect(mounts: &[CgroupMount], members: &[Membership]) -> Result<Cgroup1Site, String> {
@@ -65,8 +52,8 @@ impl Cgroup1Site {
                 cpu.display()
             ));
         }
-        probe_writable(&cpu)?;
-        let usable = |d: Option<PathBuf>| d.filter(|d| probe_writable(d).is_ok());
+        cgroupfs::probe_writable(&cpu)?;
+        let usable = |d: Option<PathBuf>| d.filter(|d| cgroupfs::probe_writable(d).is_ok());
         Ok(Cgroup1Site {
             cpuacct: usable(own(mounts, members, "cpuacct")),
             cpuset: usable(own(mounts, members, "cpuset")),
@@ -135,7 +122,7 @@ impl Cgroup1 {
     }
 
     fn build(&mut self, site: &Cgroup1Site, spec: &SandboxSpec, name: &str) -> Result<(), String> {
-        let plan = &spec.plan;
+        let plan = &spec.cpu;
         // cpuset first: children of a v1 cpuset start empty and must be filled top-down.
         if let Some(base) = &site.cpuset {
             let (s, n) = self.pair(base, name)?;

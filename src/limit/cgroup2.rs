@@ -4,9 +4,9 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use super::backend::{Backend, SandboxSpec, group_name, remove_tree};
 use super::cgroupfs::{self, CgroupMount, Membership, cpu_list, read, read_u64, stat_field, write};
-use super::sandbox::{Backend, SandboxSpec, group_name, remove_tree};
-use super::{AppliedLimits, Counters, LimiterKind};
+use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// cpu.weight of the server group (the v2 default); neighbours get a multiple of it.
 const SERVER_WEIGHT: u64 = 100;
@@ -94,7 +94,7 @@ impl Cgroup2Site {
                 base.display()
             ));
         }
-        super::cgroup1::probe_writable(base)?;
+        cgroupfs::probe_writable(base)?;
         Ok(Cgroup2Site {
             base: base.to_path_buf(),
             controllers,
@@ -146,7 +146,7 @@ impl Cgroup2 {
     }
 
     fn build(&mut self, site: &Cgroup2Site, spec: &SandboxSpec) -> Result<(), String> {
-        let plan = &spec.plan;
+        let plan = &spec.cpu;
         let enable: Vec<String> = ["cpu", "cpuset", "memory"]
             .iter()
             .filter(|c| site.has(c))

@@ -5,6 +5,12 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use crate::units::{cpu_list, parse_cpu_list};
+
+/// Prefix of every cgroup and helper process name dynobench creates (stale-group cleanup
+/// finds groups by it).
+pub const GROUP_PREFIX: &str = "dynobench-";
+
 /// `statfs` magic of a cgroup v2 filesystem.
 pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 /// `statfs` magic of a cgroup v1 filesystem.
@@ -153,48 +159,21 @@ pub fn read_u64(dir: &Path, file: &str) -> Option<u64> {
     read(dir, file)?.trim().parse().ok()
 }
 
-/// Renders a CPU list for `cpuset.cpus` (`1`, `1-3`, `0,2`).
-pub fn cpu_list(cpus: &[usize]) -> String {
-    let mut sorted = cpus.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
-    }
-    parts.join(",")
-}
-
-/// Parses a CPU list such as `0-3,6`.
-pub fn parse_cpu_list(s: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
-                    out.extend(a..=b);
-                }
-            }
-            None => {
-                if let Ok(a) = part.trim().parse() {
-                    out.push(a);
-                }
-            }
-        }
-    }
-    out
+/// Creates and removes a probe group under `dir` to prove write access.
+pub fn probe_writable(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!(
+        "{}{}-probe",
+        GROUP_PREFIX,
+        std::process::id()
+    ));
+    std::fs::create_dir(&probe).map_err(|e| {
+        format!(
+            "cannot create groups under {} ({e}); run as root or delegate that group to your user",
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_dir(&probe);
+    Ok(())
 }
 
 /// Sends SIGKILL to every process listed in `dir/cgroup.procs` (used when removing groups).
@@ -270,14 +249,6 @@ mod tests {
         );
         let cpu = &parse_mountinfo(MOUNTINFO)[1];
         assert_eq!(own_dir(cpu, "/"), PathBuf::from("/sys/fs/cgroup/cpu"));
-    }
-
-    #[test]
-    fn cpu_lists_round_trip() {
-        assert_eq!(cpu_list(&[3, 1, 2, 6]), "1-3,6");
-        assert_eq!(cpu_list(&[1]), "1");
-        assert_eq!(parse_cpu_list("0-2,5\n"), vec![0, 1, 2, 5]);
-        assert_eq!(parse_cpu_list(""), Vec::<usize>::new());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The user-space fallback (`dutycycle`) and the `none` backend. Dutycycle holds the server
+//! The user-space fallback (`dutycycle`): it holds the server
 //! to its CPU quota by SIGSTOP/SIGCONT, checked every 5 ms against the process CPU clock
 //! (a token bucket: like cpulimit, but charged by CPU actually used, so multi-threaded
 //! servers are held to cores, not to wall-clock slots), approximates the neighbour weight by
@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::sandbox::{Backend, SandboxSpec};
-use super::{AppliedLimits, Counters, LimiterKind};
+use super::backend::{Backend, SandboxSpec};
+use super::procfs::{peak_rss_bytes, process_cpu_ns, rss_bytes};
+use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// How often the controller looks at the server.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -49,28 +50,6 @@ pub fn available() -> Result<(), String> {
         .ok_or_else(|| "cannot read process CPU clocks (clock_getcpuclockid)".into())
 }
 
-/// CPU time of process `pid`, ns (via its CPU-time clock), while it exists.
-pub fn process_cpu_ns(pid: i32) -> Option<u64> {
-    let clock = nix::time::clock_getcpuclockid(Pid::from_raw(pid)).ok()?;
-    let t = nix::time::clock_gettime(clock).ok()?;
-    Some(t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
-}
-
-/// Resident set size of `pid`, bytes.
-pub fn rss_bytes(pid: i32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}
-
-/// Peak RSS (`VmHWM`) of `pid`, bytes.
-pub fn peak_rss_bytes(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 #[derive(Default)]
 struct Shared {
     stopped_ns: AtomicU64,
@@ -78,9 +57,8 @@ struct Shared {
     kills: AtomicU64,
 }
 
-/// The dutycycle (`enforce`) or none (`!enforce`) backend.
+/// The dutycycle backend.
 pub(crate) struct Dutycycle {
-    enforce: bool,
     quota: Option<f64>,
     hard: Option<u64>,
     nice: Option<i32>,
@@ -90,16 +68,11 @@ pub(crate) struct Dutycycle {
 }
 
 impl Dutycycle {
-    pub(crate) fn new(spec: &SandboxSpec, enforce: bool) -> Dutycycle {
+    pub(crate) fn new(spec: &SandboxSpec) -> Dutycycle {
         Dutycycle {
-            enforce,
-            quota: spec.plan.quota_cores.filter(|_| enforce),
-            hard: spec.memory_hard_bytes.filter(|_| enforce),
-            nice: spec
-                .plan
-                .neighbour_weight_ratio
-                .filter(|_| enforce)
-                .map(nice_for_ratio),
+            quota: spec.cpu.quota_cores,
+            hard: spec.memory_hard_bytes,
+            nice: spec.cpu.neighbour_weight_ratio.map(nice_for_ratio),
             shared: Arc::new(Shared::default()),
             stop: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
@@ -170,11 +143,7 @@ fn control(pid: i32, quota: Option<f64>, hard: Option<u64>, shared: Arc<Shared>,
 
 impl Backend for Dutycycle {
     fn kind(&self) -> LimiterKind {
-        if self.enforce {
-            LimiterKind::Dutycycle
-        } else {
-            LimiterKind::None
-        }
+        LimiterKind::Dutycycle
     }
 
     fn server_join(&self) -> Result<Vec<File>, String> {
@@ -220,7 +189,7 @@ impl Backend for Dutycycle {
             nr_throttled: None,
             throttled_us: None,
             memory_peak_bytes: peak,
-            oom_kills: self.enforce.then(|| self.shared.kills.load(Ordering::Relaxed)),
+            oom_kills: Some(self.shared.kills.load(Ordering::Relaxed)),
             neighbour_cpu_us: nb,
             stopped_us: self
                 .quota
@@ -229,15 +198,6 @@ impl Backend for Dutycycle {
     }
 
     fn describe(&self, a: &mut AppliedLimits) {
-        if !self.enforce {
-            a.quota_cores = None;
-            a.floor_cores = None;
-            a.memory_soft_bytes = None;
-            a.memory_hard_bytes = None;
-            a.warnings
-                .push("limiter none: the class's CPU and memory model is not applied".into());
-            return;
-        }
         a.period_us = TICK.as_micros() as u64;
         a.weight = self.nice.map(|n| NICE_WEIGHTS[(n + 20) as usize]);
         a.neighbour_weight = self.nice.map(|_| 1024);
@@ -274,6 +234,7 @@ mod tests {
 
     #[test]
     fn reads_own_cpu_clock_and_memory() {
+        use crate::limit::procfs::{peak_rss_bytes, process_cpu_ns, rss_bytes};
         let me = std::process::id() as i32;
         assert!(process_cpu_ns(me).unwrap() > 0);
         assert!(rss_bytes(me).unwrap() > 0);

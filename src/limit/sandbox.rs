@@ -6,84 +6,15 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::helpers::NeighbourLoad;
-use super::{
-    AppliedLimits, Counters, CpuPlan, Detection, LimitError, LimiterKind, cgroup1, cgroup2, cgroupfs,
-    dutycycle,
-};
-
-/// What a sandbox should enforce.
-#[derive(Debug, Clone)]
-pub struct SandboxSpec {
-    /// A label for the group name (the class name).
-    pub name: String,
-    /// The CPU plan (from [`super::plan_cpu`]).
-    pub plan: CpuPlan,
-    /// Soft memory limit, bytes (the class's memory: R14 above it).
-    pub memory_soft_bytes: Option<u64>,
-    /// Hard memory limit, bytes (killed above it: R15).
-    pub memory_hard_bytes: Option<u64>,
-    /// How neighbours load their CPUs, when the plan has neighbours.
-    pub neighbours: Option<NeighbourLoad>,
-    /// The dynobench binary, which runs the neighbour processes.
-    pub helper_exe: PathBuf,
-}
-
-/// What a backend does for a sandbox.
-pub(crate) trait Backend: Send {
-    /// Which backend this is.
-    fn kind(&self) -> LimiterKind;
-    /// Open `cgroup.procs` files the server child writes "0" into before exec.
-    fn server_join(&self) -> Result<Vec<File>, String>;
-    /// The same for neighbour processes.
-    fn neighbour_join(&self) -> Result<Vec<File>, String>;
-    /// A nice value for the server (backends without group weights approximate the
-    /// server/neighbour weight ratio by lowering the server's priority).
-    fn server_nice(&self) -> Option<i32> {
-        None
-    }
-    /// Called once the server runs.
-    fn started(&mut self, _pid: i32) {}
-    /// Called before the server is stopped (dutycycle resumes it and stops duty cycling).
-    fn before_stop(&mut self) {}
-    /// Current counters; `server` and `neighbours` are the live pids.
-    fn counters(&self, server: Option<i32>, neighbours: &[i32]) -> Counters;
-    /// Fills backend-specific fields of the applied limits.
-    fn describe(&self, applied: &mut AppliedLimits);
-    /// Removes everything the backend created; returns problems.
-    fn destroy(&mut self) -> Vec<String>;
-}
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A unique group name: `dynobench-<pid>-<seq>-<label>`.
-pub(crate) fn group_name(label: &str) -> String {
-    let clean: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect();
-    format!(
-        "{}{}-{}-{clean}",
-        super::GROUP_PREFIX,
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use super::backend::{Backend, SandboxSpec};
+use super::{Detection, LimitError, cgroup1, cgroup2, dutycycle, none};
+use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// A running sandbox.
 pub struct Sandbox {
@@ -115,8 +46,8 @@ impl Sandbox {
                 let site = detection.cgroup1.as_ref().map_err(unavailable)?;
                 Box::new(cgroup1::Cgroup1::create(site, &spec).map_err(LimitError::Setup)?)
             }
-            LimiterKind::Dutycycle => Box::new(dutycycle::Dutycycle::new(&spec, true)),
-            LimiterKind::None => Box::new(dutycycle::Dutycycle::new(&spec, false)),
+            LimiterKind::Dutycycle => Box::new(dutycycle::Dutycycle::new(&spec)),
+            LimiterKind::None => Box::new(none::Unlimited::new(&spec)),
         };
         Ok(Sandbox {
             backend,
@@ -140,23 +71,23 @@ impl Sandbox {
             return Err(LimitError::Setup("this sandbox already runs a server".into()));
         }
         if let Some(load) = self.spec.neighbours
-            && self.spec.plan.neighbours > 0
+            && self.spec.cpu.neighbours > 0
             && self.neighbours.is_empty()
         {
-            for i in 0..self.spec.plan.neighbours {
+            for i in 0..self.spec.cpu.neighbours {
                 let mut n = Command::new(&self.spec.helper_exe);
                 n.args(load.args(i))
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
                 let fds = self.backend.neighbour_join().map_err(LimitError::Setup)?;
-                let child = spawn_limited(&mut n, &fds, &self.spec.plan.cpus, None)?;
+                let child = spawn_limited(&mut n, &fds, &self.spec.cpu.cpus, None)?;
                 self.neighbours.push(child);
             }
         }
         let fds = self.backend.server_join().map_err(LimitError::Setup)?;
         let nice = self.backend.server_nice();
-        let child = spawn_limited(cmd.stdin(Stdio::null()), &fds, &self.spec.plan.cpus, nice)?;
+        let child = spawn_limited(cmd.stdin(Stdio::null()), &fds, &self.spec.cpu.cpus, nice)?;
         let pid = child.id();
         self.server = Some(child);
         self.backend.started(pid as i32);
@@ -199,7 +130,7 @@ impl Sandbox {
 
     /// The limits as applied (after capping), with the backend's details.
     pub fn applied(&self) -> AppliedLimits {
-        let p = &self.spec.plan;
+        let p = &self.spec.cpu;
         let mut a = AppliedLimits {
             backend: Some(self.backend.kind()),
             cpus: p.cpus.clone(),
@@ -362,45 +293,4 @@ pub fn describe_exit(
         (Some(code), _) => format!("exited with code {code}"),
         _ => format!("ended: {status}"),
     }
-}
-
-/// Removes `dynobench-<pid>-*` groups under `bases` whose pid is no longer alive.
-pub(crate) fn remove_stale(bases: &[PathBuf]) -> Vec<String> {
-    let me = std::process::id();
-    let mut removed = Vec::new();
-    for base in bases {
-        let Ok(entries) = std::fs::read_dir(base) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            let Some(rest) = name.strip_prefix(super::GROUP_PREFIX) else {
-                continue;
-            };
-            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-                continue;
-            };
-            let alive = pid == me || kill(Pid::from_raw(pid as i32), None).is_ok();
-            if alive || !e.path().is_dir() {
-                continue;
-            }
-            if remove_tree(&e.path()).is_ok() {
-                removed.push(e.path().display().to_string());
-            }
-        }
-    }
-    removed
-}
-
-/// Kills the members of a group tree and removes it, leaves first.
-pub(crate) fn remove_tree(dir: &Path) -> Result<(), String> {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                remove_tree(&e.path())?;
-            }
-        }
-    }
-    cgroupfs::kill_members(dir);
-    cgroupfs::remove_group(dir)
 }

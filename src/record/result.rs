@@ -6,23 +6,36 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::ClassRecorder;
-use super::cost::{Cost, usd_per_million, value};
-use super::histogram::{Hist, encode};
-use super::summary::{Summary, summarize};
+use super::capacity::CapacityReport;
+use super::cost::{Cost, value};
+use super::histogram::Hist;
+use super::limits::{AppliedLimits, Counters};
+use super::runtime::{MemoryQuotaReport, RuntimeSample};
+use super::summary::Summary;
 use crate::class::DynoClass;
-use crate::limit::{AppliedLimits, Counters};
 
 /// How a class's run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ClassStatus {
     /// Measured.
+    #[default]
     Ok,
     /// Could not be measured (server crash, OOM kill, every call failing); see `failure`.
     Failed,
     /// Cut short by an interrupt.
     Interrupted,
+}
+
+impl ClassStatus {
+    /// The status as run.json spells it (`ok`, `failed`, `interrupted`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassStatus::Ok => "ok",
+            ClassStatus::Failed => "failed",
+            ClassStatus::Interrupted => "interrupted",
+        }
+    }
 }
 
 /// Call counts.
@@ -78,6 +91,7 @@ pub struct LoadFacts {
 
 /// Histograms of a class, each HDR V2+deflate, base64 (standard alphabet), values in µs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct Histograms {
     /// Client latency of measured calls (from the intended send time in open loop).
     pub client_latency: String,
@@ -114,8 +128,10 @@ pub struct LatencyBreakdown {
     pub other_ms: f64,
 }
 
-/// Everything measured for one class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Everything measured for one class. Fields a file lacks take their defaults (files of
+/// another 1.x version).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct ClassResult {
     /// Class name.
     pub name: String,
@@ -183,13 +199,13 @@ pub struct ClassResult {
     pub histograms: Histograms,
     /// Server samples, one per second (log-runtime-metrics).
     #[serde(default)]
-    pub runtime: Vec<crate::driver::monitor::RuntimeSample>,
+    pub runtime: Vec<RuntimeSample>,
     /// Memory against the class's quota (R14 when samples exceed it).
     #[serde(default)]
-    pub memory_quota: Option<crate::driver::monitor::MemoryQuotaReport>,
+    pub memory_quota: Option<MemoryQuotaReport>,
     /// The capacity search, with `--find-capacity`.
     #[serde(default)]
-    pub capacity: Option<super::capacity::CapacityReport>,
+    pub capacity: Option<CapacityReport>,
     /// Per-second client-latency histograms (for the .hlog; not stored in run.json).
     #[serde(skip)]
     #[schemars(skip)]
@@ -197,7 +213,7 @@ pub struct ClassResult {
     /// Every call (for runtime.log router lines; not stored in run.json).
     #[serde(skip)]
     #[schemars(skip)]
-    pub call_log: Vec<super::CallLine>,
+    pub call_log: Vec<CallLine>,
     /// Seconds since the Unix epoch when the class's load started (call_log times are
     /// relative to it).
     #[serde(default)]
@@ -233,119 +249,53 @@ pub struct ClassContext {
     pub load_start_unix_s: f64,
 }
 
-fn opt_summary(h: &Hist) -> Option<Summary> {
-    (!h.is_empty()).then(|| summarize(h))
-}
-
-fn opt_encode(h: &Hist) -> Option<String> {
-    (!h.is_empty()).then(|| encode(h))
-}
-
-fn breakdown(rec: &ClassRecorder) -> Option<LatencyBreakdown> {
-    if rec.server_wall.is_empty() || rec.latency.is_empty() {
-        return None;
-    }
-    let ms = |h: &Hist| h.mean() / 1000.0;
-    let latency_ms = ms(&rec.latency);
-    let (cpu_ms, cpu_wait_ms, io_ms, queue_ms) = (
-        ms(&rec.server_cpu),
-        ms(&rec.cpu_wait),
-        ms(&rec.io),
-        ms(&rec.queue),
-    );
-    Some(LatencyBreakdown {
-        latency_ms,
-        cpu_ms,
-        cpu_wait_ms,
-        io_ms,
-        queue_ms,
-        other_ms: (latency_ms - cpu_ms - cpu_wait_ms - io_ms - queue_ms).max(0.0),
-    })
-}
-
 impl ClassResult {
-    /// Builds the result from a recorder and its context. Status is `ok`; the driver marks
-    /// failures. Value-per-dollar figures are filled in by [`apply_value`] once every class
-    /// is known.
-    pub fn from_recorder(rec: ClassRecorder, ctx: ClassContext) -> ClassResult {
-        let calls = rec.call_counts();
-        let duration_s = rec.duration_s();
-        let throughput = if duration_s > 0.0 {
-            calls.ok as f64 / duration_s
-        } else {
-            0.0
-        };
-        let cpu = opt_summary(&rec.server_cpu);
-        let wait = opt_summary(&rec.cpu_wait);
-        let per_req = |total: Option<u64>| total.filter(|_| calls.ok > 0).map(|t| t as f64 / calls.ok as f64);
-        let price = ctx.class.price_usd_month;
-        let mut load = ctx.load;
-        load.achieved_rps = throughput;
-        load.late_sends = rec.late_sends();
-        ClassResult {
-            name: ctx.class.name.clone(),
-            status: ClassStatus::Ok,
-            failure: None,
-            workers: ctx.workers,
-            price_usd_month: price,
-            limits: ctx.limits,
-            load,
-            warmup: rec.warmup_facts(),
-            duration_s,
-            throughput_rps: throughput,
-            latency: summarize(&rec.latency),
-            latency_uncorrected: if rec.open_loop() {
-                Some(summarize(&rec.latency_uncorrected))
-            } else {
-                None
-            },
-            server_wall: opt_summary(&rec.server_wall),
-            cpu_per_request_us: cpu.as_ref().map(|s| s.mean_us),
-            cpu_wait_per_request_us: wait.as_ref().map(|s| s.mean_us),
-            server_cpu: cpu,
-            cpu_wait: wait,
-            queue: opt_summary(&rec.queue),
-            io: opt_summary(&rec.io),
-            breakdown: breakdown(&rec),
-            throttled_ratio: ctx.kernel.throttled_ratio(),
-            throttled_us_per_request: per_req(ctx.kernel.throttled_us),
-            kernel: ctx.kernel,
-            peak_rss_bytes: ctx.peak_rss_bytes,
-            steal_pct: ctx.steal_pct,
-            cost: Cost {
-                usd_month: price,
-                usd_hour: ctx.class.price_usd_hour(),
-                usd_per_million_requests: usd_per_million(price, throughput),
-                value_p95: None,
-                value_p99: None,
-            },
-            digest: ctx.digest,
-            warnings: ctx.warnings,
-            histograms: Histograms {
-                client_latency: encode(&rec.latency),
-                client_latency_uncorrected: rec.open_loop().then(|| encode(&rec.latency_uncorrected)),
-                server_wall: opt_encode(&rec.server_wall),
-                server_cpu: opt_encode(&rec.server_cpu),
-                cpu_wait: opt_encode(&rec.cpu_wait),
-                queue: opt_encode(&rec.queue),
-                io: opt_encode(&rec.io),
-            },
-            runtime: Vec::new(),
-            memory_quota: None,
-            capacity: None,
-            intervals: rec.intervals,
-            call_log: rec.call_log,
-            load_start_unix_s: ctx.load_start_unix_s,
-            measured_start_unix_s: ctx.measured_start_unix_s,
-            calls,
-            class: ctx.class,
-        }
-    }
-
     /// Whether the class was measured.
     pub fn is_ok(&self) -> bool {
         self.status == ClassStatus::Ok
     }
+}
+
+/// Why a call did not return a usable 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// The TCP (or TLS) connection could not be made.
+    Connect,
+    /// No complete response within the timeout.
+    Timeout,
+    /// The connection broke or the response was not valid HTTP.
+    Http,
+    /// A response with a status other than 200.
+    Status,
+}
+
+impl ErrorKind {
+    /// The key used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Http => "http",
+            ErrorKind::Status => "status",
+        }
+    }
+}
+
+/// One call as the platform's router would log it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallLine {
+    /// Completion time, µs since the load started.
+    pub done_us: u64,
+    /// Connection set-up, µs (0 on a kept-alive connection).
+    pub connect_us: u64,
+    /// Time from send to completion, µs.
+    pub service_us: u64,
+    /// HTTP status, if any.
+    pub status: Option<u16>,
+    /// Failure kind, if any.
+    pub error: Option<ErrorKind>,
+    /// Response bytes.
+    pub bytes: u64,
 }
 
 /// Fills `cost.value_p95` / `value_p99` relative to the cheapest measured class.

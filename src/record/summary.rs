@@ -41,7 +41,7 @@ impl Percentile {
 }
 
 /// A histogram summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     /// Samples.
     pub count: u64,

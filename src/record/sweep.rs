@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::ClassResult;
+use super::result::ClassResult;
 use crate::slo::{Slo, SloMetric};
 
 /// One worker count of a sweep.

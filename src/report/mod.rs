@@ -1,15 +1,19 @@
-//! Presentation: reads plain result data and renders it — the terminal table, run.json,
-//! summary.md, summary.csv, .hgrm, .hlog and SVG plots — and writes results directories
-//! atomically. Nothing here measures or starts processes.
+//! Presentation and files: reads plain result data and renders it — the terminal tables,
+//! run.json, summary.md, summary.csv, .hgrm, .hlog, runtime.log and SVG plots, and the
+//! outputs of `compare`, `simulate`, `plan`, `calibrate` and `classes` — writes results
+//! directories atomically, and holds THE one reader of results. Nothing here measures or
+//! starts processes.
 
+pub mod calibration;
 mod classes;
+pub mod compare;
 pub mod export;
-pub mod model;
-mod slo;
+pub mod palette;
+pub mod plan;
+pub mod reader;
+pub mod service;
+pub mod simulate;
 pub mod table;
 pub mod writer;
 
-pub use crate::record::sweep::worker_sweeps;
 pub use classes::classes_table;
-pub use model::RunReport;
-pub use slo::slo_verdicts;

@@ -2,14 +2,8 @@
 //! Markdown summary (ms with one decimal, confidence intervals, not-estimable marks).
 
 use crate::record::summary::{Percentile, Summary};
-use crate::record::{ClassResult, ClassStatus};
-
-use super::RunReport;
-
-/// Milliseconds with one decimal from µs.
-pub fn ms(us: u64) -> String {
-    format!("{:.1}", us as f64 / 1000.0)
-}
+use crate::record::{ClassResult, ClassStatus, RunReport};
+use crate::units::{mib, ms};
 
 /// A percentile as `412.3` or `n/e` (not estimable).
 pub fn pct_value(p: Option<&Percentile>) -> String {
@@ -208,7 +202,7 @@ pub fn render(r: &RunReport) -> String {
 }
 
 fn mb(b: Option<u64>) -> String {
-    b.map_or("-".into(), |b| format!("{:.0}", b as f64 / 1048576.0))
+    b.map_or("-".into(), |b| format!("{:.0}", mib(b)))
 }
 
 /// The worker-sweep tables (empty without a sweep).

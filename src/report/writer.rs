@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::RunReport;
 use super::export::{csv, hgrm, hlog, json, markdown, runtime_log, svg};
+use crate::record::RunReport;
 use crate::record::histogram::decode;
 
 /// Writes one run's directory.

@@ -38,25 +38,36 @@ pub const MAX_BODY_BYTES: u64 = 1024;
 /// How long in-flight requests get to finish after SIGTERM (the platform allows 30 s).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
-/// What `GET /work` returns: the server-side timings of one unit of work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The line `dynobench serve` prints to stdout once bound, followed by the address (the
+/// driver reads it to find the port of a server it started on port 0).
+pub const LISTENING_PREFIX: &str = "listening on ";
+
+/// What `GET /work` returns: the server-side timings of one unit of work. The driver reads
+/// the same type back; only `wall_us` and `cpu_us` are required, so any endpoint reporting
+/// those two can be measured.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkResponse {
     /// Handler wall time in the worker, microseconds.
     pub wall_us: u64,
     /// Worker thread CPU time, microseconds.
     pub cpu_us: u64,
     /// Time the worker thread was runnable but not running (schedstat run_delay), µs.
+    #[serde(default)]
     pub wait_us: u64,
     /// Time the request waited for a free worker, µs.
+    #[serde(default)]
     pub queue_us: u64,
     /// Time spent in the simulated downstream call (io profile), µs.
     #[serde(default)]
     pub io_us: u64,
     /// Index of the worker that ran it.
+    #[serde(default)]
     pub worker: usize,
     /// Digest of the transform's serialized output.
+    #[serde(default)]
     pub digest: String,
     /// Payload bytes processed.
+    #[serde(default)]
     pub bytes: u64,
     /// Bytes of serialized output.
     #[serde(default)]
@@ -374,7 +385,7 @@ pub fn run_foreground(cfg: ServeConfig) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
         let pool = WorkerPool::start(cfg.workers, cfg.backlog, cfg.payload.clone(), cfg.ballast_mb)?;
         println!(
-            "listening on {addr} (workers {}, backlog {}, payload {} {} bytes, pid {})",
+            "{LISTENING_PREFIX}{addr} (workers {}, backlog {}, payload {} {} bytes, pid {})",
             cfg.workers,
             cfg.backlog,
             cfg.payload.name(),

@@ -14,18 +14,23 @@
 //! with a 503. Every 503 enters the latency figures at the timeout value: a failed request is
 //! never counted as a fast one.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 use hdrhistogram::Histogram;
 use rand::RngExt;
 use rand_distr::Exp1;
 use rayon::prelude::*;
 
-use super::policy::{MinPicker, two_choices};
+use super::common::{SimError, SimRng, task_rng};
+use super::policy::MinPicker;
+use super::policy::Policy;
+use super::routing::{
+    Dynos, EventRouter, LeastConnRouter, PerRouter, RandomRouter, RoundRobinRouter, TwoChoices,
+};
 use super::service::ServiceDist;
-use super::{Arrivals, Policy, SimError, SimRng, task_rng};
-use crate::slo::{Slo, SloMetric};
+pub use super::sweep::EventPoint;
+pub use super::theory::{md1_mean_response, mm1_mean_response};
+use crate::record::Arrivals;
 
 /// Settings of an event-engine run.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,233 +113,6 @@ impl EventConfig {
     }
 }
 
-/// Response times, queues and 503s at one utilization, over all samples.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct EventPoint {
-    /// Offered load, percent of total capacity.
-    pub utilization: f64,
-    /// Arrival rate, requests per second, all dynos together.
-    pub rate: f64,
-    /// Requests counted (after warm-up), all samples.
-    pub requests: u64,
-    /// Mean response time (seconds; 503s count at the timeout).
-    pub mean_response: f64,
-    /// Median response time (seconds).
-    pub p50: f64,
-    /// 95th percentile response time (seconds).
-    pub p95: f64,
-    /// 99th percentile response time (seconds).
-    pub p99: f64,
-    /// Largest response time (seconds).
-    pub max: f64,
-    /// Mean time waiting for a worker (seconds), over requests a dyno accepted.
-    pub mean_wait: f64,
-    /// `mean_wait` in units of the mean service time: how many jobs' worth one waits.
-    pub mean_wait_jobs: f64,
-    /// Time-averaged number of requests waiting per dyno (Little's law on the waits).
-    pub mean_queue: f64,
-    /// 99th percentile of the queue an arriving request found on its dyno.
-    pub p99_queue: u32,
-    /// Largest queue an arriving request found on its dyno.
-    pub max_queue: u32,
-    /// Requests the router gave up on after the timeout (503).
-    pub timeouts: u64,
-    /// Requests refused because the dyno's backlog was full (503).
-    pub rejected: u64,
-    /// Share of requests answered 503 (timeouts + rejected), 0..1.
-    pub share_503: f64,
-    /// Response-time histogram (microseconds).
-    #[serde(skip)]
-    pub latency: Histogram<u64>,
-}
-
-impl EventPoint {
-    /// The response-time quantile `q` (seconds).
-    pub fn quantile(&self, q: f64) -> f64 {
-        self.latency.value_at_quantile(q) as f64 / 1e6
-    }
-
-    /// The value an SLO constrains: microseconds for latency metrics, a fraction for the
-    /// error rate. `None` when no request was counted.
-    pub fn slo_value(&self, slo: &Slo) -> Option<f64> {
-        if self.requests == 0 {
-            return None;
-        }
-        Some(match slo.metric {
-            SloMetric::Percentile(p) => self.latency.value_at_quantile(p / 100.0) as f64,
-            SloMetric::Max => self.latency.max() as f64,
-            SloMetric::ErrorRate => self.share_503,
-        })
-    }
-}
-
-/// Per-dyno state: worker free-times and the start times of the requests still waiting.
-struct Dynos {
-    w: usize,
-    free: Vec<f64>,
-    waiting: Vec<VecDeque<f64>>,
-}
-
-impl Dynos {
-    fn new(n: usize, w: usize) -> Dynos {
-        Dynos {
-            w,
-            free: vec![0.0; n * w],
-            waiting: vec![VecDeque::new(); n],
-        }
-    }
-
-    /// Requests waiting on dyno `d` at time `now` (starts are in FIFO order, so the ones that
-    /// have started are at the front).
-    #[inline]
-    fn waiting_now(&mut self, d: usize, now: f64) -> usize {
-        let q = &mut self.waiting[d];
-        while let Some(&s) = q.front() {
-            if s <= now {
-                q.pop_front();
-            } else {
-                break;
-            }
-        }
-        q.len()
-    }
-
-    /// Requests in dyno `d` (waiting or in service) at time `now`.
-    #[inline]
-    fn in_system(&mut self, d: usize, now: f64) -> usize {
-        let waiting = self.waiting_now(d, now);
-        waiting
-            + self.free[d * self.w..(d + 1) * self.w]
-                .iter()
-                .filter(|&&f| f > now)
-                .count()
-    }
-
-    /// The worker of dyno `d` that is free first, and when.
-    #[inline]
-    fn earliest_worker(&self, d: usize) -> (usize, f64) {
-        let ws = &self.free[d * self.w..(d + 1) * self.w];
-        let mut k = 0;
-        for (i, &f) in ws.iter().enumerate().skip(1) {
-            if f < ws[k] {
-                k = i;
-            }
-        }
-        (d * self.w + k, ws[k])
-    }
-}
-
-/// A routing policy's state during one event-engine sample.
-trait EventRouter {
-    /// Picks a dyno (and the router that sends) for a request arriving at `now`.
-    fn route(&mut self, now: f64, dynos: &mut Dynos, rng: &mut SimRng) -> (usize, u32);
-    /// The dyno accepted the request; it ends at `finish`, and the router stops waiting for
-    /// it at `router_done` (= min(finish, arrival + timeout)).
-    fn accepted(&mut self, d: usize, r: u32, finish: f64, router_done: f64);
-}
-
-struct RandomRouter(usize);
-impl EventRouter for RandomRouter {
-    #[inline]
-    fn route(&mut self, _: f64, _: &mut Dynos, rng: &mut SimRng) -> (usize, u32) {
-        (rng.random_range(0..self.0), 0)
-    }
-    #[inline]
-    fn accepted(&mut self, _: usize, _: u32, _: f64, _: f64) {}
-}
-
-struct RoundRobinRouter {
-    n: usize,
-    next: usize,
-}
-impl EventRouter for RoundRobinRouter {
-    #[inline]
-    fn route(&mut self, _: f64, _: &mut Dynos, _: &mut SimRng) -> (usize, u32) {
-        let d = self.next;
-        self.next = if d + 1 == self.n { 0 } else { d + 1 };
-        (d, 0)
-    }
-    #[inline]
-    fn accepted(&mut self, _: usize, _: u32, _: f64, _: f64) {}
-}
-
-/// Times are non-negative and finite, so their bit patterns order like the numbers.
-#[inline]
-fn key(t: f64) -> u64 {
-    t.to_bits()
-}
-
-/// One all-knowing router: counts the requests really in each dyno (until they finish).
-struct LeastConnRouter {
-    picker: MinPicker,
-    ends: BinaryHeap<Reverse<(u64, u32)>>,
-}
-impl EventRouter for LeastConnRouter {
-    #[inline]
-    fn route(&mut self, now: f64, _: &mut Dynos, rng: &mut SimRng) -> (usize, u32) {
-        let k = key(now);
-        while let Some(&Reverse((t, d))) = self.ends.peek() {
-            if t > k {
-                break;
-            }
-            self.ends.pop();
-            self.picker.dec(d as usize);
-        }
-        (self.picker.pick_min(rng), 0)
-    }
-    #[inline]
-    fn accepted(&mut self, d: usize, _: u32, finish: f64, _: f64) {
-        self.picker.inc(d);
-        self.ends.push(Reverse((key(finish), d as u32)));
-    }
-}
-
-/// R routers, each counting its own requests in flight per dyno until it sees them answered
-/// (or gives up on them at the timeout).
-struct PerRouter {
-    routers: Vec<MinPicker>,
-    ends: BinaryHeap<Reverse<(u64, u32, u32)>>,
-}
-impl EventRouter for PerRouter {
-    #[inline]
-    fn route(&mut self, now: f64, _: &mut Dynos, rng: &mut SimRng) -> (usize, u32) {
-        let k = key(now);
-        while let Some(&Reverse((t, d, r))) = self.ends.peek() {
-            if t > k {
-                break;
-            }
-            self.ends.pop();
-            self.routers[r as usize].dec(d as usize);
-        }
-        let r = if self.routers.len() == 1 {
-            0
-        } else {
-            rng.random_range(0..self.routers.len())
-        };
-        (self.routers[r].pick_min(rng), r as u32)
-    }
-    #[inline]
-    fn accepted(&mut self, d: usize, r: u32, _: f64, router_done: f64) {
-        self.routers[r as usize].inc(d);
-        self.ends.push(Reverse((key(router_done), d as u32, r)));
-    }
-}
-
-struct TwoChoices(usize);
-impl EventRouter for TwoChoices {
-    #[inline]
-    fn route(&mut self, now: f64, dynos: &mut Dynos, rng: &mut SimRng) -> (usize, u32) {
-        let (a, b) = two_choices(self.0, rng);
-        if a != b && dynos.in_system(b, now) < dynos.in_system(a, now) {
-            (b, 0)
-        } else {
-            (a, 0)
-        }
-    }
-    #[inline]
-    fn accepted(&mut self, _: usize, _: u32, _: f64, _: f64) {}
-}
-
 /// What one sample leaves behind.
 struct EventSample {
     latency: Histogram<u64>,
@@ -394,7 +172,7 @@ fn run_with<R: EventRouter>(
                 let e: f64 = rng.sample(Exp1);
                 now + e * gap
             }
-            Arrivals::Deterministic => (i + 1) as f64 * gap,
+            Arrivals::Constant => (i + 1) as f64 * gap,
         };
         let (d, r) = router.route(now, &mut dynos, rng);
         let waiting = dynos.waiting_now(d, now);
@@ -592,17 +370,6 @@ pub fn sweep(
         .collect())
 }
 
-/// M/M/1 mean response time 1/(μ−λ) in units of the mean service time, at load ρ.
-pub fn mm1_mean_response(rho: f64) -> f64 {
-    1.0 / (1.0 - rho)
-}
-
-/// M/D/1 mean response time by Pollaczek–Khinchine (service + ρ·S/(2(1−ρ))), in units of the
-/// service time, at load ρ.
-pub fn md1_mean_response(rho: f64) -> f64 {
-    1.0 + rho / (2.0 * (1.0 - rho))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -624,7 +391,7 @@ mod tests {
         assert_eq!((p.requests, p.p99), (0, 0.0));
         // Round-robin over 4 dynos × 2 workers at 50% with even arrivals never waits.
         let c = EventConfig {
-            arrivals: Arrivals::Deterministic,
+            arrivals: Arrivals::Constant,
             ..cfg()
         };
         let p = run_point(&c, Policy::RoundRobin, &svc, 50.0).unwrap();
@@ -641,7 +408,7 @@ mod tests {
             workers: 1,
             backlog: 20,
             timeout: 10.0,
-            arrivals: Arrivals::Deterministic,
+            arrivals: Arrivals::Constant,
             ..cfg()
         };
         let p = run_point(&c, Policy::Random, &svc, 200.0).unwrap();

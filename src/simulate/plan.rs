@@ -6,13 +6,13 @@
 //! to zero and a response takes its service time. A class whose service time alone breaks the
 //! SLO cannot meet it at any size, and the plan says so instead of searching.
 
+use super::common::SimError;
 use super::event::{self, EventConfig, EventPoint};
+use super::policy::Policy;
 use super::service::ServiceDist;
-use super::{Policy, SimError};
 use crate::slo::{Slo, SloMetric};
 
-/// Hours in a billing month.
-pub const HOURS_PER_MONTH: f64 = 720.0;
+pub use crate::class::HOURS_PER_MONTH;
 
 /// What a plan is for.
 #[derive(Debug, Clone)]

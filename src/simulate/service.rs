@@ -1,16 +1,10 @@
-//! Service-time distributions (deterministic, exponential, lognormal, empirical) and the one
-//! piece of I/O in the simulator: loading a measured histogram from a results directory's
-//! `run.json` or from an HdrHistogram interval log (`.hlog`). Times are in seconds here;
-//! histograms on disk are in microseconds.
-
-use std::fmt;
-use std::path::{Path, PathBuf};
+//! Service-time distributions (deterministic, exponential, lognormal, empirical from a
+//! measured histogram) and the parametric `--service` syntax. Times are in seconds here;
+//! histograms are in microseconds. Loading measured ones from disk is `report::service`.
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use rand::RngExt;
 use rand_distr::{Exp1, StandardNormal};
-use thiserror::Error;
 
 /// A service-time distribution (seconds).
 #[derive(Debug, Clone)]
@@ -102,25 +96,9 @@ impl ServiceDist {
         };
         format!(
             "{kind}, mean {}, p99 {}",
-            fmt_secs(self.mean()),
-            fmt_secs(self.quantile(0.99))
+            crate::units::fmt_secs(self.mean()),
+            crate::units::fmt_secs(self.quantile(0.99))
         )
-    }
-}
-
-/// A duration in seconds, written with a fitting unit (`850 µs`, `12.3 ms`, `1.50 s`).
-pub fn fmt_secs(s: f64) -> String {
-    if !s.is_finite() {
-        "∞".into()
-    } else if s < 1e-3 {
-        format!("{:.0} µs", s * 1e6)
-    } else if s < 0.1 {
-        format!("{:.1} ms", s * 1e3)
-    } else if s < 1.0 {
-        format!("{:.0} ms", s * 1e3)
-    } else {
-        let t = format!("{s:.2}");
-        format!("{} s", t.trim_end_matches('0').trim_end_matches('.'))
     }
 }
 
@@ -287,391 +265,39 @@ fn probit(p: f64) -> f64 {
     }
 }
 
-/// Why a service-time source could not be used (all are input errors: exit 2).
-#[derive(Debug, Error)]
-pub enum ServiceError {
-    /// A `kind:params` spec that does not parse.
-    #[error("--service '{spec}': {reason}")]
-    BadSpec {
-        /// The spec as written.
-        spec: String,
-        /// What is wrong and what would be valid.
-        reason: String,
-    },
-    /// A file that could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Unreadable {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A run.json that is not the JSON this build reads.
-    #[error("{} is not a readable run.json: {reason}", path.display())]
-    BadRun {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A directory or path that holds no run.json.
-    #[error(
-        "no run.json at {}: expected a results directory (results/RUN), a class inside one \
-         (results/RUN/CLASS), results/RUN/run.json#CLASS, or a .hlog file",
-        path.display()
-    )]
-    NoRun {
-        /// Where run.json was expected.
-        path: PathBuf,
-    },
-    /// A class name that the run does not hold.
-    #[error("{} has no class '{class}'; it has: {}", path.display(), list(available))]
-    MissingClass {
-        /// The run.json.
-        path: PathBuf,
-        /// The class asked for.
-        class: String,
-        /// The classes that exist.
-        available: Vec<String>,
-    },
-    /// A run was named where a class is needed.
-    #[error(
-        "{} names a whole run; name one class: {}/CLASS or {}#CLASS (classes: {})",
-        path.display(), dir.display(), path.display(), list(available)
-    )]
-    NeedClass {
-        /// The run.json.
-        path: PathBuf,
-        /// Its directory.
-        dir: PathBuf,
-        /// The classes that exist.
-        available: Vec<String>,
-    },
-    /// A histogram field that does not decode.
-    #[error("{}: class '{class}': histograms.{field} is not a base64 HdrHistogram V2 ({reason})", path.display())]
-    BadHistogram {
-        /// The run.json.
-        path: PathBuf,
-        /// The class.
-        class: String,
-        /// `server_wall` or `client_latency`.
-        field: String,
-        /// The decoding error.
-        reason: String,
-    },
-    /// A class whose histograms are absent or hold no values.
-    #[error(
-        "{}: class '{class}' (status {status}) has no service times: histograms.server_wall and \
-         histograms.client_latency are both absent or empty",
-        path.display()
-    )]
-    EmptyClass {
-        /// The run.json.
-        path: PathBuf,
-        /// The class.
-        class: String,
-        /// The class's status in the run.
-        status: String,
-    },
-    /// An interval log that does not parse or decode.
-    #[error("{} is not a readable HdrHistogram interval log: {reason}", path.display())]
-    BadHlog {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An interval log with no recorded values.
-    #[error("{} holds no recorded values (an empty histogram cannot give service times)", path.display())]
-    EmptyHlog {
-        /// The file.
-        path: PathBuf,
-    },
-}
-
-fn list(v: &[String]) -> String {
-    if v.is_empty() { "none".into() } else { v.join(", ") }
-}
-
-/// Which measured histogram gave the service times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HistSource {
-    /// Server-side wall time of the handler (what a worker spends per request).
-    ServerWall,
-    /// Client-observed latency (used when server_wall is absent or empty; includes the network
-    /// and any server-side queueing, so it overstates service time).
-    ClientLatency,
-    /// All intervals of an interval log.
-    IntervalLog,
-}
-
-impl fmt::Display for HistSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HistSource::ServerWall => "server_wall",
-            HistSource::ClientLatency => "client_latency (server_wall absent or empty)",
-            HistSource::IntervalLog => "interval log",
-        })
-    }
-}
-
-/// One class of a run.json, as far as this module reads it (other fields are ignored).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct RunClass {
-    /// Class name.
-    pub name: String,
-    /// `ok` or `failed`.
-    #[serde(default = "ok_status")]
-    pub status: String,
-    /// WEB_CONCURRENCY used for the class.
-    #[serde(default)]
-    pub workers: Option<u32>,
-    /// Price in USD per month.
-    #[serde(default)]
-    pub price_usd_month: Option<f64>,
-    /// How the class was loaded (for the concurrency its service times were measured at).
-    #[serde(default)]
-    pub load: Option<RunLoad>,
-    #[serde(default)]
-    histograms: RunHistograms,
-}
-
-/// The load a class was measured under, as far as planning needs it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RunLoad {
-    /// Concurrent callers (closed loop) or connections (open loop).
-    #[serde(default)]
-    pub concurrency: u32,
-}
-
-fn ok_status() -> String {
-    "ok".into()
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-struct RunHistograms {
-    #[serde(default)]
-    server_wall: Option<String>,
-    #[serde(default)]
-    client_latency: Option<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct RunJson {
-    #[serde(default)]
-    schema_version: Option<String>,
-    classes: Vec<RunClass>,
-}
-
-/// A results directory's run.json.
-#[derive(Debug, Clone)]
-pub struct RunFile {
-    /// The run.json read.
-    pub path: PathBuf,
-    /// Its classes, in file order.
-    pub classes: Vec<RunClass>,
-}
-
-/// A class's service times, decoded.
-#[derive(Debug, Clone)]
-pub struct ClassService {
-    /// The distribution (seconds).
-    pub dist: ServiceDist,
-    /// Which histogram it came from.
-    pub source: HistSource,
-}
-
-/// Decodes one base64 (standard alphabet) HdrHistogram V2 or V2+deflate serialization.
-pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
-    crate::record::histogram::decode(b64)
-}
-
-impl RunFile {
-    /// Reads `path`: a run.json or a results directory holding one.
-    pub fn load(path: &Path) -> Result<RunFile, ServiceError> {
-        let file = if path.is_dir() {
-            path.join("run.json")
-        } else {
-            path.to_path_buf()
-        };
-        if !file.exists() {
-            return Err(ServiceError::NoRun {
-                path: path.to_path_buf(),
-            });
-        }
-        let text = std::fs::read_to_string(&file).map_err(|source| ServiceError::Unreadable {
-            path: file.clone(),
-            source,
-        })?;
-        let run: RunJson = serde_json::from_str(&text).map_err(|e| ServiceError::BadRun {
-            path: file.clone(),
-            reason: e.to_string(),
-        })?;
-        let ours = crate::report::model::SCHEMA_VERSION
-            .split('.')
-            .next()
-            .unwrap_or("");
-        if let Some(v) = &run.schema_version
-            && v.split('.').next() != Some(ours)
-        {
-            return Err(ServiceError::BadRun {
-                path: file,
-                reason: format!("schema_version {v} is not supported (this build reads {ours}.x)"),
-            });
-        }
-        Ok(RunFile {
-            path: file,
-            classes: run.classes,
-        })
-    }
-
-    /// The class names, in file order.
-    pub fn class_names(&self) -> Vec<String> {
-        self.classes.iter().map(|c| c.name.clone()).collect()
-    }
-
-    /// The class named `name`, or an error listing the ones that exist.
-    pub fn class(&self, name: &str) -> Result<&RunClass, ServiceError> {
-        self.classes
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| ServiceError::MissingClass {
-                path: self.path.clone(),
-                class: name.to_string(),
-                available: self.class_names(),
-            })
-    }
-
-    /// A class's service times: server_wall, or client_latency when that is absent or empty.
-    pub fn service(&self, class: &RunClass) -> Result<ClassService, ServiceError> {
-        let fields = [
-            (
-                "server_wall",
-                &class.histograms.server_wall,
-                HistSource::ServerWall,
-            ),
-            (
-                "client_latency",
-                &class.histograms.client_latency,
-                HistSource::ClientLatency,
-            ),
-        ];
-        for (field, value, source) in fields {
-            let Some(b64) = value.as_deref().filter(|s| !s.trim().is_empty()) else {
-                continue;
-            };
-            let h = decode_histogram(b64).map_err(|reason| ServiceError::BadHistogram {
-                path: self.path.clone(),
-                class: class.name.clone(),
-                field: field.into(),
-                reason,
-            })?;
-            if let Some(e) = Empirical::from_histogram_us(&h) {
-                return Ok(ClassService {
-                    dist: ServiceDist::Empirical(e),
-                    source,
-                });
-            }
-        }
-        Err(ServiceError::EmptyClass {
-            path: self.path.clone(),
-            class: class.name.clone(),
-            status: class.status.clone(),
-        })
-    }
-}
-
-/// Reads an HdrHistogram interval log (values in µs) and merges all its intervals.
-pub fn load_hlog(path: &Path) -> Result<Histogram<u64>, ServiceError> {
-    let bytes = std::fs::read(path).map_err(|source| ServiceError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bad = |reason: String| ServiceError::BadHlog {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut merged: Option<Histogram<u64>> = None;
-    for entry in IntervalLogIterator::new(&bytes) {
-        let entry = entry.map_err(|e| bad(format!("{e:?}")))?;
-        if let LogEntry::Interval(iv) = entry {
-            let h = decode_histogram(iv.encoded_histogram())
-                .map_err(|e| bad(format!("interval at {:?}: {e}", iv.start_timestamp())))?;
-            match &mut merged {
-                None => {
-                    let mut m = Histogram::<u64>::new_from(&h);
-                    m.auto(true);
-                    m.add(&h).map_err(|e| bad(format!("{e:?}")))?;
-                    merged = Some(m);
-                }
-                Some(m) => m.add(&h).map_err(|e| bad(format!("{e:?}")))?,
-            }
-        }
-    }
-    match merged {
-        Some(h) if !h.is_empty() => Ok(h),
-        _ => Err(ServiceError::EmptyHlog {
-            path: path.to_path_buf(),
-        }),
-    }
-}
-
-/// A `--service` source, resolved.
-#[derive(Debug, Clone)]
-pub struct LoadedService {
-    /// The distribution (seconds).
-    pub dist: ServiceDist,
-    /// Workers (WEB_CONCURRENCY) of the measured class, when the source is a run.json class.
-    pub workers: Option<u32>,
-    /// Where the numbers came from, for the report header.
-    pub label: String,
-}
-
-fn parse_secs(spec: &str, s: &str) -> Result<f64, ServiceError> {
-    let us = crate::slo::parse_duration_us(s).map_err(|reason| ServiceError::BadSpec {
-        spec: spec.into(),
-        reason,
-    })?;
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let us = crate::units::parse_duration_us(s)?;
     if us.is_finite() && us > 0.0 {
         Ok(us / 1e6)
     } else {
-        Err(ServiceError::BadSpec {
-            spec: spec.into(),
-            reason: "the mean service time must be positive".into(),
-        })
+        Err("the mean service time must be positive".into())
     }
 }
 
 /// Parses a parametric spec: `deterministic:100ms`, `exponential:100ms` (mean),
 /// `lognormal:100ms` or `lognormal:100ms:1.2` (mean and sigma, default 1). `None` when `spec`
-/// is not of that form (then it names a file).
-pub fn parse_parametric(spec: &str) -> Option<Result<ServiceDist, ServiceError>> {
+/// is not of that form (then it names a file); `Some(Err(reason))` when it is but is wrong.
+pub fn parse_parametric(spec: &str) -> Option<Result<ServiceDist, String>> {
     let (kind, rest) = spec.split_once(':')?;
     let kind = kind.trim().to_ascii_lowercase();
     let dist = match kind.as_str() {
-        "deterministic" | "det" | "const" | "constant" => {
-            parse_secs(spec, rest).map(ServiceDist::Deterministic)
-        }
-        "exponential" | "exp" => parse_secs(spec, rest).map(ServiceDist::Exponential),
+        "deterministic" | "det" | "const" | "constant" => parse_secs(rest).map(ServiceDist::Deterministic),
+        "exponential" | "exp" => parse_secs(rest).map(ServiceDist::Exponential),
         "lognormal" => {
             let (m, sigma) = match rest.split_once(':') {
                 Some((m, s)) => (m, Some(s)),
                 None => (rest, None),
             };
-            parse_secs(spec, m).and_then(|mean| {
+            parse_secs(m).and_then(|mean| {
                 let sigma = match sigma {
                     None => 1.0,
-                    Some(s) => s.trim().parse::<f64>().map_err(|_| ServiceError::BadSpec {
-                        spec: spec.into(),
-                        reason: format!("sigma '{s}' is not a number; write lognormal:MEAN:SIGMA"),
-                    })?,
+                    Some(s) => s
+                        .trim()
+                        .parse::<f64>()
+                        .map_err(|_| format!("sigma '{s}' is not a number; write lognormal:MEAN:SIGMA"))?,
                 };
                 if !(sigma > 0.0 && sigma <= 5.0) {
-                    return Err(ServiceError::BadSpec {
-                        spec: spec.into(),
-                        reason: format!("sigma must be in (0, 5] (got {sigma})"),
-                    });
+                    return Err(format!("sigma must be in (0, 5] (got {sigma})"));
                 }
                 Ok(ServiceDist::LogNormal { mean, sigma })
             })
@@ -679,88 +305,6 @@ pub fn parse_parametric(spec: &str) -> Option<Result<ServiceDist, ServiceError>>
         _ => return None,
     };
     Some(dist)
-}
-
-/// Resolves a `--service` value: a parametric spec (see [`parse_parametric`]),
-/// `results/RUN/CLASS`, `results/RUN/run.json#CLASS`, or a `.hlog` file.
-pub fn load_service(spec: &str) -> Result<LoadedService, ServiceError> {
-    if let Some(d) = parse_parametric(spec) {
-        let dist = d?;
-        return Ok(LoadedService {
-            label: dist.describe(),
-            dist,
-            workers: None,
-        });
-    }
-    if let Some((file, class)) = spec.rsplit_once('#') {
-        let run = RunFile::load(Path::new(file))?;
-        return from_class(&run, class);
-    }
-    let path = Path::new(spec);
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("hlog")) {
-        let h = load_hlog(path)?;
-        let e = Empirical::from_histogram_us(&h).ok_or_else(|| ServiceError::EmptyHlog {
-            path: path.to_path_buf(),
-        })?;
-        let dist = ServiceDist::Empirical(e);
-        return Ok(LoadedService {
-            label: format!(
-                "{} ({}), {}",
-                path.display(),
-                HistSource::IntervalLog,
-                dist.describe()
-            ),
-            dist,
-            workers: None,
-        });
-    }
-    if path.is_dir() || path.file_name().is_some_and(|f| f == "run.json") {
-        let run = RunFile::load(path)?;
-        return Err(ServiceError::NeedClass {
-            dir: run.path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-            path: run.path.clone(),
-            available: run.class_names(),
-        });
-    }
-    if !spec.contains('/') && !spec.contains('\\') && !path.exists() {
-        return Err(ServiceError::BadSpec {
-            spec: spec.into(),
-            reason: "not a distribution nor a path; use deterministic:100ms, exponential:100ms, \
-                     lognormal:100ms[:SIGMA], results/RUN/CLASS, results/RUN/run.json#CLASS or FILE.hlog"
-                .into(),
-        });
-    }
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let class = path
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let run = RunFile::load(parent)?;
-    from_class(&run, &class)
-}
-
-fn from_class(run: &RunFile, class: &str) -> Result<LoadedService, ServiceError> {
-    let c = run.class(class)?;
-    let s = run.service(c)?;
-    Ok(LoadedService {
-        label: format!(
-            "{}#{} ({}{}), {}",
-            run.path.display(),
-            c.name,
-            s.source,
-            if c.status == "ok" {
-                String::new()
-            } else {
-                format!("; class status {}", c.status)
-            },
-            s.dist.describe()
-        ),
-        dist: s.dist,
-        workers: c.workers.filter(|&w| w > 0),
-    })
 }
 
 #[cfg(test)]

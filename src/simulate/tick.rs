@@ -13,8 +13,9 @@ use std::collections::VecDeque;
 use rand::RngExt;
 use rayon::prelude::*;
 
+use super::common::{SimError, SimRng, task_rng};
+use super::policy::Policy;
 use super::policy::{MinPicker, two_choices};
-use super::{Policy, SimError, SimRng, task_rng};
 
 /// Settings of a tick-engine sweep.
 #[derive(Debug, Clone, PartialEq)]

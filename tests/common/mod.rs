@@ -151,6 +151,21 @@ pub fn fixed_server(service: Duration, stall: Option<(u64, Duration)>) -> Socket
     addr
 }
 
+/// Command lines of running processes that contain any of `needles` (leftover children:
+/// `dynobench burn`, `dynobench neighbour`, `dynobench serve --port 0`, ...).
+pub fn processes_matching(needles: &[&str]) -> Vec<String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if needles.iter().any(|n| cmd.contains(n)) {
+                v.push(cmd);
+            }
+        }
+    }
+    v
+}
+
 /// Parses `dynobench run ARGS` into its flags.
 pub fn run_args(args: &[&str]) -> dynobench::cli::RunArgs {
     use clap::Parser;

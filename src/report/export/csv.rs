@@ -1,14 +1,10 @@
 //! summary.csv: one row per class, every headline figure in its own column.
 
-use crate::record::ClassResult;
-use crate::report::RunReport;
+use crate::record::{ClassResult, RunReport};
+use crate::units::ms_csv as ms;
 
 fn f(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| format!("{x:.4}"))
-}
-
-fn ms(v: Option<u64>) -> String {
-    v.map_or(String::new(), |x| format!("{:.3}", x as f64 / 1000.0))
 }
 
 /// The CSV text.

@@ -1,6 +1,6 @@
 //! run.json and its JSON schema.
 
-use crate::report::RunReport;
+use crate::record::RunReport;
 
 /// The report as pretty JSON.
 pub fn run_json(r: &RunReport) -> String {
@@ -11,9 +11,4 @@ pub fn run_json(r: &RunReport) -> String {
 pub fn schema() -> String {
     let s = schemars::schema_for!(RunReport);
     serde_json::to_string_pretty(&s).expect("schemas always serialize") + "\n"
-}
-
-/// Reads run.json text.
-pub fn parse(text: &str) -> Result<RunReport, serde_json::Error> {
-    serde_json::from_str(text)
 }

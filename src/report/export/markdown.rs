@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 use crate::record::summary::Summary;
-use crate::record::{ClassResult, ClassStatus};
-use crate::report::RunReport;
-use crate::report::table::{HEADER, ms, pct_with_ci, row};
+use crate::record::{ClassResult, ClassStatus, RunReport};
+use crate::report::table::{HEADER, pct_with_ci, row};
+use crate::units::ms;
 
 fn summary_line(name: &str, s: &Summary) -> String {
     let mut line = format!("| {name} | {} |", s.count);

@@ -5,19 +5,19 @@
 
 use std::fmt::Write;
 
-use crate::record::{ClassResult, ErrorKind};
-use crate::report::RunReport;
+use crate::record::{ClassResult, ErrorKind, RunReport};
+use crate::units::mib;
 
 fn ts(unix_s: f64) -> String {
     let whole = unix_s.max(0.0).floor();
     let micros = ((unix_s - whole) * 1e6).round().min(999_999.0) as u64;
     let base =
-        crate::report::model::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(whole as u64));
+        crate::record::model::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(whole as u64));
     format!("{}.{micros:06}+00:00", base.trim_end_matches('Z'))
 }
 
 fn mb(b: u64) -> String {
-    format!("{:.2}MB", b as f64 / 1048576.0)
+    format!("{:.2}MB", mib(b))
 }
 
 fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {

@@ -4,20 +4,9 @@
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::record::ClassResult;
 use crate::record::histogram::decode;
-use crate::report::RunReport;
-
-const COLORS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-];
+use crate::record::{ClassResult, RunReport};
+use crate::report::palette::{color, legend};
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("plotting: {e:?}")
@@ -85,7 +74,7 @@ pub fn latency_svg(r: &RunReport) -> Result<String, String> {
             if pts.is_empty() {
                 continue;
             }
-            let color = COLORS[i % COLORS.len()];
+            let color = color(i);
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
                 .map_err(err)?
@@ -96,22 +85,6 @@ pub fn latency_svg(r: &RunReport) -> Result<String, String> {
         root.present().map_err(err)?;
     }
     Ok(out)
-}
-
-/// The series legend, top left, the same on every chart.
-fn legend<'a, 'b, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
-) -> Result<(), String>
-where
-    'b: 'a,
-{
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
 }
 
 type Axes<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -167,7 +140,7 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
             * 1.15;
         let names: Vec<String> = ok.iter().map(|c| c.name.clone()).collect();
         let mut chart = class_axes(&left, "tail latency per class (ms)", 16, &names, lat_max, "ms")?;
-        for (p, offset, color) in [(95.0, 0.15, COLORS[0]), (99.0, 0.5, COLORS[3])] {
+        for (p, offset, color) in [(95.0, 0.15, color(0)), (99.0, 0.5, color(3))] {
             chart
                 .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
                     let v = c.latency.value(p)? as f64 / 1000.0;
@@ -197,7 +170,7 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
                 let v = c.cost.usd_per_million_requests?;
                 Some(Rectangle::new(
                     [(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)],
-                    COLORS[2].filled(),
+                    color(2).filled(),
                 ))
             }))
             .map_err(err)?;
@@ -249,7 +222,7 @@ pub fn workers_svg(r: &RunReport) -> Result<String, String> {
                 .draw()
                 .map_err(err)?;
             for (i, s) in sweeps.iter().enumerate() {
-                let color = COLORS[i % COLORS.len()];
+                let color = color(i);
                 let pts: Vec<(f64, f64, bool)> = s
                     .points
                     .iter()

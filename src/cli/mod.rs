@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod parse;
+
+pub use parse::WorkerCounts;
+use parse::{parse_duration, parse_percent, parse_rate, parse_seconds, parse_size, parse_worker_counts};
+
 use crate::simulate::{Arrivals, Policy, UtilRange};
 use crate::slo::Slo;
 
@@ -84,7 +89,7 @@ pub struct CalibrateArgs {
 pub struct NeighbourArgs {
     /// steady, bursty[:DUTY] or periodic[:DUTY].
     #[arg(long, default_value = "bursty:0.5")]
-    pub pattern: crate::limit::helpers::Pattern,
+    pub pattern: crate::limit::Pattern,
     /// Mean phase length, ms.
     #[arg(long, default_value_t = 100)]
     pub phase_ms: u64,
@@ -123,18 +128,6 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_percent(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .trim()
-        .trim_end_matches('%')
-        .parse()
-        .map_err(|_| format!("'{s}' is not a percentage such as 10%"))?;
-    if !(0.0..=10_000.0).contains(&v) {
-        return Err(format!("'{s}' must be between 0% and 10000%"));
-    }
-    Ok(v)
 }
 
 /// `dynobench run`.
@@ -233,44 +226,6 @@ pub struct RunArgs {
     pub startup_timeout: std::time::Duration,
 }
 
-/// Worker counts given to `run --workers`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerCounts(pub Vec<u32>);
-
-/// `4`, `1..8` (both ends included) or `1,2,4,8`.
-fn parse_worker_counts(s: &str) -> Result<WorkerCounts, String> {
-    let one = |x: &str| -> Result<u32, String> {
-        match x.trim().parse::<u32>() {
-            Ok(n) if (1..=1024).contains(&n) => Ok(n),
-            _ => Err(format!(
-                "'{x}' is not a worker count (1-1024); use 4, 1..8 or 1,2,4,8"
-            )),
-        }
-    };
-    let v: Vec<u32> = if let Some((a, b)) = s.split_once("..") {
-        let (a, b) = (one(a)?, one(b)?);
-        if a > b {
-            return Err(format!("worker range '{s}' is reversed; write {b}..{a}"));
-        }
-        (a..=b).collect()
-    } else {
-        s.split(',').map(one).collect::<Result<_, _>>()?
-    };
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(d) = v.iter().find(|n| !seen.insert(**n)) {
-        return Err(format!("worker count {d} is listed twice in '{s}'"));
-    }
-    Ok(WorkerCounts(v))
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let us = crate::slo::parse_duration_us(s)?;
-    if !(1000.0..=3_600_000_000.0).contains(&us) {
-        return Err(format!("'{s}' must be between 1ms and 1h"));
-    }
-    Ok(std::time::Duration::from_micros(us as u64))
-}
-
 /// `dynobench serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -308,10 +263,6 @@ pub struct PayloadArgs {
     /// Write to this file instead of stdout.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
-}
-
-fn parse_size(s: &str) -> Result<usize, String> {
-    crate::workload::generate::parse_size(s)
 }
 
 /// Which simulation engine `simulate` runs.
@@ -438,31 +389,4 @@ pub struct PlanArgs {
     /// Also write the plan to this CSV file.
     #[arg(long)]
     pub csv: Option<PathBuf>,
-}
-
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    let us = crate::slo::parse_duration_us(s)?;
-    if us > 0.0 && us.is_finite() {
-        Ok(us / 1e6)
-    } else {
-        Err(format!("'{s}' must be a positive duration such as 30s or 500ms"))
-    }
-}
-
-fn parse_rate(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, per) = if let Some(n) = t.strip_suffix("/min") {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix("/s") {
-        (n, 1.0)
-    } else {
-        (t, 1.0)
-    };
-    let v: f64 = num.trim().parse().map_err(|_| {
-        format!("'{s}' is not a rate; write requests per second (500, 500/s) or per minute (30000/min)")
-    })?;
-    if !(v > 0.0 && v.is_finite()) {
-        return Err(format!("the rate must be positive (got '{s}')"));
-    }
-    Ok(v / per)
 }

@@ -1,12 +1,9 @@
-//! SLO verdicts: each SLO checked against each class's measured figures.
+//! SLO verdicts (pure): each SLO checked against each class's measured figures.
 
 use super::model::SloVerdict;
-use crate::record::{ClassResult, ClassStatus};
+use super::result::{ClassResult, ClassStatus};
 use crate::slo::{Slo, SloMetric};
-
-fn ms(us: f64) -> String {
-    format!("{:.1} ms", us / 1000.0)
-}
+use crate::units::ms_text as ms;
 
 /// One verdict per class and SLO. A class that failed, or a percentile its sample count
 /// cannot support, does not hold (a claim we cannot make is not a pass).

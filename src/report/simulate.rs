@@ -1,137 +1,17 @@
-//! Presentation of simulation results: the compact terminal table, the one-line finding per
-//! policy (the highest utilization that keeps the wait acceptable, i.e. the capacity a
-//! routing policy costs), CSV with every point, an SVG chart, and the plan table. Everything
-//! returns strings; the command layer writes them.
+//! Presentation of `simulate`: the compact terminal table, the finding line per policy,
+//! CSV with every point, and the SVG chart. Everything returns strings; the command layer
+//! writes them.
 
 use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use super::Policy;
-use super::event::EventPoint;
-use super::plan::{ClassPlan, PlanOutcome};
-use super::service::fmt_secs;
-use super::tick::TickPoint;
-use crate::slo::{Slo, SloMetric};
+use super::palette::{color, legend};
+use crate::simulate::Policy;
+use crate::simulate::sweep::{Finding, Points, SimReport};
+use crate::units::short_secs;
 
-/// One policy's sweep.
-#[derive(Debug, Clone)]
-pub enum Points {
-    /// Tick-engine points.
-    Tick(Vec<TickPoint>),
-    /// Event-engine points.
-    Event(Vec<EventPoint>),
-}
-
-impl Points {
-    fn utils(&self) -> Vec<f64> {
-        match self {
-            Points::Tick(v) => v.iter().map(|p| p.utilization).collect(),
-            Points::Event(v) => v.iter().map(|p| p.utilization).collect(),
-        }
-    }
-}
-
-/// What a finding requires of a utilization point.
-#[derive(Debug, Clone)]
-pub enum Criterion {
-    /// Mean wait under this many jobs: the tick engine's time-averaged queue, or the event
-    /// engine's mean wait divided by the mean service time.
-    MeanWaitJobs(f64),
-    /// An SLO on the event engine's response times or 503 share.
-    Slo(Slo),
-}
-
-impl Criterion {
-    /// Words for the finding line.
-    pub fn describe(&self) -> String {
-        match self {
-            Criterion::MeanWaitJobs(j) if *j == 1.0 => "mean wait under 1 job".into(),
-            Criterion::MeanWaitJobs(j) => format!("mean wait under {j} jobs"),
-            Criterion::Slo(s) => format!("{s}"),
-        }
-    }
-
-    fn holds_tick(&self, p: &TickPoint) -> bool {
-        match self {
-            Criterion::MeanWaitJobs(j) => p.time_mean < *j,
-            Criterion::Slo(_) => false,
-        }
-    }
-
-    fn holds_event(&self, p: &EventPoint) -> bool {
-        match self {
-            Criterion::MeanWaitJobs(j) => p.mean_wait_jobs < *j,
-            Criterion::Slo(s) => p.slo_value(s).is_none_or(|v| s.holds(v)),
-        }
-    }
-}
-
-/// A whole `simulate` run, ready to present.
-#[derive(Debug, Clone)]
-pub struct SimReport {
-    /// Lines describing the settings (engine, dynos, seed, service...).
-    pub header: Vec<String>,
-    /// Routers of the per-router policy.
-    pub routers: u32,
-    /// The per-policy sweeps, in report order.
-    pub sweeps: Vec<(Policy, Points)>,
-    /// What findings require.
-    pub criterion: Criterion,
-    /// Base seed (also in the header).
-    pub seed: u64,
-    /// Dynos (for CSV).
-    pub dynos: u32,
-    /// Workers per dyno (for CSV).
-    pub workers: u32,
-}
-
-/// One policy's finding.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Finding {
-    /// The policy.
-    pub policy: Policy,
-    /// Highest swept utilization (percent) such that it and every lower point meet the
-    /// criterion; `None` when the first point already fails.
-    pub holds_up_to: Option<f64>,
-    /// First swept utilization that fails; `None` when the whole range holds.
-    pub fails_at: Option<f64>,
-}
-
-/// The finding of each policy, in report order.
-pub fn findings(report: &SimReport) -> Vec<Finding> {
-    report
-        .sweeps
-        .iter()
-        .map(|(policy, points)| {
-            let ok: Vec<(f64, bool)> = match points {
-                Points::Tick(v) => v
-                    .iter()
-                    .map(|p| (p.utilization, report.criterion.holds_tick(p)))
-                    .collect(),
-                // A point without traffic (0%) says nothing either way.
-                Points::Event(v) => v
-                    .iter()
-                    .filter(|p| p.requests > 0)
-                    .map(|p| (p.utilization, report.criterion.holds_event(p)))
-                    .collect(),
-            };
-            let first_fail = ok.iter().position(|&(_, h)| !h);
-            let upto = match first_fail {
-                Some(0) => None,
-                Some(i) => Some(ok[i - 1].0),
-                None => ok.last().map(|p| p.0),
-            };
-            Finding {
-                policy: *policy,
-                holds_up_to: upto,
-                fails_at: first_fail.map(|i| ok[i].0),
-            }
-        })
-        .collect()
-}
-
-fn pct(u: f64) -> String {
+pub(crate) fn pct(u: f64) -> String {
     if u.fract() == 0.0 {
         format!("{u:.0}%")
     } else {
@@ -195,7 +75,7 @@ pub fn render_findings(report: &SimReport, f: &[Finding]) -> String {
     out
 }
 
-fn fmt_num(x: f64) -> String {
+pub(crate) fn fmt_num(x: f64) -> String {
     if x.fract().abs() < 1e-9 {
         format!("{x:.0}")
     } else {
@@ -219,16 +99,6 @@ fn table_rows(utils: &[f64], every: f64) -> Vec<usize> {
     } else {
         let step = utils.len().div_ceil(12);
         (0..utils.len()).step_by(step).collect()
-    }
-}
-
-fn short_secs(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.0}µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.0}ms", s * 1e3)
-    } else {
-        format!("{s:.1}s")
     }
 }
 
@@ -379,15 +249,6 @@ pub fn render_csv(report: &SimReport) -> String {
     out
 }
 
-const COLORS: [RGBColor; 6] = [
-    RGBColor(214, 39, 40),
-    RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(23, 190, 207),
-];
-
 type Series = Vec<(String, Vec<(f64, f64)>)>;
 
 fn panel<DB: DrawingBackend>(
@@ -424,7 +285,7 @@ where
         .draw()
         .map_err(e)?;
     for (i, (name, pts)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+        let color = color(i);
         let clipped: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, y.min(ymax))).collect();
         chart
             .draw_series(LineSeries::new(clipped, color.stroke_width(2)))
@@ -432,14 +293,7 @@ where
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e)?;
-    Ok(())
+    legend(&mut chart)
 }
 
 /// An SVG chart, two panels, one line per policy. Tick engine: mean queue and end-of-run max
@@ -519,191 +373,4 @@ pub fn render_svg(report: &SimReport) -> Result<String, String> {
         root.present().map_err(|e| format!("drawing the chart: {e}"))?;
     }
     Ok(buf)
-}
-
-fn slo_value_text(slo: &Slo, v: f64) -> String {
-    match slo.metric {
-        SloMetric::ErrorRate => format!("{:.2}%", v * 100.0),
-        _ if !v.is_finite() => "∞".into(),
-        _ => fmt_secs(v / 1e6),
-    }
-}
-
-/// The plan table and its conclusions.
-pub fn render_plan(
-    plans: &[ClassPlan],
-    cheapest: Option<usize>,
-    slo: &Slo,
-    rate: f64,
-    skipped: &[String],
-) -> String {
-    let mut out = String::new();
-    let metric = slo.metric_name();
-    let _ = writeln!(
-        out,
-        "{:<16} {:>7} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
-        "class",
-        "workers",
-        "svc mean",
-        format!("svc {metric}"),
-        "dynos",
-        "util",
-        metric,
-        "$/month"
-    );
-    for p in plans {
-        let (dynos, util, achieved, cost) = match &p.outcome {
-            PlanOutcome::Meets {
-                dynos,
-                utilization,
-                achieved,
-                monthly_usd,
-                ..
-            } => (
-                dynos.to_string(),
-                format!("{utilization:.0}%"),
-                slo_value_text(slo, *achieved),
-                format!("{monthly_usd:.2}"),
-            ),
-            PlanOutcome::ServiceTooSlow { .. } => ("never".into(), "-".into(), "-".into(), "-".into()),
-            PlanOutcome::NotWithin { max_dynos, achieved } => (
-                format!(">{max_dynos}"),
-                "-".into(),
-                if achieved.is_finite() {
-                    slo_value_text(slo, *achieved)
-                } else {
-                    "-".into()
-                },
-                "-".into(),
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "{:<16} {:>7} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
-            p.class,
-            p.workers,
-            fmt_secs(p.service_mean),
-            slo_value_text(slo, p.service_value),
-            dynos,
-            util,
-            achieved,
-            cost
-        );
-    }
-    let _ = writeln!(out);
-    for p in plans {
-        if p.source != "server_wall" {
-            let _ = writeln!(out, "note: {}: service times from {}", p.class, p.source);
-        }
-        match &p.outcome {
-            PlanOutcome::ServiceTooSlow { service_value } => {
-                let _ = writeln!(
-                    out,
-                    "{}: cannot meet {slo} at any number of dynos: its service time alone has {metric} = {}. \
-                     More dynos add throughput, not speed; only faster requests (or a faster class) help.",
-                    p.class,
-                    slo_value_text(slo, *service_value)
-                );
-            }
-            PlanOutcome::NotWithin { max_dynos, .. } if p.min_dynos_for_rate > *max_dynos => {
-                let _ = writeln!(
-                    out,
-                    "{}: needs at least {} dynos just to carry {} req/s ({} workers × {} mean service each); \
-                     raise --max-dynos to plan it.",
-                    p.class,
-                    p.min_dynos_for_rate,
-                    fmt_num(rate),
-                    p.workers,
-                    fmt_secs(p.service_mean)
-                );
-            }
-            PlanOutcome::NotWithin { max_dynos, .. } => {
-                let _ = writeln!(
-                    out,
-                    "{}: does not meet {slo} with up to {max_dynos} dynos (service time alone: {metric} = {}); \
-                     raise --max-dynos to search further.",
-                    p.class,
-                    slo_value_text(slo, p.service_value)
-                );
-            }
-            PlanOutcome::Meets { .. } => {}
-        }
-    }
-    for s in skipped {
-        let _ = writeln!(out, "{s}");
-    }
-    match cheapest {
-        Some(i) => {
-            let p = &plans[i];
-            if let PlanOutcome::Meets {
-                dynos, monthly_usd, ..
-            } = p.outcome
-            {
-                let _ = writeln!(
-                    out,
-                    "Cheapest: {} × {} ({} workers each) at ${:.2}/month holds {slo} at {} req/s.",
-                    dynos,
-                    p.class,
-                    p.workers,
-                    monthly_usd,
-                    fmt_num(rate)
-                );
-            }
-        }
-        None => {
-            let _ = writeln!(out, "No class meets {slo} at {} req/s.", fmt_num(rate));
-        }
-    }
-    out
-}
-
-/// The plan as CSV.
-pub fn render_plan_csv(plans: &[ClassPlan], slo: &Slo, rate: f64) -> String {
-    let mut out = String::from(
-        "class,workers,price_usd_month,source,service_mean_ms,slo,service_value,rate_rps,outcome,dynos,utilization,achieved,monthly_usd\n",
-    );
-    for p in plans {
-        let (outcome, dynos, util, achieved, cost) = match &p.outcome {
-            PlanOutcome::Meets {
-                dynos,
-                utilization,
-                achieved,
-                monthly_usd,
-                ..
-            } => (
-                "meets",
-                dynos.to_string(),
-                format!("{utilization:.3}"),
-                format!("{achieved}"),
-                format!("{monthly_usd:.2}"),
-            ),
-            PlanOutcome::ServiceTooSlow { .. } => (
-                "service-too-slow",
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
-            PlanOutcome::NotWithin { max_dynos, achieved } => (
-                "not-within-max-dynos",
-                format!(">{max_dynos}"),
-                String::new(),
-                format!("{achieved}"),
-                String::new(),
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{:.6},{},{},{},{outcome},{dynos},{util},{achieved},{cost}",
-            p.class,
-            p.workers,
-            p.price_usd_month,
-            p.source,
-            p.service_mean * 1e3,
-            slo,
-            p.service_value,
-            rate
-        );
-    }
-    out
 }

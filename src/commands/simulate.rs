@@ -1,41 +1,26 @@
-//! The `simulate` and `plan` subcommands: validate flags, load measured service times, run the
-//! simulations, print the table and findings, and write the CSV/SVG files asked for.
+//! `dynobench simulate`: validate flags, pick the engine, resolve `--service`, run the
+//! sweeps, print the table and findings, and write the CSV/SVG files asked for.
 
-use std::io::Write;
-use std::path::Path;
+use anyhow::anyhow;
 
-use anyhow::{Context, anyhow};
-
-use super::event::{self, EventConfig};
-use super::output::{self, Criterion, Points, SimReport};
-use super::plan::{self, PlanClass, PlanConfig};
-use super::service::{self, RunFile, ServiceError, fmt_secs};
-use super::tick::{self, TickConfig};
-use super::{Arrivals, Policy, SimError, UtilRange};
-use crate::cli::{Engine, PlanArgs, SimulateArgs};
+use super::common::{print, write_file};
+use crate::cli::{Engine, SimulateArgs};
 use crate::error::{CliError, Outcome, failed, usage};
+use crate::record::Arrivals;
+use crate::report::service::{self, ServiceError};
+use crate::report::simulate as out;
+use crate::simulate::event::{self, EventConfig};
+use crate::simulate::sweep::{Criterion, Points, SimReport, findings};
+use crate::simulate::tick::{self, TickConfig};
+use crate::simulate::{Policy, SimError, UtilRange};
+use crate::units::fmt_secs;
 
-fn sim_err(e: SimError) -> CliError {
+pub(crate) fn sim_err(e: SimError) -> CliError {
     usage(anyhow!(e))
 }
 
-fn svc_err(e: ServiceError) -> CliError {
+pub(crate) fn svc_err(e: ServiceError) -> CliError {
     usage(anyhow!(e))
-}
-
-/// Writes `text` to `path`, naming the flag when that fails.
-fn write_file(path: &Path, flag: &str, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text)
-        .with_context(|| format!("{flag} {}: cannot write the file", path.display()))
-        .map_err(usage)
-}
-
-fn print(text: &str) -> Result<(), CliError> {
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("writing to stdout")
-        .map_err(failed)
 }
 
 /// Which engine the flags ask for, or why they contradict each other.
@@ -98,7 +83,7 @@ fn policies(a: &[Policy]) -> Vec<Policy> {
 }
 
 /// `dynobench simulate`.
-pub fn simulate(a: SimulateArgs) -> Result<Outcome, CliError> {
+pub(crate) fn simulate(a: SimulateArgs) -> Result<Outcome, CliError> {
     let engine = pick_engine(&a)?;
     if !(a.wait_jobs > 0.0 && a.wait_jobs.is_finite()) {
         return Err(usage(anyhow!(
@@ -117,16 +102,16 @@ pub fn simulate(a: SimulateArgs) -> Result<Outcome, CliError> {
         Engine::Tick => simulate_tick(&a, &policies)?,
         Engine::Event => simulate_event(&a, &policies)?,
     };
-    let f = output::findings(&report);
-    let mut text = output::render_table(&report, a.every);
+    let f = findings(&report);
+    let mut text = out::render_table(&report, a.every);
     text.push('\n');
-    text.push_str(&output::render_findings(&report, &f));
+    text.push_str(&out::render_findings(&report, &f));
     if let Some(path) = &a.csv {
-        write_file(path, "--csv", &output::render_csv(&report))?;
+        write_file(path, "--csv", &out::render_csv(&report))?;
         text.push_str(&format!("wrote {}\n", path.display()));
     }
     if let Some(path) = &a.svg {
-        let svg = output::render_svg(&report).map_err(|e| failed(anyhow!(e)))?;
+        let svg = out::render_svg(&report).map_err(|e| failed(anyhow!(e)))?;
         write_file(path, "--svg", &svg)?;
         text.push_str(&format!("wrote {}\n", path.display()));
     }
@@ -237,127 +222,5 @@ fn simulate_event(a: &SimulateArgs, policies: &[Policy]) -> Result<SimReport, Cl
         seed: cfg.seed,
         dynos: cfg.dynos,
         workers: cfg.workers,
-    })
-}
-
-/// `dynobench plan`.
-pub fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
-    let run = RunFile::load(&a.results).map_err(svc_err)?;
-    if a.max_dynos == 0 {
-        return Err(usage(anyhow!("--max-dynos must be at least 1 (got 0)")));
-    }
-    let wanted: Vec<&service::RunClass> = if a.classes.is_empty() {
-        run.classes.iter().collect()
-    } else {
-        a.classes
-            .iter()
-            .map(|c| run.class(c))
-            .collect::<Result<_, _>>()
-            .map_err(svc_err)?
-    };
-    let mut skipped = Vec::new();
-    let mut classes = Vec::new();
-    for c in wanted {
-        if c.status != "ok" {
-            skipped.push(format!("{}: skipped (status '{}' in the run)", c.name, c.status));
-            continue;
-        }
-        let workers = c.workers.filter(|&w| w > 0).ok_or_else(|| {
-            usage(anyhow!(
-                "{}: class '{}' has no workers (WEB_CONCURRENCY) of at least 1",
-                run.path.display(),
-                c.name
-            ))
-        })?;
-        let price = c
-            .price_usd_month
-            .filter(|p| p.is_finite() && *p >= 0.0)
-            .ok_or_else(|| {
-                usage(anyhow!(
-                    "{}: class '{}' has no price_usd_month (a non-negative number)",
-                    run.path.display(),
-                    c.name
-                ))
-            })?;
-        let s = run.service(c).map_err(svc_err)?;
-        let measured_at = c.load.as_ref().map_or(0, |l| l.concurrency);
-        if workers > 1 && measured_at > 0 && measured_at < workers {
-            // The simulation runs `workers` requests at once per dyno at the measured service
-            // times; on a class whose workers share a CPU, concurrent requests are slower.
-            skipped.push(format!(
-                "{}: note: service times were measured with {measured_at} caller(s) but each dyno runs {workers} workers; \
-                 if they share the class's CPU, service under load is slower than measured (measure with --concurrency {workers})",
-                c.name
-            ));
-        }
-        classes.push(PlanClass {
-            name: c.name.clone(),
-            workers,
-            price_usd_month: price,
-            source: match s.source {
-                service::HistSource::ServerWall => "server_wall".into(),
-                other => other.to_string(),
-            },
-            service: s.dist,
-        });
-    }
-    if classes.is_empty() {
-        return Err(usage(anyhow!(
-            "{}: no class with status ok to plan for ({})",
-            run.path.display(),
-            if skipped.is_empty() {
-                "the run has no classes".to_string()
-            } else {
-                skipped.join("; ")
-            }
-        )));
-    }
-    let cfg = PlanConfig {
-        rate: a.rate,
-        slo: a.slo.clone(),
-        policy: a.routing,
-        sim: EventConfig {
-            requests: a.requests,
-            samples: a.samples,
-            routers: a.routers,
-            backlog: a.backlog,
-            timeout: a.timeout,
-            arrivals: a.arrivals,
-            seed: a.seed,
-            ..EventConfig::default()
-        },
-        max_dynos: a.max_dynos,
-    };
-    let plans = plan::plan(&cfg, &classes).map_err(sim_err)?;
-    let best = plan::cheapest(&plans);
-    let routing = match a.routing {
-        Policy::PerRouterLeastConnections => a.routing.label(a.routers),
-        p => p.name().to_string(),
-    };
-    let mut text = format!(
-        "dynobench plan: {} req/s, SLO {}, {routing} routing, service times from {}\n\
-         Each size simulated with {} samples × {} requests ({} arrivals, backlog {}, router timeout {}), seed {}; \
-         a month is {} h.\n\n",
-        a.rate,
-        a.slo,
-        run.path.display(),
-        a.samples,
-        a.requests,
-        a.arrivals,
-        a.backlog,
-        fmt_secs(a.timeout),
-        a.seed,
-        plan::HOURS_PER_MONTH
-    );
-    text.push_str(&output::render_plan(&plans, best, &a.slo, a.rate, &skipped));
-    if let Some(path) = &a.csv {
-        write_file(path, "--csv", &output::render_plan_csv(&plans, &a.slo, a.rate))?;
-        text.push_str(&format!("wrote {}\n", path.display()));
-    }
-    print(&text)?;
-    Ok(if best.is_some() {
-        Outcome::Ok
-    } else {
-        Outcome::ThresholdFailed
     })
 }

@@ -1,16 +1,63 @@
 //! The run report: everything one `dynobench run` measured, as plain data. Serialized as
-//! run.json (versioned; `results/run.schema.json` is its JSON schema).
+//! run.json (versioned; `results/run.schema.json` is its JSON schema; `report::reader`
+//! is its one reader).
+
+use std::fmt;
+use std::str::FromStr;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::host::HostFacts;
+use super::result::ClassResult;
+use super::sweep::WorkerSweep;
 use crate::class::catalog::CatalogInfo;
-use crate::driver::host::HostFacts;
-use crate::record::ClassResult;
 use crate::slo::Slo;
 
 /// Version of the run.json format. Readers refuse another major version.
 pub const SCHEMA_VERSION: &str = "1.0";
+
+/// How open-loop arrivals are spaced, in a live run and in the simulator alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Evenly spaced at 1/rate (also spelled `deterministic`).
+    #[serde(alias = "deterministic")]
+    #[value(alias = "deterministic")]
+    Constant,
+    /// Exponential gaps with mean 1/rate, seeded: many independent users.
+    Poisson,
+}
+
+impl Arrivals {
+    /// The name used in reports and run.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrivals::Constant => "constant",
+            Arrivals::Poisson => "poisson",
+        }
+    }
+}
+
+impl FromStr for Arrivals {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Arrivals, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "poisson" => Ok(Arrivals::Poisson),
+            "constant" | "deterministic" | "even" => Ok(Arrivals::Constant),
+            o => Err(format!(
+                "unknown arrival process '{o}'; use poisson or constant (also spelled deterministic)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Arrivals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The configuration a run used.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -79,8 +126,9 @@ pub struct SloVerdict {
     pub line: String,
 }
 
-/// A whole run.
+/// A whole run. Fields a file lacks take their defaults (files of another 1.x version).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct RunReport {
     /// Format version (`1.0`).
     pub schema_version: String,
@@ -114,7 +162,7 @@ pub struct RunReport {
     pub slo: Vec<SloVerdict>,
     /// Worker-count sweeps (`--workers 1..8`), one per class, with a recommendation.
     #[serde(default)]
-    pub worker_sweeps: Vec<crate::record::sweep::WorkerSweep>,
+    pub worker_sweeps: Vec<WorkerSweep>,
 }
 
 impl RunReport {

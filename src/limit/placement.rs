@@ -1,44 +1,14 @@
-//! Where things run and how much CPU a class gets: the driver/server CPU placement and the
-//! translation of a class's CPU model into a quota, a cpuset and neighbour weights, capped
-//! to what this machine can give (pure, apart from reading this process's CPU affinity).
+//! Where things run and how much CPU a class gets: the driver/server CPU placement (which
+//! CPUs each may use, and pinning to them) and the allotment of a class's CPU model on this
+//! machine: a quota, a cpuset and neighbour weights, capped to what the machine can give.
 
 use serde::{Deserialize, Serialize};
 
+use crate::units::cpu_list;
 use crate::class::CpuModel;
-
-/// Which CPUs the driver and the server get.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Placement {
-    /// CPUs the driver (load generator) is pinned to.
-    pub driver: Vec<usize>,
-    /// CPUs the server (and its neighbours) may use.
-    pub server: Vec<usize>,
-    /// Whether driver and server are on disjoint CPUs.
-    pub disjoint: bool,
-}
+use crate::record::Placement;
 
 impl Placement {
-    /// Splits the CPUs this process may use: the first one for the driver, the rest for
-    /// the server. With a single CPU both share it (and the report says so).
-    pub fn from_cpus(cpus: &[usize]) -> Placement {
-        let mut cpus = cpus.to_vec();
-        cpus.sort_unstable();
-        cpus.dedup();
-        if cpus.len() >= 2 {
-            Placement {
-                driver: vec![cpus[0]],
-                server: cpus[1..].to_vec(),
-                disjoint: true,
-            }
-        } else {
-            Placement {
-                driver: cpus.clone(),
-                server: cpus,
-                disjoint: false,
-            }
-        }
-    }
-
     /// The placement for this process's current CPU affinity.
     pub fn detect() -> Placement {
         Placement::from_cpus(&allowed_cpus())
@@ -47,19 +17,6 @@ impl Placement {
     /// Pins the calling thread (and threads it creates later) to the driver's CPUs.
     pub fn pin_driver(&self) -> Result<(), String> {
         pin_current_thread(&self.driver)
-    }
-
-    /// A sentence for the report.
-    pub fn describe(&self) -> String {
-        if self.disjoint {
-            format!(
-                "driver pinned to CPU {}, server and neighbours on CPU {}",
-                super::cgroupfs::cpu_list(&self.driver),
-                super::cgroupfs::cpu_list(&self.server)
-            )
-        } else {
-            "only one CPU: driver and server share it (the driver's own work shows up in the server's latency)".into()
-        }
     }
 }
 
@@ -77,7 +34,7 @@ pub fn allowed_cpus() -> Vec<usize> {
 pub fn pin_current_thread(cpus: &[usize]) -> Result<(), String> {
     let set = cpu_set(cpus)?;
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-        .map_err(|e| format!("pinning to CPUs {}: {e}", super::cgroupfs::cpu_list(cpus)))
+        .map_err(|e| format!("pinning to CPUs {}: {e}", cpu_list(cpus)))
 }
 
 /// A nix CpuSet of `cpus`.
@@ -89,9 +46,9 @@ pub fn cpu_set(cpus: &[usize]) -> Result<nix::sched::CpuSet, String> {
     Ok(set)
 }
 
-/// A class's CPU model made concrete for this machine.
+/// A class's CPU model made concrete for this machine: what the sandbox enforces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CpuPlan {
+pub struct CpuAllotment {
     /// CPUs the server may use.
     pub cpus: Vec<usize>,
     /// Hard cap in cores, if any.
@@ -108,8 +65,13 @@ pub struct CpuPlan {
     pub warnings: Vec<String>,
 }
 
-/// Turns a class's CPU model into a plan for the server CPUs this machine offers.
-pub fn plan_cpu(class: &str, model: &CpuModel, server_cpus: &[usize], with_neighbours: bool) -> CpuPlan {
+/// Allots a class's CPU model on the server CPUs this machine offers.
+pub fn allot_cpu(
+    class: &str,
+    model: &CpuModel,
+    server_cpus: &[usize],
+    with_neighbours: bool,
+) -> CpuAllotment {
     let n = server_cpus.len().max(1) as f64;
     let mut warnings = Vec::new();
     let mut cap = |what: &str, want: f64| -> f64 {
@@ -130,7 +92,7 @@ pub fn plan_cpu(class: &str, model: &CpuModel, server_cpus: &[usize], with_neigh
         } => {
             let quota = cap("cores of burst", burst_cores);
             let floor = floor_cores.min(quota);
-            CpuPlan {
+            CpuAllotment {
                 cpus: server_cpus.to_vec(),
                 quota_cores: Some(quota),
                 floor_cores: Some(floor),
@@ -143,7 +105,7 @@ pub fn plan_cpu(class: &str, model: &CpuModel, server_cpus: &[usize], with_neigh
         CpuModel::Dedicated { cores } => {
             let cores = cap("dedicated cores", cores);
             let k = (cores.ceil() as usize).clamp(1, server_cpus.len().max(1));
-            CpuPlan {
+            CpuAllotment {
                 cpus: server_cpus.iter().copied().take(k).collect(),
                 quota_cores: ((k as f64) > cores).then_some(cores),
                 floor_cores: None,
@@ -153,7 +115,7 @@ pub fn plan_cpu(class: &str, model: &CpuModel, server_cpus: &[usize], with_neigh
                 warnings,
             }
         }
-        CpuModel::Quota { cores } => CpuPlan {
+        CpuModel::Quota { cores } => CpuAllotment {
             cpus: server_cpus.to_vec(),
             quota_cores: Some(cap("cores of quota", cores)),
             floor_cores: None,
@@ -189,7 +151,7 @@ mod tests {
             burst_cores: 4.0 / 6.0,
             burst_us: 0,
         };
-        let p = plan_cpu("std-1x", &m, &[1], true);
+        let p = allot_cpu("std-1x", &m, &[1], true);
         assert_eq!(p.cpus, vec![1]);
         assert!((p.quota_cores.unwrap() - 0.6667).abs() < 1e-3);
         assert!(
@@ -198,14 +160,14 @@ mod tests {
         );
         assert_eq!(p.neighbours, 1);
         assert!(p.warnings.is_empty());
-        let no_nb = plan_cpu("std-1x", &m, &[1], false);
+        let no_nb = allot_cpu("std-1x", &m, &[1], false);
         assert_eq!(no_nb.neighbours, 0);
         assert_eq!(no_nb.neighbour_weight_ratio, None);
     }
 
     #[test]
     fn oversized_classes_are_capped_with_a_warning() {
-        let p = plan_cpu("performance-l", &CpuModel::Dedicated { cores: 8.0 }, &[1], true);
+        let p = allot_cpu("performance-l", &CpuModel::Dedicated { cores: 8.0 }, &[1], true);
         assert_eq!(p.cpus, vec![1]);
         assert_eq!(p.quota_cores, None);
         assert_eq!(p.neighbours, 0);
@@ -214,7 +176,7 @@ mod tests {
             "{:?}",
             p.warnings
         );
-        let s2 = plan_cpu(
+        let s2 = allot_cpu(
             "standard-2x",
             &CpuModel::Shared {
                 floor_cores: 0.3333,
@@ -226,7 +188,7 @@ mod tests {
         );
         assert_eq!(s2.quota_cores, Some(1.0));
         assert_eq!(s2.warnings.len(), 1);
-        let frac = plan_cpu("d", &CpuModel::Dedicated { cores: 1.5 }, &[1, 2, 3], true);
+        let frac = allot_cpu("d", &CpuModel::Dedicated { cores: 1.5 }, &[1, 2, 3], true);
         assert_eq!(frac.cpus, vec![1, 2]);
         assert_eq!(frac.quota_cores, Some(1.5));
     }

@@ -1,0 +1,32 @@
+//! Small edge helpers shared by the subcommands: this executable's path, writing an output
+//! file named by a flag, and printing to stdout.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::error::{CliError, failed, usage};
+
+/// The dynobench binary for helper processes: this executable.
+pub(crate) fn own_exe() -> Result<std::path::PathBuf, CliError> {
+    std::env::current_exe()
+        .context("locating the dynobench executable")
+        .map_err(failed)
+}
+
+/// Writes `text` to `path`, naming the flag when that fails.
+pub(crate) fn write_file(path: &Path, flag: &str, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text)
+        .with_context(|| format!("{flag} {}: cannot write the file", path.display()))
+        .map_err(usage)
+}
+
+/// Prints `text` to stdout.
+pub(crate) fn print(text: &str) -> Result<(), CliError> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("writing to stdout")
+        .map_err(failed)
+}

@@ -1,0 +1,146 @@
+//! `dynobench plan`: read the run through the one reader, take each ok class's measured
+//! service times, plan dynos and the monthly bill per class, print and write the CSV.
+
+use anyhow::anyhow;
+
+use super::common::{print, write_file};
+use super::simulate::{sim_err, svc_err};
+use crate::cli::PlanArgs;
+use crate::error::{CliError, Outcome, usage};
+use crate::report::reader::read_run;
+use crate::report::service::{HistSource, class_of, class_service};
+use crate::simulate::Policy;
+use crate::simulate::event::EventConfig;
+use crate::simulate::plan::{self, PlanClass, PlanConfig};
+use crate::units::fmt_secs;
+
+/// `dynobench plan`.
+pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
+    let run = read_run(&a.results).map_err(usage)?;
+    if a.max_dynos == 0 {
+        return Err(usage(anyhow!("--max-dynos must be at least 1 (got 0)")));
+    }
+    let wanted: Vec<&crate::record::ClassResult> = if a.classes.is_empty() {
+        run.report.classes.iter().collect()
+    } else {
+        a.classes
+            .iter()
+            .map(|c| class_of(&run, c))
+            .collect::<Result<_, _>>()
+            .map_err(svc_err)?
+    };
+    let mut skipped = Vec::new();
+    let mut classes = Vec::new();
+    for c in wanted {
+        if !c.is_ok() {
+            skipped.push(format!(
+                "{}: skipped (status '{}' in the run)",
+                c.name,
+                c.status.name()
+            ));
+            continue;
+        }
+        let workers = Some(c.workers).filter(|&w| w > 0).ok_or_else(|| {
+            usage(anyhow!(
+                "{}: class '{}' has no workers (WEB_CONCURRENCY) of at least 1",
+                run.path.display(),
+                c.name
+            ))
+        })?;
+        let price = Some(c.price_usd_month)
+            .filter(|p| p.is_finite() && *p >= 0.0)
+            .ok_or_else(|| {
+                usage(anyhow!(
+                    "{}: class '{}' has no usable price_usd_month (a non-negative number)",
+                    run.path.display(),
+                    c.name
+                ))
+            })?;
+        let s = class_service(&run, c).map_err(svc_err)?;
+        let measured_at = c.load.concurrency;
+        if workers > 1 && measured_at > 0 && measured_at < workers {
+            // The simulation runs `workers` requests at once per dyno at the measured service
+            // times; on a class whose workers share a CPU, concurrent requests are slower.
+            skipped.push(format!(
+                "{}: note: service times were measured with {measured_at} caller(s) but each dyno runs {workers} workers; \
+                 if they share the class's CPU, service under load is slower than measured (measure with --concurrency {workers})",
+                c.name
+            ));
+        }
+        classes.push(PlanClass {
+            name: c.name.clone(),
+            workers,
+            price_usd_month: price,
+            source: match s.source {
+                HistSource::ServerWall => "server_wall".into(),
+                other => other.to_string(),
+            },
+            service: s.dist,
+        });
+    }
+    if classes.is_empty() {
+        return Err(usage(anyhow!(
+            "{}: no class with status ok to plan for ({})",
+            run.path.display(),
+            if skipped.is_empty() {
+                "the run has no classes".to_string()
+            } else {
+                skipped.join("; ")
+            }
+        )));
+    }
+    let cfg = PlanConfig {
+        rate: a.rate,
+        slo: a.slo.clone(),
+        policy: a.routing,
+        sim: EventConfig {
+            requests: a.requests,
+            samples: a.samples,
+            routers: a.routers,
+            backlog: a.backlog,
+            timeout: a.timeout,
+            arrivals: a.arrivals,
+            seed: a.seed,
+            ..EventConfig::default()
+        },
+        max_dynos: a.max_dynos,
+    };
+    let plans = plan::plan(&cfg, &classes).map_err(sim_err)?;
+    let best = plan::cheapest(&plans);
+    let routing = match a.routing {
+        Policy::PerRouterLeastConnections => a.routing.label(a.routers),
+        p => p.name().to_string(),
+    };
+    let mut text = format!(
+        "dynobench plan: {} req/s, SLO {}, {routing} routing, service times from {}\n\
+         Each size simulated with {} samples × {} requests ({} arrivals, backlog {}, router timeout {}), seed {}; \
+         a month is {} h.\n\n",
+        a.rate,
+        a.slo,
+        run.path.display(),
+        a.samples,
+        a.requests,
+        a.arrivals,
+        a.backlog,
+        fmt_secs(a.timeout),
+        a.seed,
+        plan::HOURS_PER_MONTH
+    );
+    text.push_str(&crate::report::plan::render_plan(
+        &plans, best, &a.slo, a.rate, &skipped,
+    ));
+    if let Some(path) = &a.csv {
+        write_file(
+            path,
+            "--csv",
+            &crate::report::plan::render_plan_csv(&plans, &a.slo, a.rate),
+        )?;
+        text.push_str(&format!("wrote {}\n", path.display()));
+    }
+    print(&text)?;
+    Ok(if best.is_some() {
+        Outcome::Ok
+    } else {
+        Outcome::ThresholdFailed
+    })
+}

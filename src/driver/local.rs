@@ -1,0 +1,218 @@
+//! A local, sandboxed target: the class's `dynobench serve` started in its sandbox, found
+//! by its readiness line and `/health`, measured, sampled every second, asked for its
+//! `/stats`, and stopped with its sandbox torn down.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::capacity::measure;
+use super::client::{Caller, Target};
+use super::monitor::Monitor;
+use super::observer::Observer;
+use super::phase::{Endpoint, MIB, failed_class};
+use super::plan::RunPlan;
+use crate::class::DynoClass;
+use crate::limit::{Detection, Sandbox, SandboxSpec, allot_cpu, describe_exit};
+use crate::record::{ClassResult, ClassStatus, LimiterKind, Placement, memory_quota};
+use crate::server::{LISTENING_PREFIX, StatsResponse};
+
+/// Keeps the last lines a child wrote to a pipe.
+fn tail_reader(pipe: impl std::io::Read + Send + 'static, lines: usize) -> Arc<Mutex<VecDeque<String>>> {
+    let buf = Arc::new(Mutex::new(VecDeque::new()));
+    let b = buf.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let mut q = b.lock().unwrap_or_else(|p| p.into_inner());
+            if q.len() == lines {
+                q.pop_front();
+            }
+            q.push_back(line);
+        }
+    });
+    buf
+}
+
+fn tail_text(buf: &Arc<Mutex<VecDeque<String>>>) -> String {
+    let q = buf.lock().unwrap_or_else(|p| p.into_inner());
+    if q.is_empty() {
+        "(no stderr output)".into()
+    } else {
+        q.iter().cloned().collect::<Vec<_>>().join(" | ")
+    }
+}
+
+/// Starts the class's server in its sandbox, measures it, stops it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn local_class(
+    rt: &tokio::runtime::Runtime,
+    plan: &RunPlan,
+    class: &DynoClass,
+    workers: u32,
+    kind: LimiterKind,
+    detection: &Detection,
+    placement: &Placement,
+    obs: &mut dyn Observer,
+) -> ClassResult {
+    let with_neighbours = plan.neighbours.is_some() && kind != LimiterKind::None;
+    let spec = SandboxSpec {
+        name: class.name.clone(),
+        cpu: allot_cpu(&class.name, &class.cpu, &placement.server, with_neighbours),
+        memory_soft_bytes: Some(class.memory_mb * MIB),
+        memory_hard_bytes: Some(class.memory_hard_mb * MIB),
+        neighbours: plan.neighbours,
+        helper_exe: plan.exe.clone(),
+    };
+    let mut sb = match Sandbox::create(kind, detection, spec) {
+        Ok(s) => s,
+        Err(e) => {
+            return failed_class(
+                plan,
+                class,
+                workers,
+                format!("could not create the sandbox: {e}"),
+                None,
+            );
+        }
+    };
+    let limits = sb.applied();
+    for w in &limits.warnings {
+        obs.note(&format!("{}: {w}", class.name));
+    }
+    let mut cmd = Command::new(&plan.exe);
+    cmd.args(["serve", "--port", "0", "--workers", &workers.to_string()])
+        .args(["--ballast-mb", &plan.ballast_mb.to_string()])
+        .env("WEB_CONCURRENCY", workers.to_string())
+        .env_remove("PORT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(p) = &plan.payload {
+        cmd.arg("--payload").arg(p);
+    }
+    let pid = match sb.spawn(cmd) {
+        Ok(pid) => pid,
+        Err(e) => {
+            return failed_class(
+                plan,
+                class,
+                workers,
+                format!("could not start the server: {e}"),
+                Some(limits),
+            );
+        }
+    };
+    let monitor = Monitor::start(pid, Duration::from_secs(1));
+    let child = sb.server_mut().expect("spawned");
+    let stderr = tail_reader(child.stderr.take().expect("piped"), 20);
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+    let stdout = child.stdout.take().expect("piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line
+                .strip_prefix(LISTENING_PREFIX)
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|a| a.parse().ok())
+            {
+                let _ = addr_tx.send(addr);
+            }
+        }
+    });
+    let hard = Some(class.memory_hard_mb * MIB);
+    // Start-up: the listening line, then /health, both bounded.
+    let t = Instant::now();
+    let addr = loop {
+        if let Ok(a) = addr_rx.try_recv() {
+            break Some(a);
+        }
+        if sb.server_exited().is_some() || t.elapsed() > plan.startup_timeout || crate::interrupt::requested()
+        {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let target = addr.map(|a| Arc::new(Target::local(a)));
+    let healthy = target.as_ref().is_some_and(|target| {
+        rt.block_on(async {
+            let mut c = Caller::new(target.clone(), None);
+            while t.elapsed() < plan.startup_timeout && !crate::interrupt::requested() {
+                if c.get("/health", Duration::from_secs(2)).await.status == Some(200) {
+                    return true;
+                }
+                if sb.server_exited().is_some() {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            false
+        })
+    });
+    let (Some(target), true) = (target, healthy) else {
+        let cause = match sb.server_exited() {
+            Some(st) => format!(
+                "the server {} during start-up; its stderr: {}",
+                describe_exit(st, sb.counters().oom_kills, hard, kind),
+                tail_text(&stderr)
+            ),
+            None => format!(
+                "the server did not answer /health within {:?}; its stderr: {}",
+                plan.startup_timeout,
+                tail_text(&stderr)
+            ),
+        };
+        let _ = monitor.finish();
+        let mut r = failed_class(plan, class, workers, cause, Some(limits));
+        if crate::interrupt::requested() {
+            r.status = ClassStatus::Interrupted;
+            r.failure = Some("interrupted during start-up".into());
+        }
+        return r;
+    };
+    let mut ep = Endpoint {
+        rt,
+        target: target.clone(),
+        tls: None,
+        sandbox: Some((&mut sb, kind)),
+    };
+    let mut result = measure(&mut ep, plan, class, workers, obs);
+    // Peak RSS as the server itself saw it (getrusage), if it is still up.
+    let stats = rt.block_on(async {
+        let mut c = Caller::new(target.clone(), None);
+        c.get_body("/stats", Duration::from_secs(5)).await
+    });
+    let reported = stats
+        .and_then(|b| serde_json::from_slice::<StatsResponse>(&b).ok())
+        .map(|s| s.max_rss_bytes);
+    let samples = monitor.finish();
+    let sampled = samples.iter().map(|s| s.rss_bytes).max();
+    result.peak_rss_bytes = reported.max(sampled);
+    let quota = memory_quota(&samples, class.memory_mb * MIB);
+    if quota.samples_over > 0 {
+        result.warnings.push(format!(
+            "R14 memory quota exceeded: {:.0} MB = {:.0}% of the {} MB quota in {} of {} samples (WEB_CONCURRENCY={workers})",
+            quota.max_bytes as f64 / MIB as f64,
+            quota.max_pct,
+            class.memory_mb,
+            quota.samples_over,
+            samples.len()
+        ));
+    }
+    result.memory_quota = Some(quota);
+    result.runtime = samples;
+    let exited = sb.stop_server(Duration::from_secs(10));
+    let (_, problems) = sb.teardown();
+    for p in problems {
+        result.warnings.push(format!("cleanup: {p}"));
+    }
+    if result.status == ClassStatus::Ok
+        && let Some(st) = exited
+        && !st.success()
+    {
+        result
+            .warnings
+            .push(format!("the server did not shut down cleanly: {st}"));
+    }
+    result
+}

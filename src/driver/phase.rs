@@ -1,0 +1,230 @@
+//! One load phase against one endpoint: warm-up and measured calls driven on the async
+//! runtime, the server watched for crashes and OOM kills, kernel counters read around the
+//! measured calls, and the class's plain result built from the recorder.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+
+use super::client::Target;
+use super::host::{cpu_jiffies, steal_pct};
+use super::load::{Event, LoadModel, LoadSpec, drive};
+use super::observer::Observer;
+use super::plan::RunPlan;
+use crate::class::DynoClass;
+use crate::limit::{Sandbox, describe_exit};
+use crate::record::{
+    AppliedLimits, ClassContext, ClassRecorder, ClassResult, ClassStatus, Counters, LimiterKind, LoadFacts,
+    Phase,
+};
+
+/// Bytes per MiB.
+pub(crate) const MIB: u64 = 1024 * 1024;
+
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Where one class's calls go, and what watches it.
+pub(crate) struct Endpoint<'a> {
+    pub(crate) rt: &'a tokio::runtime::Runtime,
+    pub(crate) target: Arc<Target>,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) sandbox: Option<(&'a mut Sandbox, LimiterKind)>,
+}
+
+/// Warm-up calls for `workers`: at least two per worker (unless warm-up is off), so that every
+/// worker has served before the measurement.
+pub(crate) fn effective_warmup(warmup: u32, workers: u32) -> u32 {
+    if warmup == 0 { 0 } else { warmup.max(2 * workers) }
+}
+
+fn load_facts(plan: &RunPlan) -> LoadFacts {
+    let (model, rate, arrivals) = plan.load.shape();
+    LoadFacts {
+        model: model.into(),
+        concurrency: plan.load.concurrency(),
+        target_rps: rate,
+        arrivals,
+        late_sends: 0,
+        achieved_rps: 0.0,
+        timeout_ms: plan.timeout.as_millis() as u64,
+    }
+}
+
+fn context(plan: &RunPlan, class: &DynoClass, workers: u32, limits: Option<AppliedLimits>) -> ClassContext {
+    ClassContext {
+        class: class.clone(),
+        workers,
+        warnings: limits.as_ref().map(|l| l.warnings.clone()).unwrap_or_default(),
+        limits,
+        load: load_facts(plan),
+        kernel: Counters::default(),
+        peak_rss_bytes: None,
+        steal_pct: None,
+        digest: None,
+        measured_start_unix_s: 0.0,
+        load_start_unix_s: 0.0,
+    }
+}
+
+/// A result for a class that could not be measured at all.
+pub(crate) fn failed_class(
+    plan: &RunPlan,
+    class: &DynoClass,
+    workers: u32,
+    cause: String,
+    limits: Option<AppliedLimits>,
+) -> ClassResult {
+    let rec = ClassRecorder::new(
+        matches!(plan.load, LoadModel::Open { .. }),
+        plan.timeout.as_micros() as u64,
+    );
+    let mut r = ClassResult::from_recorder(rec, context(plan, class, workers, limits));
+    r.status = ClassStatus::Failed;
+    r.failure = Some(cause);
+    r
+}
+
+/// If the server has exited, why (naming OOM kills), after `calls` measured calls.
+fn server_failure(s: &mut Sandbox, kind: LimiterKind, hard: Option<u64>, calls: u64) -> Option<String> {
+    let st = s.server_exited()?;
+    let c = s.counters();
+    Some(format!(
+        "the server {} after {calls} measured calls",
+        describe_exit(st, c.oom_kills, hard, kind)
+    ))
+}
+
+/// Drives one load phase against the endpoint and builds its result. With a sandbox, the
+/// kernel counters are read around the measured calls and the server is watched for exits.
+pub(crate) fn run_phase(
+    ep: &mut Endpoint,
+    plan: &RunPlan,
+    class: &DynoClass,
+    workers: u32,
+    obs: &mut dyn Observer,
+) -> ClassResult {
+    let open = matches!(plan.load, LoadModel::Open { .. });
+    let mut rec = ClassRecorder::new(open, plan.timeout.as_micros() as u64);
+    let warmup = effective_warmup(plan.warmup, workers);
+    let spec = LoadSpec {
+        model: plan.load,
+        warmup,
+        warmup_callers: workers,
+        calls: plan.calls,
+        timeout: plan.timeout,
+        path: plan.path.clone(),
+        seed: plan.seed,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut digest: Option<String> = None;
+    let mut before: Option<Counters> = None;
+    let mut steal0 = None;
+    let mut measured_start = 0.0;
+    let mut failure: Option<String> = None;
+    let interrupted = AtomicBool::new(false);
+    let hard = Some(class.memory_hard_mb * MIB);
+    let load_start = unix_now();
+    let (target, tls) = (ep.target.clone(), ep.tls.clone());
+    let sandbox = &mut ep.sandbox;
+    ep.rt.block_on(async {
+        let load = tokio::spawn(drive(target, tls, spec, tx, stop_rx));
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                got = rx.recv() => match got {
+                    None => break,
+                    Some(Event::Measuring(at_us)) => {
+                        // The boundary of the measured phase: counters, steal and clock.
+                        before = Some(sandbox.as_mut().map(|(s, _)| s.counters()).unwrap_or_default());
+                        steal0 = cpu_jiffies();
+                        measured_start = unix_now();
+                        rec.measuring_from(at_us);
+                    }
+                    Some(Event::Call(r)) => {
+                        if digest.is_none()
+                            && r.phase == Phase::Measured
+                            && let Some(s) = r.server.as_ref().filter(|s| !s.digest.is_empty())
+                        {
+                            digest = Some(s.digest.clone());
+                        }
+                        obs.call_done(r.phase == Phase::Measured, r.error.is_none());
+                        rec.record(&r);
+                    }
+                },
+                _ = tick.tick() => {
+                    if crate::interrupt::requested() {
+                        interrupted.store(true, Ordering::SeqCst);
+                        let _ = stop_tx.send(true);
+                    }
+                    if failure.is_none()
+                        && let Some((s, k)) = sandbox.as_mut()
+                        && let Some(f) = server_failure(s, *k, hard, rec.attempted())
+                    {
+                        failure = Some(f);
+                        let _ = stop_tx.send(true);
+                    }
+                }
+            }
+        }
+        let _ = load.await;
+    });
+    // Calls can fail faster than the watch above notices a dead server: look once more,
+    // giving a just-killed process a moment to be reaped, so the cause is named.
+    if failure.is_none()
+        && rec.ok() < rec.attempted()
+        && let Some((s, k)) = sandbox.as_mut()
+    {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(500) && rec.ok() == 0 {
+            failure = server_failure(s, *k, hard, rec.attempted());
+            if failure.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let after = sandbox.as_mut().map(|(s, _)| s.counters()).unwrap_or_default();
+    // No measured phase (a failed start): no counters "over the measured calls".
+    let kernel = before.as_ref().map_or_else(Counters::default, |b| after.since(b));
+    let limits = sandbox.as_ref().map(|(s, _)| s.applied());
+    let mut ctx = context(plan, class, workers, limits);
+    ctx.kernel = kernel;
+    ctx.steal_pct = steal_pct(steal0, cpu_jiffies());
+    ctx.digest = digest;
+    ctx.measured_start_unix_s = measured_start;
+    ctx.load_start_unix_s = load_start;
+    if sandbox.is_none() {
+        ctx.warnings.push(format!(
+            "remote target: CPU and memory are the platform's; workers = {workers} is what the catalog (or --workers) says, not what the dyno runs"
+        ));
+    }
+    let (attempted, ok, errors) = (rec.attempted(), rec.ok(), rec.errors().clone());
+    let mut result = ClassResult::from_recorder(rec, ctx);
+    if result.calls.digest_mismatches > 0 {
+        result.warnings.push(format!(
+            "{} responses carried a different digest than the first: the endpoint did not do the same work every call",
+            result.calls.digest_mismatches
+        ));
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        result.status = ClassStatus::Interrupted;
+        result.failure = Some(format!(
+            "interrupted after {attempted} of {} measured calls",
+            plan.calls
+        ));
+    } else if let Some(f) = failure {
+        result.status = ClassStatus::Failed;
+        result.failure = Some(f);
+    } else if ok == 0 {
+        result.status = ClassStatus::Failed;
+        result.failure = Some(format!("all {attempted} measured calls failed: {errors:?}"));
+    }
+    result
+}

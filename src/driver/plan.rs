@@ -1,0 +1,78 @@
+//! A validated run: what `run`'s flags mean once checked (the second stage of argument
+//! handling), and why a run could not start.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::client::Target;
+use super::load::LoadModel;
+use crate::class::{Catalog, DynoClass};
+use crate::limit::{LimitError, LimiterChoice, NeighbourLoad};
+use crate::record::WorkloadFacts;
+use crate::slo::Slo;
+
+/// A validated run (what `run`'s flags mean).
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The catalog.
+    pub catalog: Catalog,
+    /// Classes to measure, in order.
+    pub classes: Vec<DynoClass>,
+    /// `WEB_CONCURRENCY`: empty for each class's default, one value to override it, several
+    /// to sweep (one measurement per count, named `class@N`).
+    pub workers: Vec<u32>,
+    /// Load model.
+    pub load: LoadModel,
+    /// Warm-up calls per class.
+    pub warmup: u32,
+    /// Measured calls per class.
+    pub calls: u32,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Path called (with query).
+    pub path: String,
+    /// Limiter wanted.
+    pub limiter: LimiterChoice,
+    /// Neighbour load for shared classes (`None`: no neighbours).
+    pub neighbours: Option<NeighbourLoad>,
+    /// Seed (neighbours, arrivals).
+    pub seed: u64,
+    /// Remote target (`--url`); `None` for local classes.
+    pub target: Option<Target>,
+    /// Payload file passed to `serve` (local runs).
+    pub payload: Option<PathBuf>,
+    /// What the endpoint works on.
+    pub workload: WorkloadFacts,
+    /// The dynobench binary to run as the server and helpers.
+    pub exe: PathBuf,
+    /// Run label.
+    pub label: String,
+    /// SLOs to check.
+    pub slos: Vec<Slo>,
+    /// How long a server may take to start listening and answer /health.
+    pub startup_timeout: Duration,
+    /// Extra memory per worker of the local servers, MB.
+    pub ballast_mb: u64,
+    /// Search each class's capacity instead of a fixed load.
+    pub capacity: Option<CapacitySpec>,
+}
+
+/// What `--find-capacity` searches.
+#[derive(Debug, Clone)]
+pub struct CapacitySpec {
+    /// The SLO that must hold.
+    pub slo: Slo,
+    /// Most rates tried per class.
+    pub max_steps: usize,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The limiter cannot work here (a usage error: pick another).
+    #[error(transparent)]
+    Limiter(#[from] LimitError),
+    /// Setting up the run failed.
+    #[error("{0}")]
+    Setup(String),
+}

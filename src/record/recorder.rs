@@ -1,0 +1,382 @@
+//! Recording (pure): one [`RequestRecord`] per call goes into a [`ClassRecorder`], which
+//! keeps HDR histograms and counters that `ClassResult::from_recorder` turns into plain
+//! result data.
+
+use std::collections::BTreeMap;
+
+use super::histogram::{Hist, new_hist, record};
+use super::result::{CallCounts, CallLine, ErrorKind, WarmupFacts};
+use crate::server::WorkResponse;
+
+/// Which part of a class's run a call belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Warm-up (reported apart).
+    Warmup,
+    /// Measured.
+    Measured,
+}
+
+/// One call, as the driver saw it. Times are µs since the class's load started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    /// Warm-up or measured.
+    pub phase: Phase,
+    /// When the call should have been sent (open loop), else `None`.
+    pub intended_us: Option<u64>,
+    /// When it was sent.
+    pub sent_us: u64,
+    /// When it completed (or failed, or timed out).
+    pub done_us: u64,
+    /// Connection set-up time, if this call opened a connection.
+    pub connect_us: Option<u64>,
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<ErrorKind>,
+    /// The `/work` response with the server's own timings, when the body carried them.
+    pub server: Option<WorkResponse>,
+    /// Response body bytes.
+    pub bytes: u64,
+}
+
+/// Histograms and counters of one class.
+#[derive(Debug)]
+pub struct ClassRecorder {
+    open_loop: bool,
+    timeout_us: u64,
+    late_threshold_us: u64,
+    /// Client latency of measured calls (from the intended send time in open loop).
+    pub latency: Hist,
+    /// Open loop only: latency from the actual send time (what a naive tool reports).
+    pub latency_uncorrected: Hist,
+    /// Server wall time.
+    pub server_wall: Hist,
+    /// Server CPU time.
+    pub server_cpu: Hist,
+    /// Server CPU wait.
+    pub cpu_wait: Hist,
+    /// Worker-queue time.
+    pub queue: Hist,
+    /// Time in the simulated downstream call.
+    pub io: Hist,
+    /// Connection set-up time.
+    pub connect: Hist,
+    /// Client latency per second of the measured phase (by completion time).
+    pub intervals: Vec<Hist>,
+    /// Every call, warm-up included, for router-style log lines.
+    pub call_log: Vec<CallLine>,
+    warmup: Hist,
+    warmup_calls: u64,
+    warmup_ok: u64,
+    attempted: u64,
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+    statuses: BTreeMap<String, u64>,
+    late_sends: u64,
+    last_done_us: u64,
+    measure_start_us: Option<u64>,
+    digest_first: BTreeMap<u64, u64>,
+    digest_mismatches: u64,
+    bytes: u64,
+}
+
+impl ClassRecorder {
+    /// A recorder for a closed-loop (`open_loop = false`) or open-loop run.
+    pub fn new(open_loop: bool, timeout_us: u64) -> ClassRecorder {
+        ClassRecorder {
+            open_loop,
+            timeout_us,
+            late_threshold_us: 1_000,
+            latency: new_hist(),
+            latency_uncorrected: new_hist(),
+            server_wall: new_hist(),
+            server_cpu: new_hist(),
+            cpu_wait: new_hist(),
+            queue: new_hist(),
+            io: new_hist(),
+            connect: new_hist(),
+            intervals: Vec::new(),
+            call_log: Vec::new(),
+            warmup: new_hist(),
+            warmup_calls: 0,
+            warmup_ok: 0,
+            attempted: 0,
+            ok: 0,
+            errors: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            late_sends: 0,
+            last_done_us: 0,
+            measure_start_us: None,
+            digest_first: BTreeMap::new(),
+            digest_mismatches: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Records one call. Nothing is dropped: failures are counted by kind, and in open loop
+    /// a timed-out call enters the latency histograms at the timeout value.
+    pub fn record(&mut self, r: &RequestRecord) {
+        let elapsed = r.done_us.saturating_sub(r.sent_us);
+        self.call_log.push(CallLine {
+            done_us: r.done_us,
+            connect_us: r.connect_us.unwrap_or(0),
+            service_us: elapsed,
+            status: r.status,
+            error: r.error,
+            bytes: r.bytes,
+        });
+        if r.phase == Phase::Warmup {
+            self.warmup_calls += 1;
+            if r.error.is_none() {
+                self.warmup_ok += 1;
+                record(&mut self.warmup, elapsed);
+            }
+            return;
+        }
+        self.attempted += 1;
+        let start = r.intended_us.unwrap_or(r.sent_us);
+        self.measure_start_us.get_or_insert(start);
+        self.last_done_us = self.last_done_us.max(r.done_us);
+        if let Some(c) = r.connect_us {
+            record(&mut self.connect, c);
+        }
+        if let Some(s) = r.status {
+            *self.statuses.entry(s.to_string()).or_default() += 1;
+        }
+        if let Some(i) = r.intended_us
+            && r.sent_us.saturating_sub(i) > self.late_threshold_us
+        {
+            self.late_sends += 1;
+        }
+        let corrected = r.done_us.saturating_sub(start);
+        match r.error {
+            None => {
+                self.ok += 1;
+                self.bytes += r.bytes;
+                record(&mut self.latency, corrected);
+                if self.open_loop {
+                    record(&mut self.latency_uncorrected, elapsed);
+                }
+                self.record_interval(r.done_us, corrected);
+                if let Some(s) = &r.server {
+                    record(&mut self.server_wall, s.wall_us);
+                    record(&mut self.server_cpu, s.cpu_us);
+                    record(&mut self.cpu_wait, s.wait_us);
+                    record(&mut self.queue, s.queue_us);
+                    record(&mut self.io, s.io_us);
+                    let digest = digest_hash(&s.digest);
+                    if digest != 0 {
+                        // Each profile does its own work: compare digests within a profile.
+                        let key = digest_hash(&s.profile);
+                        match self.digest_first.get(&key) {
+                            None => {
+                                self.digest_first.insert(key, digest);
+                            }
+                            Some(&d) if d != digest => self.digest_mismatches += 1,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Some(kind) => {
+                *self.errors.entry(kind.name().to_string()).or_default() += 1;
+                if kind == ErrorKind::Timeout && self.open_loop {
+                    let at = self.timeout_us.max(corrected);
+                    record(&mut self.latency, at);
+                    record(&mut self.latency_uncorrected, self.timeout_us.max(elapsed));
+                    self.record_interval(r.done_us, at);
+                }
+            }
+        }
+    }
+
+    fn record_interval(&mut self, done_us: u64, value: u64) {
+        let base = self.measure_start_us.unwrap_or(0);
+        let i = (done_us.saturating_sub(base) / 1_000_000) as usize;
+        while self.intervals.len() <= i {
+            self.intervals.push(new_hist());
+        }
+        record(&mut self.intervals[i], value);
+    }
+
+    /// Marks the start of the measured phase (µs since the load started): the base of the
+    /// per-second intervals and of the measured duration.
+    pub fn measuring_from(&mut self, at_us: u64) {
+        self.measure_start_us = Some(at_us);
+    }
+
+    /// Whether this recorder is for an open-loop run.
+    pub fn open_loop(&self) -> bool {
+        self.open_loop
+    }
+
+    /// Measured calls attempted so far.
+    pub fn attempted(&self) -> u64 {
+        self.attempted
+    }
+
+    /// Measured calls that succeeded.
+    pub fn ok(&self) -> u64 {
+        self.ok
+    }
+
+    /// Calls that failed, by kind.
+    pub fn errors(&self) -> &BTreeMap<String, u64> {
+        &self.errors
+    }
+
+    /// Counts for the result.
+    pub fn call_counts(&self) -> CallCounts {
+        let failed: u64 = self.errors.values().sum();
+        CallCounts {
+            attempted: self.attempted,
+            ok: self.ok,
+            errors: self.errors.clone(),
+            status_codes: self.statuses.clone(),
+            error_rate: if self.attempted > 0 {
+                failed as f64 / self.attempted as f64
+            } else {
+                0.0
+            },
+            response_bytes: self.bytes,
+            digest_mismatches: self.digest_mismatches,
+        }
+    }
+
+    /// Warm-up facts.
+    pub fn warmup_facts(&self) -> WarmupFacts {
+        WarmupFacts {
+            calls: self.warmup_calls,
+            ok: self.warmup_ok,
+            mean_us: if self.warmup_ok > 0 {
+                self.warmup.mean()
+            } else {
+                0.0
+            },
+            max_us: if self.warmup_ok > 0 { self.warmup.max() } else { 0 },
+        }
+    }
+
+    /// Seconds from the first (intended) send to the last completion of the measured calls.
+    pub fn duration_s(&self) -> f64 {
+        match self.measure_start_us {
+            Some(s) if self.last_done_us > s => (self.last_done_us - s) as f64 / 1e6,
+            _ => 0.0,
+        }
+    }
+
+    /// Late sends (open loop: sent more than 1 ms after the intended time).
+    pub fn late_sends(&self) -> u64 {
+        self.late_sends
+    }
+}
+
+/// FNV-1a hash of a digest string (0 for none), cheap enough for the hot path.
+pub fn digest_hash(s: &str) -> u64 {
+    if s.is_empty() {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(
+        phase: Phase,
+        intended: Option<u64>,
+        sent: u64,
+        done: u64,
+        error: Option<ErrorKind>,
+    ) -> RequestRecord {
+        RequestRecord {
+            phase,
+            intended_us: intended,
+            sent_us: sent,
+            done_us: done,
+            connect_us: None,
+            status: if error.is_none() { Some(200) } else { None },
+            error,
+            server: error.is_none().then(|| WorkResponse {
+                wall_us: 900,
+                cpu_us: 800,
+                wait_us: 100,
+                queue_us: 5,
+                digest: "7".into(),
+                profile: "cpu".into(),
+                ..WorkResponse::default()
+            }),
+            bytes: 10,
+        }
+    }
+
+    #[test]
+    fn warmup_is_kept_apart_and_errors_are_counted() {
+        let mut r = ClassRecorder::new(false, 30_000_000);
+        r.record(&call(Phase::Warmup, None, 0, 5000, None));
+        r.record(&call(Phase::Measured, None, 10_000, 11_000, None));
+        r.record(&call(
+            Phase::Measured,
+            None,
+            11_000,
+            12_000,
+            Some(ErrorKind::Connect),
+        ));
+        r.record(&call(
+            Phase::Measured,
+            None,
+            12_000,
+            30_012_000,
+            Some(ErrorKind::Timeout),
+        ));
+        assert_eq!(r.latency.len(), 1, "closed loop: failures are counted, not timed");
+        assert_eq!(r.warmup_facts().calls, 1);
+        let c = r.call_counts();
+        assert_eq!((c.attempted, c.ok), (3, 1));
+        assert_eq!(c.errors["connect"], 1);
+        assert_eq!(c.errors["timeout"], 1);
+        assert!((c.error_rate - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(r.server_cpu.len(), 1);
+    }
+
+    #[test]
+    fn open_loop_measures_from_the_intended_time_and_times_out_at_the_limit() {
+        let mut r = ClassRecorder::new(true, 1_000_000);
+        // Intended at 0 but sent at 50 ms (stalled client queue), done at 60 ms.
+        r.record(&call(Phase::Measured, Some(0), 50_000, 60_000, None));
+        assert_eq!(r.latency.max(), r.latency.highest_equivalent(60_000));
+        assert_eq!(
+            r.latency_uncorrected.max(),
+            r.latency_uncorrected.highest_equivalent(10_000)
+        );
+        assert_eq!(r.late_sends(), 1);
+        r.record(&call(
+            Phase::Measured,
+            Some(100_000),
+            100_000,
+            1_100_000,
+            Some(ErrorKind::Timeout),
+        ));
+        assert_eq!(r.latency.len(), 2, "the timeout is recorded at the timeout value");
+        assert!(r.latency.max() >= 1_000_000);
+    }
+
+    #[test]
+    fn digests_must_agree() {
+        let mut r = ClassRecorder::new(false, 1);
+        let mut a = call(Phase::Measured, None, 0, 1, None);
+        r.record(&a);
+        a.server.as_mut().unwrap().digest = "8".into();
+        r.record(&a);
+        assert_eq!(r.call_counts().digest_mismatches, 1);
+        assert_ne!(digest_hash("abc"), digest_hash("abd"));
+        assert_eq!(digest_hash(""), 0);
+    }
+}

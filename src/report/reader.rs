@@ -1,0 +1,219 @@
+//! THE one reader of results: a results directory's `run.json` (version-checked, every
+//! error naming the file, and the field where one is wrong) and HdrHistogram interval logs
+//! (`.hlog`). `compare`, `plan` and `simulate --service` all read through here.
+
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use thiserror::Error;
+
+use crate::record::histogram::decode;
+use crate::record::{ClassResult, RunReport, SCHEMA_VERSION};
+
+/// Why a results file cannot be read (all are input errors: exit 2).
+#[derive(Debug, Error)]
+pub enum ReadError {
+    /// No run.json where one was expected.
+    #[error(
+        "no run.json at {}: expected a results directory such as results/20261124-101500-local, or its run.json",
+        path.display()
+    )]
+    Missing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A file that exists but could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not JSON, or not the shape of a run.json.
+    #[error("{} is not a readable dynobench run.json: {message}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong: the field path, line and column.
+        message: String,
+    },
+    /// Another major version of the format.
+    #[error(
+        "{}: schema version \"{found}\" is not readable by this dynobench (it reads {}.x)",
+        path.display(), major(SCHEMA_VERSION)
+    )]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version it declares.
+        found: String,
+    },
+    /// Parsed, but a value is not usable.
+    #[error("{}: {field}: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field, e.g. `classes[2].name`.
+        field: String,
+        /// What is wrong and what would be valid.
+        reason: String,
+    },
+    /// An interval log that does not parse or decode.
+    #[error("{} is not a readable HdrHistogram interval log: {reason}", path.display())]
+    BadHlog {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn major(v: &str) -> &str {
+    v.split('.').next().unwrap_or("")
+}
+
+/// A run read from disk.
+#[derive(Debug, Clone)]
+pub struct RunFile {
+    /// The run.json that was read.
+    pub path: PathBuf,
+    /// Its content.
+    pub report: RunReport,
+}
+
+impl RunFile {
+    /// The directory holding the run.json.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// The class names, in file order.
+    pub fn class_names(&self) -> Vec<String> {
+        self.report.classes.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// The class called `name`.
+    pub fn class(&self, name: &str) -> Option<&ClassResult> {
+        self.report.class(name)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct VersionProbe {
+    #[serde(default)]
+    schema_version: Option<String>,
+}
+
+/// Reads `path`: a results directory or its run.json. Within a major version, fields a file
+/// lacks (it was written by an older or a newer 1.x) take their defaults; a file without a
+/// `schema_version` is read as the current major version.
+pub fn read_run(path: &Path) -> Result<RunFile, ReadError> {
+    let file = if path.is_dir() {
+        path.join("run.json")
+    } else {
+        path.to_path_buf()
+    };
+    if !file.is_file() {
+        return Err(ReadError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(&file).map_err(|source| ReadError::Unreadable {
+        path: file.clone(),
+        source,
+    })?;
+    let corrupt = |message: String| ReadError::Corrupt {
+        path: file.clone(),
+        message,
+    };
+    let probe: VersionProbe = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+    if let Some(v) = &probe.schema_version
+        && major(v) != major(SCHEMA_VERSION)
+    {
+        return Err(ReadError::Version {
+            path: file,
+            found: v.clone(),
+        });
+    }
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let report: RunReport = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        corrupt(format!("field {field}: {}", e.into_inner()))
+    })?;
+    for (i, c) in report.classes.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            return Err(ReadError::Invalid {
+                path: file,
+                field: format!("classes[{i}].name"),
+                reason: "every class needs a name".into(),
+            });
+        }
+    }
+    Ok(RunFile { path: file, report })
+}
+
+/// Reads an HdrHistogram interval log (values in µs) and merges all its intervals; `None`
+/// when it holds no recorded values.
+pub fn read_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |reason: String| ReadError::BadHlog {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut merged: Option<Histogram<u64>> = None;
+    for entry in IntervalLogIterator::new(&bytes) {
+        let entry = entry.map_err(|e| bad(format!("{e:?}")))?;
+        if let LogEntry::Interval(iv) = entry {
+            let h = decode(iv.encoded_histogram())
+                .map_err(|e| bad(format!("interval at {:?}: {e}", iv.start_timestamp())))?;
+            match &mut merged {
+                None => {
+                    let mut m = Histogram::<u64>::new_from(&h);
+                    m.auto(true);
+                    m.add(&h).map_err(|e| bad(format!("{e:?}")))?;
+                    merged = Some(m);
+                }
+                Some(m) => m.add(&h).map_err(|e| bad(format!("{e:?}")))?,
+            }
+        }
+    }
+    Ok(merged.filter(|h| !h.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("run.json");
+        std::fs::write(
+            &f,
+            r#"{"schema_version":"1.0","classes":[{"name":"a","workers":"many"}]}"#,
+        )
+        .unwrap();
+        let e = read_run(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("run.json") && e.contains("classes[0].workers"), "{e}");
+        std::fs::write(&f, r#"{"schema_version":"7.1","classes":[]}"#).unwrap();
+        assert!(read_run(&f).unwrap_err().to_string().contains("\"7.1\""));
+        std::fs::write(&f, r#"{"schema_version":"1.9","classes":[{"name":""}]}"#).unwrap();
+        assert!(read_run(&f).unwrap_err().to_string().contains("classes[0].name"));
+        std::fs::write(
+            &f,
+            r#"{"schema_version":"1.9","future":1,"classes":[{"name":"a","status":"ok"}]}"#,
+        )
+        .unwrap();
+        let r = read_run(&f).unwrap();
+        assert_eq!(r.class_names(), vec!["a"]);
+        assert!(matches!(
+            read_run(&dir.path().join("nope")).unwrap_err(),
+            ReadError::Missing { .. }
+        ));
+    }
+}
