@@ -15,7 +15,6 @@ use super::neighbours::NeighbourLoad;
 use super::placement::CpuAllotment;
 use crate::record::{AppliedLimits, Counters, LimiterKind};
 
-
 /// Why a limiter cannot be used or failed.
 #[derive(Debug, Error)]
 pub enum LimitError {

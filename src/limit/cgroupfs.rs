@@ -161,11 +161,7 @@ pub fn read_u64(dir: &Path, file: &str) -> Option<u64> {
 
 /// Creates and removes a probe group under `dir` to prove write access.
 pub fn probe_writable(dir: &Path) -> Result<(), String> {
-    let probe = dir.join(format!(
-        "{}{}-probe",
-        GROUP_PREFIX,
-        std::process::id()
-    ));
+    let probe = dir.join(format!("{}{}-probe", GROUP_PREFIX, std::process::id()));
     std::fs::create_dir(&probe).map_err(|e| {
         format!(
             "cannot create groups under {} ({e}); run as root or delegate that group to your user",

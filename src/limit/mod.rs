@@ -17,9 +17,9 @@ pub mod procfs;
 mod sandbox;
 
 pub use backend::{LimitError, SandboxSpec};
-pub use cgroupfs::GROUP_PREFIX;
 pub use cgroup1::Cgroup1Site;
 pub use cgroup2::Cgroup2Site;
+pub use cgroupfs::GROUP_PREFIX;
 pub use detect::{Detection, LimiterChoice};
 pub use neighbours::{NeighbourLoad, Pattern};
 pub use placement::{CpuAllotment, allot_cpu, allowed_cpus};

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::units::cpu_list;
 use crate::class::CpuModel;
 use crate::record::Placement;
+use crate::units::cpu_list;
 
 impl Placement {
     /// The placement for this process's current CPU affinity.
