@@ -30,11 +30,12 @@ fn profiles_return_the_right_mix() {
         ballast_mb: 0,
     })
     .unwrap();
-    let cpu = work(srv.addr, "profile=cpu");
+    let calls: Vec<WorkResponse> = (0..5).map(|_| work(srv.addr, "profile=cpu")).collect();
+    let cpu = calls[0].clone();
     assert_eq!(cpu.profile, "cpu");
     assert_eq!(cpu.io_us, 0);
-    let err = (cpu.wall_us as f64 - (cpu.cpu_us + cpu.wait_us) as f64).abs() / cpu.wall_us as f64;
-    assert!(err < 0.03, "cpu: wall ≈ cpu + wait: {cpu:?}");
+    let err = common::unexplained_share(&calls);
+    assert!(err < 0.05, "cpu: wall ≈ cpu + wait + steal: {calls:?}");
 
     let io = work(srv.addr, "profile=io&io_ms=80");
     assert_eq!(io.profile, "io");

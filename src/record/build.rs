@@ -21,19 +21,29 @@ fn breakdown(rec: &ClassRecorder) -> Option<LatencyBreakdown> {
     }
     let ms = |h: &Hist| h.mean() / 1000.0;
     let latency_ms = ms(&rec.latency);
-    let (cpu_ms, cpu_wait_ms, io_ms, queue_ms) = (
+    let (cpu_ms, cpu_wait_ms, io_ms, queue_ms, steal_ms) = (
         ms(&rec.server_cpu),
         ms(&rec.cpu_wait),
         ms(&rec.io),
         ms(&rec.queue),
+        ms(&rec.steal),
     );
+    let n = rec.server_wall.len() as f64;
+    // Steal is counted in 10 ms ticks: a request's estimate can exceed its own gap, so the
+    // blocked remainder is taken over the mean, not per request.
+    let server_blocked_ms = (rec.unaccounted_us_sum / n / 1000.0).max(0.0);
+    let wall_ms = ms(&rec.server_wall);
     Some(LatencyBreakdown {
         latency_ms,
         cpu_ms,
         cpu_wait_ms,
         io_ms,
         queue_ms,
-        other_ms: (latency_ms - cpu_ms - cpu_wait_ms - io_ms - queue_ms).max(0.0),
+        steal_ms,
+        server_blocked_ms,
+        major_faults_per_request: rec.major_faults as f64 / n,
+        voluntary_switches_per_request: rec.voluntary_switches as f64 / n,
+        other_ms: (latency_ms - wall_ms - queue_ms).max(0.0),
     })
 }
 
@@ -80,6 +90,7 @@ impl ClassResult {
             cpu_wait: wait,
             queue: opt_summary(&rec.queue),
             io: opt_summary(&rec.io),
+            steal: opt_summary(&rec.steal),
             breakdown: breakdown(&rec),
             throttled_ratio: ctx.kernel.throttled_ratio(),
             throttled_us_per_request: per_req(ctx.kernel.throttled_us),
@@ -103,6 +114,7 @@ impl ClassResult {
                 cpu_wait: opt_encode(&rec.cpu_wait),
                 queue: opt_encode(&rec.queue),
                 io: opt_encode(&rec.io),
+                steal: opt_encode(&rec.steal),
             },
             runtime: Vec::new(),
             memory_quota: None,

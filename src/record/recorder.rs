@@ -60,6 +60,14 @@ pub struct ClassRecorder {
     pub queue: Hist,
     /// Time in the simulated downstream call.
     pub io: Hist,
+    /// Hypervisor steal during the handler.
+    pub steal: Hist,
+    /// Server wall time not explained by CPU, CPU wait, IO or steal (blocked), summed, µs.
+    pub unaccounted_us_sum: f64,
+    /// Major page faults of the handlers, summed.
+    pub major_faults: u64,
+    /// Voluntary context switches of the handlers, summed.
+    pub voluntary_switches: u64,
     /// Connection set-up time.
     pub connect: Hist,
     /// Client latency per second of the measured phase (by completion time).
@@ -95,6 +103,10 @@ impl ClassRecorder {
             cpu_wait: new_hist(),
             queue: new_hist(),
             io: new_hist(),
+            steal: new_hist(),
+            unaccounted_us_sum: 0.0,
+            major_faults: 0,
+            voluntary_switches: 0,
             connect: new_hist(),
             intervals: Vec::new(),
             call_log: Vec::new(),
@@ -165,6 +177,11 @@ impl ClassRecorder {
                     record(&mut self.cpu_wait, s.wait_us);
                     record(&mut self.queue, s.queue_us);
                     record(&mut self.io, s.io_us);
+                    record(&mut self.steal, s.steal_us);
+                    self.unaccounted_us_sum +=
+                        s.wall_us as f64 - (s.cpu_us + s.wait_us + s.io_us + s.steal_us) as f64;
+                    self.major_faults += s.major_faults;
+                    self.voluntary_switches += s.voluntary_switches;
                     let digest = digest_hash(&s.digest);
                     if digest != 0 {
                         // Each profile does its own work: compare digests within a profile.

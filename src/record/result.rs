@@ -109,6 +109,9 @@ pub struct Histograms {
     /// Simulated downstream (io) time.
     #[serde(default)]
     pub io: Option<String>,
+    /// Hypervisor steal during the handler.
+    #[serde(default)]
+    pub steal: Option<String>,
 }
 
 /// Where the mean client latency went, per request (ms).
@@ -124,7 +127,21 @@ pub struct LatencyBreakdown {
     pub io_ms: f64,
     /// Mean time queued for a free worker, ms.
     pub queue_ms: f64,
-    /// The rest: network, HTTP, the server outside the handler, ms.
+    /// Mean hypervisor steal during the handler, ms (an estimate: `/proc/stat` counts steal
+    /// in 10 ms ticks; unbiased over many requests).
+    #[serde(default)]
+    pub steal_ms: f64,
+    /// Mean handler time explained by none of the above, ms: the worker was blocked (major
+    /// page faults, locks) — see the fault and switch counts.
+    #[serde(default)]
+    pub server_blocked_ms: f64,
+    /// Mean major page faults per request in the handler.
+    #[serde(default)]
+    pub major_faults_per_request: f64,
+    /// Mean voluntary context switches per request in the handler (times it blocked).
+    #[serde(default)]
+    pub voluntary_switches_per_request: f64,
+    /// The rest, outside the handler: network, HTTP, the server's own I/O thread, ms.
     pub other_ms: f64,
 }
 
@@ -172,6 +189,9 @@ pub struct ClassResult {
     /// Simulated downstream (io) time per request.
     #[serde(default)]
     pub io: Option<Summary>,
+    /// Hypervisor steal during the handler per request.
+    #[serde(default)]
+    pub steal: Option<Summary>,
     /// Where the mean latency went: CPU, CPU wait, IO, queue, other.
     #[serde(default)]
     pub breakdown: Option<LatencyBreakdown>,

@@ -60,6 +60,17 @@ pub struct WorkResponse {
     /// Time spent in the simulated downstream call (io profile), µs.
     #[serde(default)]
     pub io_us: u64,
+    /// Hypervisor steal of the worker's CPU during the handler, µs (an estimate with the
+    /// 10 ms resolution of `/proc/stat`): time the worker was running as far as the guest
+    /// knows, but not as far as its CPU clock knows.
+    #[serde(default)]
+    pub steal_us: u64,
+    /// Major page faults of the worker thread during the handler.
+    #[serde(default)]
+    pub major_faults: u64,
+    /// Voluntary context switches of the worker thread during the handler (it blocked).
+    #[serde(default)]
+    pub voluntary_switches: u64,
     /// Index of the worker that ran it.
     #[serde(default)]
     pub worker: usize,

@@ -166,6 +166,24 @@ pub fn processes_matching(needles: &[&str]) -> Vec<String> {
     v
 }
 
+/// How far wall time is from CPU + CPU wait + hypervisor steal over a set of CPU-bound
+/// `/work` calls, as a share of their total wall time (summed, not per call: steal is
+/// counted in 10 ms ticks, so one call's estimate is coarse but the sum is not). Calls
+/// without a run-delay reading (`note`) are left out.
+pub fn unexplained_share(calls: &[dynobench::server::WorkResponse]) -> f64 {
+    let with: Vec<_> = calls.iter().filter(|w| w.note.is_none()).collect();
+    let wall: f64 = with.iter().map(|w| w.wall_us as f64).sum();
+    let explained: f64 = with
+        .iter()
+        .map(|w| (w.cpu_us + w.wait_us + w.steal_us) as f64)
+        .sum();
+    if wall > 0.0 {
+        (wall - explained).abs() / wall
+    } else {
+        0.0
+    }
+}
+
 /// Parses `dynobench run ARGS` into its flags.
 pub fn run_args(args: &[&str]) -> dynobench::cli::RunArgs {
     use clap::Parser;

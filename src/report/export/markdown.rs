@@ -113,8 +113,17 @@ fn class_section(out: &mut String, c: &ClassResult) {
     if let Some(b) = &c.breakdown {
         let _ = writeln!(
             out,
-            "\n- where the mean latency of {:.1} ms went: CPU {:.1} ms, waiting for a CPU {:.1} ms, IO {:.1} ms, queued for a worker {:.1} ms, other (network, HTTP) {:.1} ms",
-            b.latency_ms, b.cpu_ms, b.cpu_wait_ms, b.io_ms, b.queue_ms, b.other_ms
+            "\n- where the mean latency of {:.1} ms went: CPU {:.1} ms, waiting for a CPU {:.1} ms, IO {:.1} ms, queued for a worker {:.1} ms, hypervisor steal {:.1} ms, blocked in the handler {:.1} ms ({:.2} major faults, {:.1} voluntary switches per request), other (network, HTTP) {:.1} ms",
+            b.latency_ms,
+            b.cpu_ms,
+            b.cpu_wait_ms,
+            b.io_ms,
+            b.queue_ms,
+            b.steal_ms,
+            b.server_blocked_ms,
+            b.major_faults_per_request,
+            b.voluntary_switches_per_request,
+            b.other_ms
         );
     }
     let k = &c.kernel;
