@@ -158,14 +158,20 @@ fn significant_slowdowns_beyond_the_threshold_exit_1() {
 }
 
 #[test]
-fn overlapping_intervals_are_no_significant_change() {
+fn small_samples_are_insufficient_data_not_no_change() {
     let tmp = tempfile::tempdir().unwrap();
-    // 10 calls each: a 5% shift is well inside the intervals.
+    // 10 calls each: a 5% shift is well inside the intervals, which also allow large changes.
     let a = run(tmp.path(), "a", vec![class("eco", &spread(100, 10), 0)], "p");
     let b = run(tmp.path(), "b", vec![class("eco", &spread(105, 10), 0)], "p");
     let o = compare(&a, &b, &["--threshold", "1%"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("no significant change"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("insufficient data") && !out.contains("| no change |"),
+        "{out}"
+    );
+    // --strict: inconclusive is not a pass.
+    assert_eq!(compare(&a, &b, &["--strict"]).status.code(), Some(1));
 }
 
 #[test]
@@ -232,4 +238,67 @@ fn refuses_missing_corrupt_and_incompatible_runs() {
     let o = compare(&a, &other, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("different workloads"));
+}
+
+/// `n` lognormal latencies (µs), median 100 ms, seeded.
+fn lognormal(seed: u64, n: usize) -> Vec<u64> {
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let d = rand_distr::LogNormal::new((100_000f64).ln(), 0.3).unwrap();
+    (0..n).map(|_| d.sample(&mut rng).round() as u64).collect()
+}
+
+fn verdicts(a: &Path, b: &Path) -> (serde_json::Value, i32) {
+    let o = compare(a, b, &["--json"]);
+    (
+        serde_json::from_slice(&o.stdout).unwrap(),
+        o.status.code().unwrap(),
+    )
+}
+
+fn metric<'a>(j: &'a serde_json::Value, m: &str) -> &'a serde_json::Value {
+    j["classes"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["metric"] == m)
+        .unwrap()
+}
+
+#[test]
+fn a_p99_regression_at_1000_calls_and_a_tail_only_change_are_flagged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = lognormal(1, 1000);
+    let a = run(tmp.path(), "a", vec![class("eco", &base, 0)], "p");
+    // The slowest 3% of calls take 2x: p99 up, p50 and p90 unchanged.
+    let mut sorted = base.clone();
+    sorted.sort_unstable();
+    let p97 = sorted[969];
+    let tail: Vec<u64> = lognormal(2, 1000)
+        .into_iter()
+        .map(|v| if v > p97 { v * 2 } else { v })
+        .collect();
+    let b = run(tmp.path(), "b", vec![class("eco", &tail, 0)], "p");
+    let (j, code) = verdicts(&a, &b);
+    assert_eq!(code, 1, "{j:#}");
+    assert_eq!(metric(&j, "p99")["verdict"], "slower", "{j:#}");
+    assert_eq!(metric(&j, "p99")["regression"], true);
+    assert_ne!(metric(&j, "p50")["verdict"], "slower", "{j:#}");
+    // The same draw again is not a regression.
+    let a2 = run(tmp.path(), "a2", vec![class("eco", &lognormal(3, 1000), 0)], "p");
+    let (j, code) = verdicts(&a, &a2);
+    assert_eq!(code, 0, "{j:#}");
+    assert_eq!(j["regressed"], false);
+}
+
+#[test]
+fn p99_from_100_calls_is_insufficient_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run(tmp.path(), "a", vec![class("eco", &lognormal(1, 100), 0)], "p");
+    let b = run(tmp.path(), "b", vec![class("eco", &lognormal(2, 100), 0)], "p");
+    let (j, _) = verdicts(&a, &b);
+    let p99 = metric(&j, "p99");
+    assert_eq!(p99["verdict"], "insufficient-data", "{j:#}");
+    assert!(p99["note"].as_str().unwrap().contains("368"), "{p99:#}");
 }

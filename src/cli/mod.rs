@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod parse;
 
-pub use parse::WorkerCounts;
-use parse::{parse_duration, parse_percent, parse_rate, parse_seconds, parse_size, parse_worker_counts};
+pub use parse::{Calls, WorkerCounts};
+use parse::{
+    parse_calls, parse_duration, parse_percent, parse_rate, parse_seconds, parse_size, parse_worker_counts,
+};
 
 use crate::simulate::{Arrivals, Policy, UtilRange};
 use crate::slo::Slo;
@@ -125,6 +127,12 @@ pub struct CompareArgs {
     /// A significant slow-down beyond this many percent is a regression (exit 1).
     #[arg(long, default_value = "10%", value_parser = parse_percent)]
     pub threshold: f64,
+    /// Changes smaller than this are "no change" (noise), percent.
+    #[arg(long, default_value = "2%", value_parser = parse_percent)]
+    pub noise: f64,
+    /// Also exit 1 when a metric's verdict is "insufficient data" (inconclusive is not a pass).
+    #[arg(long)]
+    pub strict: bool,
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
@@ -154,9 +162,14 @@ pub struct RunArgs {
     /// Warm-up calls per class (reported apart).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub warmup: u32,
-    /// Measured calls per class.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
-    pub calls: u32,
+    /// Measured calls per class (per round), or `auto`: enough to bound the strictest
+    /// percentile SLO given (368 for p99, 72 for p95; at least 100).
+    #[arg(long, default_value = "100", value_parser = parse_calls)]
+    pub calls: Calls,
+    /// Rounds: measure every class K times, interleaved (A B C A B C …) so that drift of the
+    /// host hits all classes alike; `compare` then uses the spread between rounds.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
     /// Closed loop: concurrent callers (default 1). Open loop: connections (default 64).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: Option<u32>,

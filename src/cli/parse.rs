@@ -13,6 +13,28 @@ pub(crate) fn parse_percent(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// `run --calls`: a number, or enough for the SLOs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calls {
+    /// This many measured calls per class and round.
+    Fixed(u32),
+    /// Enough to bound the strictest percentile SLO.
+    Auto,
+}
+
+/// `100` or `auto`.
+pub(crate) fn parse_calls(s: &str) -> Result<Calls, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Calls::Auto);
+    }
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=10_000_000).contains(&n) => Ok(Calls::Fixed(n)),
+        _ => Err(format!(
+            "'{s}' is not a call count (1-10000000) or 'auto' (enough calls to bound the --slo percentiles)"
+        )),
+    }
+}
+
 /// Worker counts given to `run --workers`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCounts(pub Vec<u32>);

@@ -9,10 +9,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::common::own_exe;
 use crate::class::Catalog;
-use crate::cli::RunArgs;
+use crate::cli::{Calls, RunArgs};
 use crate::driver::{self, CapacitySpec, LoadModel, Observer, RunError, RunPlan, Target};
 use crate::error::{CliError, Outcome, failed, usage};
 use crate::limit::{NeighbourLoad, Pattern};
+use crate::record::verdict::calls_for_slos;
 use crate::record::{RunReport, WorkloadFacts};
 use crate::report::table;
 use crate::report::writer::ResultsWriter;
@@ -153,7 +154,11 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         workers: a.workers.clone().map(|w| w.0).unwrap_or_default(),
         load,
         warmup: a.warmup,
-        calls: a.calls,
+        calls: match a.calls {
+            Calls::Fixed(n) => n,
+            Calls::Auto => calls_for_slos(&a.slo, 100),
+        },
+        repeat: a.repeat,
         timeout: a.timeout,
         path,
         limiter: a.limiter,
@@ -325,7 +330,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
     let broken: Vec<_> = report.slo.iter().filter(|v| !v.held).collect();
     if !broken.is_empty() {
         for v in &broken {
-            eprintln!("SLO broken: {}", v.line);
+            eprintln!("SLO {}: {}", v.outcome.word(), v.line);
         }
         return Ok(Outcome::ThresholdFailed);
     }

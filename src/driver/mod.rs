@@ -6,6 +6,7 @@
 mod capacity;
 pub mod client;
 pub mod host;
+pub mod hostspeed;
 pub mod load;
 mod local;
 pub mod monitor;

@@ -25,8 +25,10 @@ pub struct RunPlan {
     pub load: LoadModel,
     /// Warm-up calls per class.
     pub warmup: u32,
-    /// Measured calls per class.
+    /// Measured calls per class and round.
     pub calls: u32,
+    /// Rounds: every class is measured this many times, interleaved.
+    pub repeat: u32,
     /// Per-call timeout.
     pub timeout: Duration,
     /// Path called (with query).

@@ -9,16 +9,21 @@ use std::time::SystemTime;
 use super::capacity::measure;
 use super::client::{Target, tls_config};
 use super::host::{self, cpu_jiffies, steal_pct};
+use super::hostspeed;
 use super::load::LoadModel;
 use super::local::local_class;
 use super::observer::Observer;
 use super::phase::{Endpoint, effective_warmup};
 use super::plan::{RunError, RunPlan};
+use crate::class::DynoClass;
 use crate::limit::{Detection, LimiterChoice};
+use crate::record::merge::{merge, round_of};
 use crate::record::model::{compact_stamp, rfc3339};
 use crate::record::sweep::worker_sweeps;
 use crate::record::verdict::slo_verdicts;
-use crate::record::{Placement, RunConfig, RunReport, SCHEMA_VERSION, apply_value};
+use crate::record::{
+    ClassResult, HostSpeed, HostSpeedIndex, Placement, RunConfig, RunReport, SCHEMA_VERSION, apply_value,
+};
 
 /// Runs every class of the plan (and every worker count of a sweep). Per-class failures are
 /// recorded in the report, not returned as errors; an interrupt ends the run with the
@@ -76,33 +81,54 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
         .map_err(|e| RunError::Setup(format!("starting the async runtime: {e}")))?;
     let tls = plan.target.as_ref().filter(|t| t.tls).map(|_| tls_config());
     let run_steal0 = cpu_jiffies();
-    let mut attempted = 0;
-    let mut expected = 0;
+    // What each round measures: every class, or every worker count of a sweep.
+    let mut units: Vec<(&DynoClass, u32, String, bool)> = Vec::new();
     for class in &plan.classes {
         let counts = if plan.workers.is_empty() {
             vec![class.workers]
         } else {
             plan.workers.clone()
         };
-        expected += counts.len();
         let sweep = counts.len() > 1;
         for workers in counts {
-            if crate::interrupt::requested() {
-                break;
-            }
             let name = if sweep {
                 format!("{}@{workers}", class.name)
             } else {
                 class.name.clone()
             };
+            units.push((class, workers, name, sweep));
+        }
+    }
+    let repeat = plan.repeat.max(1);
+    let expected = units.len() * repeat as usize;
+    let mut attempted = 0;
+    let mut parts: Vec<Vec<ClassResult>> = vec![Vec::new(); units.len()];
+    // The host's speed is timed on the CPUs the servers use, while no server runs.
+    let speed_cpus = if remote {
+        placement.driver.clone()
+    } else {
+        placement.server.clone()
+    };
+    'rounds: for round in 1..=repeat {
+        for (i, (class, workers, name, sweep)) in units.iter().enumerate() {
+            if crate::interrupt::requested() {
+                break 'rounds;
+            }
+            let (class, workers) = (*class, *workers);
             // A sweep drives at least as many callers as there are workers.
             let mut p = plan.clone();
-            if sweep && let LoadModel::Closed { concurrency } = p.load {
+            if *sweep && let LoadModel::Closed { concurrency } = p.load {
                 p.load = LoadModel::Closed {
                     concurrency: concurrency.max(workers),
                 };
             }
-            obs.class_started(&name, effective_warmup(p.warmup, workers), p.calls);
+            let label = if repeat > 1 {
+                format!("{name} ({round}/{repeat})")
+            } else {
+                name.clone()
+            };
+            obs.class_started(&label, effective_warmup(p.warmup, workers), p.calls);
+            let before = hostspeed::measure(&speed_cpus, 3);
             let mut result = match (&p.target, kind) {
                 (Some(t), _) => {
                     let mut ep = Endpoint {
@@ -116,13 +142,21 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
                 (None, Some(k)) => local_class(&rt, &p, class, workers, k, detection, &placement, obs),
                 (None, None) => unreachable!("local runs always have a limiter"),
             };
-            result.name = name;
+            let after = hostspeed::measure(&speed_cpus, 3);
+            result.name = name.clone();
+            result.rounds = vec![round_of(
+                &result,
+                round,
+                before.into_iter().chain(after).collect(),
+            )];
+            parts[i].push(result);
             attempted += 1;
-            report.classes.push(result);
+            report.classes = merged_classes(&parts);
             apply_value(&mut report.classes);
             report.slo = slo_verdicts(&report.classes, &plan.slos);
             report.worker_sweeps = worker_sweeps(&report.classes, &plan.slos);
             report.host.steal_pct = steal_pct(run_steal0, cpu_jiffies());
+            report.warnings = host_drift_warnings(&report.classes);
             obs.class_done(&report);
         }
     }
@@ -132,6 +166,86 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
     Ok(report)
 }
 
+/// Each unit's rounds merged into one class result, with its host-speed index.
+fn merged_classes(parts: &[Vec<ClassResult>]) -> Vec<ClassResult> {
+    let first_reading = parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .flat_map(|c| c.rounds.iter())
+        .flat_map(|r| r.host_speed.first())
+        .next()
+        .map(|h| h.cpu_ref_us);
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = merge(p).unwrap_or_else(|e| {
+                // Histograms the recorder encoded always decode; keep the first part if not.
+                let mut c = p[0].clone();
+                c.warnings.push(format!("rounds could not be merged: {e}"));
+                c
+            });
+            c.host_speed = speed_index(&c, first_reading);
+            c
+        })
+        .collect()
+}
+
+fn speed_index(c: &ClassResult, first: Option<f64>) -> Option<HostSpeedIndex> {
+    let readings: Vec<HostSpeed> = c
+        .rounds
+        .iter()
+        .flat_map(|r| r.host_speed.iter().copied())
+        .collect();
+    if readings.is_empty() {
+        return None;
+    }
+    let n = readings.len() as f64;
+    let cpu = readings.iter().map(|h| h.cpu_ref_us).sum::<f64>() / n;
+    let mem = readings.iter().map(|h| h.mem_ref_us).sum::<f64>() / n;
+    let (lo, hi) = readings.iter().fold((f64::MAX, 0.0f64), |(lo, hi), h| {
+        (lo.min(h.cpu_ref_us), hi.max(h.cpu_ref_us))
+    });
+    Some(HostSpeedIndex {
+        cpu_ref_us: cpu,
+        mem_ref_us: mem,
+        index: first.filter(|f| *f > 0.0).map_or(1.0, |f| cpu / f),
+        spread_pct: if lo > 0.0 { (hi / lo - 1.0) * 100.0 } else { 0.0 },
+        readings,
+    })
+}
+
+/// Warnings when the host's own speed moved more than the noise threshold during the run.
+fn host_drift_warnings(classes: &[ClassResult]) -> Vec<String> {
+    let idx: Vec<(&str, f64, f64)> = classes
+        .iter()
+        .filter_map(|c| {
+            c.host_speed
+                .as_ref()
+                .map(|h| (c.name.as_str(), h.index, h.spread_pct))
+        })
+        .collect();
+    let mut out = Vec::new();
+    if let Some((lo, hi)) = idx.iter().map(|x| x.1).fold(None, |acc: Option<(f64, f64)>, v| {
+        Some(acc.map_or((v, v), |(a, b)| (a.min(v), b.max(v))))
+    }) && (hi / lo - 1.0) * 100.0 > HOST_DRIFT_NOISE_PCT
+    {
+        out.push(format!(
+            "the host's speed moved {:.1}% during the run (reference work index {lo:.3} to {hi:.3}): differences between classes of that size may be the host's, not the classes'; use --repeat to interleave rounds",
+            (hi / lo - 1.0) * 100.0
+        ));
+    }
+    for (name, _, spread) in idx.iter().filter(|x| x.2 > HOST_DRIFT_NOISE_PCT) {
+        out.push(format!(
+            "{name}: the host's speed moved {spread:.1}% while it was measured (reference work before vs after)"
+        ));
+    }
+    out
+}
+
+/// Host-speed changes above this many percent are reported (the noise threshold).
+const HOST_DRIFT_NOISE_PCT: f64 = 2.0;
+
 fn config_of(plan: &RunPlan) -> RunConfig {
     let (model, rate, arrivals) = plan.load.shape();
     RunConfig {
@@ -139,6 +253,7 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         workers: plan.workers.clone(),
         warmup: plan.warmup,
         calls: plan.calls,
+        repeat: plan.repeat,
         load_model: model.into(),
         concurrency: plan.load.concurrency(),
         rate,

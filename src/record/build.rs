@@ -1,7 +1,7 @@
 //! Building a class's plain result from its recorder and the context the recorder does not
 //! know (class, limits, kernel counters): summaries, breakdown, cost, encoded histograms.
 
-use super::cost::{Cost, usd_per_million};
+use super::cost::Cost;
 use super::histogram::{Hist, encode};
 use super::recorder::ClassRecorder;
 use super::result::{ClassContext, ClassResult, ClassStatus, Histograms, LatencyBreakdown};
@@ -100,9 +100,7 @@ impl ClassResult {
             cost: Cost {
                 usd_month: price,
                 usd_hour: ctx.class.price_usd_hour(),
-                usd_per_million_requests: usd_per_million(price, throughput),
-                value_p95: None,
-                value_p99: None,
+                ..Cost::default()
             },
             digest: ctx.digest,
             warnings: ctx.warnings,
@@ -119,6 +117,8 @@ impl ClassResult {
             runtime: Vec::new(),
             memory_quota: None,
             capacity: None,
+            rounds: Vec::new(),
+            host_speed: None,
             intervals: rec.intervals,
             call_log: rec.call_log,
             load_start_unix_s: ctx.load_start_unix_s,

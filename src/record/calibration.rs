@@ -50,6 +50,7 @@ pub struct TailRow {
 
 /// The whole calibration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CalibrationReport {
     /// Where the children ran.
     pub placement: Option<Placement>,

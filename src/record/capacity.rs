@@ -26,6 +26,7 @@ pub struct CapacityStep {
 
 /// The search's outcome for one class.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct CapacityReport {
     /// The SLO searched against.
     pub slo: String,

@@ -7,6 +7,7 @@ use crate::units::cpu_list;
 
 /// The machine and how it was used.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct HostFacts {
     /// Host name.
     pub hostname: String,

@@ -65,6 +65,7 @@ impl fmt::Display for LimiterKind {
 /// Kernel and limiter counters of one sandbox. Counters are cumulative since the sandbox
 /// was created; [`Counters::since`] gives the change over an interval.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct Counters {
     /// CPU time used by the server's group (or process), µs.
     pub cpu_usage_us: Option<u64>,
@@ -116,6 +117,7 @@ impl Counters {
 
 /// The limits a sandbox actually applied (after capping to the machine), for the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct AppliedLimits {
     /// Backend used.
     pub backend: Option<LimiterKind>,

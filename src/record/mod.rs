@@ -11,12 +11,14 @@ pub mod cost;
 pub mod histogram;
 pub mod host;
 pub mod limits;
+pub mod merge;
 pub mod model;
 mod recorder;
 mod result;
 pub mod runtime;
 pub mod summary;
 pub mod sweep;
+pub mod value;
 pub mod verdict;
 
 pub use host::{HostFacts, Placement};
@@ -24,7 +26,8 @@ pub use limits::{AppliedLimits, Counters, LimiterKind};
 pub use model::{Arrivals, RunConfig, RunReport, SCHEMA_VERSION, SloVerdict, WorkloadFacts};
 pub use recorder::{ClassRecorder, Phase, RequestRecord, digest_hash};
 pub use result::{
-    CallCounts, CallLine, ClassContext, ClassResult, ClassStatus, ErrorKind, Histograms, LatencyBreakdown,
-    LoadFacts, WarmupFacts, apply_value,
+    CallCounts, CallLine, ClassContext, ClassResult, ClassStatus, ErrorKind, Histograms, HostSpeed,
+    HostSpeedIndex, LatencyBreakdown, LoadFacts, RoundResult, WarmupFacts,
 };
 pub use runtime::{MemoryQuotaReport, RuntimeSample, memory_quota};
+pub use value::apply_value;

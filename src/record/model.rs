@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::host::HostFacts;
 use super::result::ClassResult;
 use super::sweep::WorkerSweep;
+use super::verdict::SloOutcome;
 use crate::class::catalog::CatalogInfo;
 use crate::slo::Slo;
 
@@ -61,6 +62,7 @@ impl fmt::Display for Arrivals {
 
 /// The configuration a run used.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct RunConfig {
     /// Classes selected, in order.
     pub classes: Vec<String>,
@@ -68,8 +70,10 @@ pub struct RunConfig {
     pub workers: Vec<u32>,
     /// Warm-up calls per class.
     pub warmup: u32,
-    /// Measured calls per class.
+    /// Measured calls per class (per round).
     pub calls: u32,
+    /// Rounds (`--repeat`): every class measured this many times, interleaved.
+    pub repeat: u32,
     /// `closed` or `open`.
     pub load_model: String,
     /// Callers (closed) or connections (open).
@@ -102,6 +106,7 @@ pub struct RunConfig {
 
 /// What the endpoint worked on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct WorkloadFacts {
     /// Payload name (`bundled:orders.json` or the file given).
     pub payload: String,
@@ -111,17 +116,28 @@ pub struct WorkloadFacts {
     pub profile: String,
 }
 
-/// One SLO verdict for one class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// One SLO verdict for one class, from the 95% interval of the constrained figure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct SloVerdict {
     /// Class.
     pub class: String,
     /// The objective.
     pub slo: String,
-    /// Measured value: µs for latency, a fraction for the error rate; absent when not estimable.
+    /// Point estimate: µs for latency, a fraction for the error rate; absent when not
+    /// estimable (or infinite: the percentile falls on failed calls).
     pub measured: Option<f64>,
-    /// Whether it held.
+    /// Lower end of its 95% interval (µs or a fraction); absent when the sample cannot give
+    /// it, or when it falls on failed calls (infinitely slow: the line says so).
+    pub ci_low: Option<f64>,
+    /// Upper end of its 95% interval; absent as `ci_low` is.
+    pub ci_high: Option<f64>,
+    /// meets, breaks or inconclusive.
+    pub outcome: SloOutcome,
+    /// Whether it met the objective (`outcome == meets`; inconclusive is not a pass).
     pub held: bool,
+    /// When inconclusive: about how many calls would decide it.
+    pub calls_needed: Option<u64>,
     /// One line for humans.
     pub line: String,
 }
@@ -163,6 +179,8 @@ pub struct RunReport {
     /// Worker-count sweeps (`--workers 1..8`), one per class, with a recommendation.
     #[serde(default)]
     pub worker_sweeps: Vec<WorkerSweep>,
+    /// What the reader should know about the run as a whole (the host's speed moving).
+    pub warnings: Vec<String>,
 }
 
 impl RunReport {

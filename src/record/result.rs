@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::capacity::CapacityReport;
-use super::cost::{Cost, value};
+use super::cost::Cost;
 use super::histogram::Hist;
 use super::limits::{AppliedLimits, Counters};
 use super::runtime::{MemoryQuotaReport, RuntimeSample};
@@ -38,8 +38,67 @@ impl ClassStatus {
     }
 }
 
+/// The host's speed at one moment: how long fixed, seeded reference work took outside any
+/// quota (best of several tries). Lower is faster; compare runs by the ratio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct HostSpeed {
+    /// The CPU-bound item (SHA-256 of 2 MiB), µs.
+    pub cpu_ref_us: f64,
+    /// The memory-bound item (200 000 dependent loads across 16 MiB), µs.
+    pub mem_ref_us: f64,
+}
+
+/// A class's host-speed index: the reference timings around its measurements.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct HostSpeedIndex {
+    /// Mean CPU reference time around the class's rounds, µs.
+    pub cpu_ref_us: f64,
+    /// Mean memory reference time, µs.
+    pub mem_ref_us: f64,
+    /// `cpu_ref_us` relative to the run's first reading: 1.00 = as fast as when the run
+    /// started, 1.05 = 5% slower.
+    pub index: f64,
+    /// Largest relative difference between the class's readings (before vs after each
+    /// round), percent: how much the host moved while the class was measured.
+    pub spread_pct: f64,
+    /// Every reading, in order (before and after each round).
+    pub readings: Vec<HostSpeed>,
+}
+
+/// One round of a class (`run --repeat K`): the figures `compare` uses to see the spread
+/// between rounds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct RoundResult {
+    /// 1-based round.
+    pub round: u32,
+    /// Ok, failed or interrupted.
+    pub status: ClassStatus,
+    /// Measured calls attempted.
+    pub attempted: u64,
+    /// Of which succeeded.
+    pub ok: u64,
+    /// Completed calls per second.
+    pub throughput_rps: f64,
+    /// p50, µs.
+    pub p50_us: Option<u64>,
+    /// p90, µs.
+    pub p90_us: Option<u64>,
+    /// p95, µs.
+    pub p95_us: Option<u64>,
+    /// p99, µs.
+    pub p99_us: Option<u64>,
+    /// The round's client-latency histogram (HDR V2+deflate, base64, µs).
+    pub latency: String,
+    /// Reference timings before and after the round.
+    pub host_speed: Vec<HostSpeed>,
+}
+
 /// Call counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct CallCounts {
     /// Measured calls attempted.
     pub attempted: u64,
@@ -59,6 +118,7 @@ pub struct CallCounts {
 
 /// The warm-up calls, reported apart from the measurement.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct WarmupFacts {
     /// Warm-up calls made.
     pub calls: u64,
@@ -72,6 +132,7 @@ pub struct WarmupFacts {
 
 /// How load was applied.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct LoadFacts {
     /// `closed` (fixed concurrency) or `open` (fixed arrival rate).
     pub model: String,
@@ -116,6 +177,7 @@ pub struct Histograms {
 
 /// Where the mean client latency went, per request (ms).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct LatencyBreakdown {
     /// Mean client latency, ms.
     pub latency_ms: f64,
@@ -226,6 +288,10 @@ pub struct ClassResult {
     /// The capacity search, with `--find-capacity`.
     #[serde(default)]
     pub capacity: Option<CapacityReport>,
+    /// Each round's figures (`--repeat K`); one entry for a single round.
+    pub rounds: Vec<RoundResult>,
+    /// The host's speed around this class's measurements.
+    pub host_speed: Option<HostSpeedIndex>,
     /// Per-second client-latency histograms (for the .hlog; not stored in run.json).
     #[serde(skip)]
     #[schemars(skip)]
@@ -316,24 +382,4 @@ pub struct CallLine {
     pub error: Option<ErrorKind>,
     /// Response bytes.
     pub bytes: u64,
-}
-
-/// Fills `cost.value_p95` / `value_p99` relative to the cheapest measured class.
-pub fn apply_value(classes: &mut [ClassResult]) {
-    let cheapest = classes
-        .iter()
-        .filter(|c| c.is_ok())
-        .min_by(|a, b| a.price_usd_month.total_cmp(&b.price_usd_month))
-        .map(|c| (c.price_usd_month, c.latency.value(95.0), c.latency.value(99.0)));
-    let Some((price0, p95_0, p99_0)) = cheapest else {
-        return;
-    };
-    for c in classes.iter_mut().filter(|c| c.status == ClassStatus::Ok) {
-        c.cost.value_p95 = p95_0
-            .zip(c.latency.value(95.0))
-            .and_then(|(a, b)| value(a as f64, price0, b as f64, c.price_usd_month));
-        c.cost.value_p99 = p99_0
-            .zip(c.latency.value(99.0))
-            .and_then(|(a, b)| value(a as f64, price0, b as f64, c.price_usd_month));
-    }
 }

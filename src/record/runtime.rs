@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One sample of the server.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct RuntimeSample {
     /// Seconds since the Unix epoch.
     pub unix_s: f64,
@@ -26,6 +27,7 @@ pub struct RuntimeSample {
 
 /// R14: the samples over the memory quota, with the worst one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct MemoryQuotaReport {
     /// The class's memory quota, bytes.
     pub quota_bytes: u64,

@@ -42,6 +42,7 @@ impl Percentile {
 
 /// A histogram summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct Summary {
     /// Samples.
     pub count: u64,

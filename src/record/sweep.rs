@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::result::ClassResult;
+use super::verdict::slo_verdict;
 use crate::slo::{Slo, SloMetric};
 
 /// One worker count of a sweep.
@@ -55,13 +56,8 @@ fn slo_held(r: &ClassResult, slos: &[Slo]) -> Option<bool> {
     if latency.is_empty() {
         return None;
     }
-    Some(latency.iter().all(|s| {
-        let v = match s.metric {
-            SloMetric::Percentile(p) => r.latency.value(p).map(|v| v as f64),
-            _ => Some(r.latency.max_us as f64),
-        };
-        v.is_some_and(|v| s.holds(v))
-    }))
+    // The same three-valued rule as the run's verdicts: only "meets" holds.
+    Some(latency.iter().all(|s| slo_verdict(r, s).held))
 }
 
 /// Groups sweep results (`class@N` names) by class and recommends a worker count for each.

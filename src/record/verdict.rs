@@ -1,97 +1,273 @@
-//! SLO verdicts (pure): each SLO checked against each class's measured figures.
+//! SLO verdicts (pure), three-valued from confidence intervals: a class **meets** an SLO
+//! when the whole 95% interval of its figure is within the limit, **breaks** it when the
+//! whole interval is beyond, and is **inconclusive** otherwise (the interval straddles the
+//! limit, or the sample cannot bound the percentile) — with the number of calls that would
+//! decide it. Failed calls count against latency SLOs as infinitely slow, and against the
+//! error rate.
 
+use serde::{Deserialize, Serialize};
+
+use super::histogram::{Hist, decode, value_at_rank};
 use super::model::SloVerdict;
 use super::result::{ClassResult, ClassStatus};
+use super::summary::{CONFIDENCE, ci_ranks, estimate_rank};
 use crate::slo::{Slo, SloMetric};
 use crate::units::ms_text as ms;
 
-/// One verdict per class and SLO. A class that failed, or a percentile its sample count
-/// cannot support, does not hold (a claim we cannot make is not a pass).
-pub fn slo_verdicts(classes: &[ClassResult], slos: &[Slo]) -> Vec<SloVerdict> {
-    let mut out = Vec::new();
-    for c in classes {
-        for s in slos {
-            let (measured, held, line) = if c.status != ClassStatus::Ok {
-                (
-                    None,
-                    false,
-                    format!(
-                        "{}: {} not checked: the class {}",
-                        c.name,
-                        s,
-                        c.failure.as_deref().unwrap_or("failed")
-                    ),
-                )
-            } else {
-                match s.metric {
-                    SloMetric::ErrorRate => {
-                        let v = c.calls.error_rate;
-                        let held = s.holds(v);
-                        (
-                            Some(v),
-                            held,
-                            format!(
-                                "{}: error rate {:.2}% {} {}",
-                                c.name,
-                                v * 100.0,
-                                if held { "meets" } else { "breaks" },
-                                s
-                            ),
-                        )
-                    }
-                    SloMetric::Max => {
-                        let v = c.latency.max_us as f64;
-                        let held = c.latency.count > 0 && s.holds(v);
-                        (
-                            Some(v),
-                            held,
-                            format!(
-                                "{}: max {} {} {}",
-                                c.name,
-                                ms(v),
-                                if held { "meets" } else { "breaks" },
-                                s
-                            ),
-                        )
-                    }
-                    SloMetric::Percentile(p) => match c.latency.value(p) {
-                        Some(v) => {
-                            let v = v as f64;
-                            let held = s.holds(v);
-                            (
-                                Some(v),
-                                held,
-                                format!(
-                                    "{}: p{p} {} {} {}",
-                                    c.name,
-                                    ms(v),
-                                    if held { "meets" } else { "breaks" },
-                                    s
-                                ),
-                            )
-                        }
-                        None => (
-                            None,
-                            false,
-                            format!(
-                                "{}: p{p} cannot be estimated from {} calls (needs at least {}), so {} is not shown to hold",
-                                c.name,
-                                c.latency.count,
-                                (1.0 / (1.0 - p / 100.0)).ceil() as u64,
-                                s
-                            ),
-                        ),
-                    },
-                }
-            };
-            out.push(SloVerdict {
-                class: c.name.clone(),
-                slo: s.text.clone(),
-                measured,
-                held,
-                line,
-            });
+/// z for the two-sided 95% intervals.
+const Z: f64 = 1.959_963_985;
+
+/// What a verdict says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SloOutcome {
+    /// The whole interval is within the limit.
+    Meets,
+    /// The whole interval is beyond the limit.
+    Breaks,
+    /// Neither: more calls would decide it (or the class failed).
+    #[default]
+    Inconclusive,
+}
+
+impl SloOutcome {
+    /// The word in reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            SloOutcome::Meets => "meets",
+            SloOutcome::Breaks => "breaks",
+            SloOutcome::Inconclusive => "inconclusive",
         }
     }
-    out
+}
+
+/// The fewest calls for which percentile `p` (0..1) has both ends of its 95% interval.
+pub fn min_calls_for(p: f64) -> u64 {
+    let mut n = ((0.025f64.ln() / p.ln()).max(0.025f64.ln() / (1.0 - p).ln())).ceil() as u64;
+    n = n.max(1);
+    while !matches!(ci_ranks(n, p, CONFIDENCE), (Some(_), Some(_))) {
+        n += 1;
+    }
+    n
+}
+
+/// Calls that would let an interval around a share `share` (of calls within the limit, or
+/// of failures) separate from `target`, by the normal approximation; `None` when they are
+/// equal (the class sits at the limit: no number of calls decides it).
+fn calls_to_separate(share: f64, target: f64) -> Option<u64> {
+    let d = (share - target).abs();
+    (d > 1e-9).then(|| (Z * Z * target * (1.0 - target) / (d * d)).ceil().max(1.0) as u64)
+}
+
+/// The value at 1-based rank `r` among `n_total` calls of which those not in `h` failed
+/// (they rank last, as infinitely slow); `None` for infinity.
+fn ranked(h: &Hist, r: u64) -> Option<u64> {
+    if r <= h.len() { value_at_rank(h, r) } else { None }
+}
+
+fn wilson(x: f64, n: f64) -> (f64, f64) {
+    if n <= 0.0 {
+        return (0.0, 1.0);
+    }
+    let p = x / n;
+    let den = 1.0 + Z * Z / n;
+    let centre = (p + Z * Z / (2.0 * n)) / den;
+    let half = Z * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt() / den;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// One SLO checked against one class.
+pub fn slo_verdict(c: &ClassResult, s: &Slo) -> SloVerdict {
+    let mut v = SloVerdict {
+        class: c.name.clone(),
+        slo: s.text.clone(),
+        ..SloVerdict::default()
+    };
+    if c.status != ClassStatus::Ok {
+        v.line = format!(
+            "{}: {} not checked: the class {}",
+            c.name,
+            s,
+            c.failure.as_deref().unwrap_or("failed")
+        );
+        return v;
+    }
+    let attempted = c.calls.attempted;
+    match s.metric {
+        SloMetric::ErrorRate => {
+            let failed = c.calls.attempted.saturating_sub(c.calls.ok) as f64;
+            let (lo, hi) = wilson(failed, attempted as f64);
+            let rate = c.calls.error_rate;
+            v.measured = Some(rate);
+            v.ci_low = Some(lo);
+            v.ci_high = Some(hi);
+            v.outcome = if hi <= s.limit {
+                SloOutcome::Meets
+            } else if lo > s.limit {
+                SloOutcome::Breaks
+            } else {
+                SloOutcome::Inconclusive
+            };
+            if v.outcome == SloOutcome::Inconclusive {
+                v.calls_needed = if rate == 0.0 && s.limit > 0.0 {
+                    Some((Z * Z * (1.0 - s.limit) / s.limit).ceil() as u64)
+                } else {
+                    calls_to_separate(rate, s.limit)
+                };
+            }
+            v.line = format!(
+                "{}: error rate {:.2}% [95% CI {:.2}%, {:.2}%] {} {}",
+                c.name,
+                rate * 100.0,
+                lo * 100.0,
+                hi * 100.0,
+                v.outcome.word(),
+                s
+            );
+        }
+        SloMetric::Max => {
+            let failed = attempted.saturating_sub(c.latency.count);
+            let max = c.latency.max_us as f64;
+            v.measured = (failed == 0).then_some(max);
+            v.outcome = if failed == 0 && c.latency.count > 0 && s.holds(max) {
+                SloOutcome::Meets
+            } else {
+                SloOutcome::Breaks
+            };
+            v.line = format!(
+                "{}: max {}{} {} {} (over the {} calls measured)",
+                c.name,
+                ms(max),
+                if failed > 0 {
+                    format!(", and {failed} failed calls")
+                } else {
+                    String::new()
+                },
+                v.outcome.word(),
+                s,
+                attempted
+            );
+        }
+        SloMetric::Percentile(pct) => percentile_verdict(c, s, pct, &mut v),
+    }
+    v.held = v.outcome == SloOutcome::Meets;
+    v
+}
+
+fn percentile_verdict(c: &ClassResult, s: &Slo, pct: f64, v: &mut SloVerdict) {
+    let p = pct / 100.0;
+    let h = match decode(&c.histograms.client_latency) {
+        Ok(h) => h,
+        Err(e) => {
+            v.line = format!(
+                "{}: {s} not checked: the latency histogram is unreadable ({e})",
+                c.name
+            );
+            return;
+        }
+    };
+    // Every attempted call counts; the ones not in the histogram failed and rank last.
+    let n = c.calls.attempted.max(h.len());
+    let failed = n - h.len();
+    let (j, k) = ci_ranks(n, p, CONFIDENCE);
+    let est = estimate_rank(n, p).map(|r| ranked(&h, r));
+    let inf = f64::INFINITY;
+    v.measured = est.flatten().map(|x| x as f64);
+    v.ci_low = j.map(|r| ranked(&h, r).map_or(inf, |x| x as f64));
+    v.ci_high = k.map(|r| ranked(&h, r).map_or(inf, |x| x as f64));
+    let within = h.count_between(0, s.limit as u64) as f64 / n.max(1) as f64;
+    v.outcome = match (v.ci_low, v.ci_high) {
+        (_, Some(hi)) if s.holds(hi) => SloOutcome::Meets,
+        (Some(lo), _) if !s.holds(lo) => SloOutcome::Breaks,
+        _ => SloOutcome::Inconclusive,
+    };
+    let fmt = |x: Option<f64>| match x {
+        Some(x) if x.is_finite() => ms(x),
+        Some(_) => "∞ (failed calls)".into(),
+        None => "—".into(),
+    };
+    let failed_note = if failed > 0 {
+        format!(" ({failed} failed calls count as infinitely slow)")
+    } else {
+        String::new()
+    };
+    if v.outcome == SloOutcome::Inconclusive {
+        let min = min_calls_for(p);
+        let sep = calls_to_separate(within, p);
+        v.calls_needed = sep.map(|x| x.max(min));
+        let why = match (est, v.calls_needed) {
+            (None, _) => {
+                format!("p{pct} cannot be estimated from {n} calls (needs at least {min} to bound it)")
+            }
+            (_, None) => format!(
+                "p{pct} sits at the limit ({:.1}% of calls within it): no number of calls decides it",
+                within * 100.0
+            ),
+            (_, Some(need)) if n < min => format!(
+                "{n} calls cannot bound p{pct} (needs at least {min}); about {need} calls would decide it"
+            ),
+            (_, Some(need)) => format!(
+                "the interval straddles the limit; about {need} calls would decide it ({:.1}% of calls are within it)",
+                within * 100.0
+            ),
+        };
+        v.line = format!(
+            "{}: p{pct} {} [95% CI {}, {}] is inconclusive for {s}: {why}{failed_note}",
+            c.name,
+            fmt(v.measured.or(est.and(Some(inf)))),
+            fmt(v.ci_low),
+            fmt(v.ci_high)
+        );
+    } else {
+        v.line = format!(
+            "{}: p{pct} {} [95% CI {}, {}] {} {s}{failed_note}",
+            c.name,
+            fmt(v.measured.or(est.and(Some(inf)))),
+            fmt(v.ci_low),
+            fmt(v.ci_high),
+            v.outcome.word()
+        );
+    }
+}
+
+/// One verdict per class and SLO.
+pub fn slo_verdicts(classes: &[ClassResult], slos: &[Slo]) -> Vec<SloVerdict> {
+    classes
+        .iter()
+        .flat_map(|c| slos.iter().map(move |s| slo_verdict(c, s)))
+        .collect()
+}
+
+/// Measured calls per class that let every percentile SLO in `slos` be bounded (both ends
+/// of its 95% interval), and at least `floor`.
+pub fn calls_for_slos(slos: &[Slo], floor: u32) -> u32 {
+    slos.iter()
+        .filter_map(|s| match s.metric {
+            SloMetric::Percentile(p) => Some(min_calls_for(p / 100.0)),
+            _ => None,
+        })
+        .max()
+        .map_or(floor, |n| (n as u32).max(floor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimum_calls_to_bound_a_percentile() {
+        assert_eq!(min_calls_for(0.99), 368);
+        assert_eq!(min_calls_for(0.95), 72);
+        assert!(min_calls_for(0.5) <= 8);
+        let slos: Vec<Slo> = vec!["p99<=300ms".parse().unwrap(), "error-rate<=1%".parse().unwrap()];
+        assert_eq!(calls_for_slos(&slos, 100), 368);
+        assert_eq!(calls_for_slos(&[], 100), 100);
+    }
+
+    #[test]
+    fn separation() {
+        assert_eq!(calls_to_separate(0.99, 0.99), None);
+        let n = calls_to_separate(0.995, 0.99).unwrap();
+        assert!((1500..1600).contains(&n), "{n}");
+    }
 }

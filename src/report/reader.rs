@@ -185,6 +185,37 @@ pub fn read_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReadError> {
     Ok(merged.filter(|h| !h.is_empty()))
 }
 
+/// The per-second intervals of a class's `<class>.hlog` next to the run's run.json, each
+/// as its values (µs) in ascending order; `None` when there is no such file.
+pub fn read_intervals(run: &RunFile, class: &str) -> Result<Option<Vec<Vec<u64>>>, ReadError> {
+    let path = run.dir().join(format!("{class}.hlog"));
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(|source| ReadError::Unreadable {
+        path: path.clone(),
+        source,
+    })?;
+    let bad = |reason: String| ReadError::BadHlog {
+        path: path.clone(),
+        reason,
+    };
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        if let LogEntry::Interval(iv) = entry.map_err(|e| bad(format!("{e:?}")))? {
+            let h = decode(iv.encoded_histogram())
+                .map_err(|e| bad(format!("interval at {:?}: {e}", iv.start_timestamp())))?;
+            let mut v = Vec::with_capacity(h.len() as usize);
+            for x in h.iter_recorded() {
+                let value = h.highest_equivalent(x.value_iterated_to());
+                v.extend(std::iter::repeat_n(value, x.count_at_value() as usize));
+            }
+            out.push(v);
+        }
+    }
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

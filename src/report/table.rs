@@ -2,6 +2,7 @@
 //! Markdown summary (ms with one decimal, confidence intervals, not-estimable marks).
 
 use crate::record::summary::{Percentile, Summary};
+use crate::record::verdict::SloOutcome;
 use crate::record::{ClassResult, ClassStatus, RunReport};
 use crate::units::{mib, ms};
 
@@ -191,7 +192,11 @@ pub fn render(r: &RunReport) -> String {
     for v in &r.slo {
         s.push_str(&format!(
             "SLO {}: {}\n",
-            if v.held { "ok" } else { "BROKEN" },
+            match v.outcome {
+                SloOutcome::Meets => "ok",
+                SloOutcome::Breaks => "BROKEN",
+                SloOutcome::Inconclusive => "INCONCLUSIVE",
+            },
             v.line
         ));
     }

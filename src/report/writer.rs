@@ -2,7 +2,7 @@
 //! atomic renames, so an interrupted run keeps every finished class and a reader never sees
 //! a half-written file.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::export::{csv, hgrm, hlog, json, markdown, runtime_log, svg};
@@ -12,7 +12,7 @@ use crate::record::histogram::decode;
 /// Writes one run's directory.
 pub struct ResultsWriter {
     dir: PathBuf,
-    written: BTreeSet<String>,
+    written: BTreeMap<String, usize>,
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file and a rename.
@@ -35,7 +35,7 @@ impl ResultsWriter {
         std::fs::create_dir(&dir)?;
         Ok(ResultsWriter {
             dir,
-            written: BTreeSet::new(),
+            written: BTreeMap::new(),
         })
     }
 
@@ -48,8 +48,11 @@ impl ResultsWriter {
     /// summary.md, summary.csv and the plots (each replaced atomically).
     pub fn write(&mut self, r: &RunReport) -> Result<(), String> {
         let io = |what: &str, e: std::io::Error| format!("writing {what} in {}: {e}", self.dir.display());
+        let mut changed = false;
         for c in &r.classes {
-            if self.written.contains(&c.name) {
+            // A class is rewritten when it gained rounds (`--repeat`).
+            let rounds = c.rounds.len().max(1);
+            if self.written.get(&c.name) == Some(&rounds) {
                 continue;
             }
             let h = decode(&c.histograms.client_latency)?;
@@ -57,15 +60,13 @@ impl ResultsWriter {
                 .map_err(|e| io("hgrm", e))?;
             write_atomic(&self.dir, &format!("{}.hlog", c.name), &hlog::hlog(c)?)
                 .map_err(|e| io("hlog", e))?;
-            // runtime.log grows by each finished class's lines (a log, appended to).
-            let mut log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.dir.join("runtime.log"))
-                .map_err(|e| io("runtime.log", e))?;
-            std::io::Write::write_all(&mut log, runtime_log::class_log(r, c).as_bytes())
-                .map_err(|e| io("runtime.log", e))?;
-            self.written.insert(c.name.clone());
+            self.written.insert(c.name.clone(), rounds);
+            changed = true;
+        }
+        if changed {
+            // runtime.log: every class's lines, class by class, each in time order.
+            let log: String = r.classes.iter().map(|c| runtime_log::class_log(r, c)).collect();
+            write_atomic(&self.dir, "runtime.log", log.as_bytes()).map_err(|e| io("runtime.log", e))?;
         }
         write_atomic(&self.dir, "summary.md", markdown::summary_md(r).as_bytes())
             .map_err(|e| io("summary.md", e))?;

@@ -283,7 +283,12 @@ pub fn summary_md(r: &RunReport) -> String {
     if !r.slo.is_empty() {
         let _ = writeln!(s, "\n## SLOs\n");
         for v in &r.slo {
-            let _ = writeln!(s, "- {} {}", if v.held { "✅" } else { "❌" }, v.line);
+            let mark = match v.outcome {
+                crate::record::verdict::SloOutcome::Meets => "✅",
+                crate::record::verdict::SloOutcome::Breaks => "❌",
+                crate::record::verdict::SloOutcome::Inconclusive => "❔",
+            };
+            let _ = writeln!(s, "- {mark} {}", v.line);
         }
     }
     let sweeps = crate::report::table::sweeps_text(r);

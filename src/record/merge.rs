@@ -1,0 +1,237 @@
+//! Merging measurements of one class (rounds of `run --repeat`, or shards of one run) into
+//! one result (pure): histograms are added exactly, counters summed, and every summary,
+//! interval and derived figure recomputed from the merged data.
+
+use super::histogram::{Hist, decode, encode, new_hist};
+use super::limits::Counters;
+use super::result::{ClassResult, ClassStatus, HostSpeed, LatencyBreakdown, RoundResult};
+use super::runtime::memory_quota;
+use super::summary::{Summary, summarize};
+
+/// Adds the encoded histograms; `Err` names the one that does not decode.
+fn add_encoded<'a>(parts: impl Iterator<Item = Option<&'a str>>) -> Result<Option<Hist>, String> {
+    let mut acc: Option<Hist> = None;
+    for p in parts.flatten().filter(|s| !s.trim().is_empty()) {
+        let h = decode(p)?;
+        let m = acc.get_or_insert_with(new_hist);
+        m.add(&h).map_err(|e| format!("adding histograms: {e:?}"))?;
+    }
+    Ok(acc)
+}
+
+fn sum_opt(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    values.fold(None, |acc, v| match (acc, v) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    })
+}
+
+fn sum_counters(parts: &[&Counters]) -> Counters {
+    Counters {
+        cpu_usage_us: sum_opt(parts.iter().map(|c| c.cpu_usage_us)),
+        nr_periods: sum_opt(parts.iter().map(|c| c.nr_periods)),
+        nr_throttled: sum_opt(parts.iter().map(|c| c.nr_throttled)),
+        throttled_us: sum_opt(parts.iter().map(|c| c.throttled_us)),
+        memory_peak_bytes: parts.iter().filter_map(|c| c.memory_peak_bytes).max(),
+        oom_kills: sum_opt(parts.iter().map(|c| c.oom_kills)),
+        neighbour_cpu_us: sum_opt(parts.iter().map(|c| c.neighbour_cpu_us)),
+        stopped_us: sum_opt(parts.iter().map(|c| c.stopped_us)),
+    }
+}
+
+/// The round figures of one measurement.
+pub fn round_of(r: &ClassResult, round: u32, host_speed: Vec<HostSpeed>) -> RoundResult {
+    RoundResult {
+        round,
+        status: r.status,
+        attempted: r.calls.attempted,
+        ok: r.calls.ok,
+        throughput_rps: r.throughput_rps,
+        p50_us: r.latency.value(50.0),
+        p90_us: r.latency.value(90.0),
+        p95_us: r.latency.value(95.0),
+        p99_us: r.latency.value(99.0),
+        latency: r.histograms.client_latency.clone(),
+        host_speed,
+    }
+}
+
+fn weighted_breakdown(parts: &[&ClassResult]) -> Option<LatencyBreakdown> {
+    let with: Vec<(&LatencyBreakdown, f64)> = parts
+        .iter()
+        .filter_map(|c| c.breakdown.as_ref().map(|b| (b, c.calls.ok as f64)))
+        .collect();
+    let total: f64 = with.iter().map(|(_, w)| w).sum();
+    if with.is_empty() || total <= 0.0 {
+        return None;
+    }
+    let avg = |f: fn(&LatencyBreakdown) -> f64| with.iter().map(|(b, w)| f(b) * w).sum::<f64>() / total;
+    Some(LatencyBreakdown {
+        latency_ms: avg(|b| b.latency_ms),
+        cpu_ms: avg(|b| b.cpu_ms),
+        cpu_wait_ms: avg(|b| b.cpu_wait_ms),
+        io_ms: avg(|b| b.io_ms),
+        queue_ms: avg(|b| b.queue_ms),
+        steal_ms: avg(|b| b.steal_ms),
+        server_blocked_ms: avg(|b| b.server_blocked_ms),
+        major_faults_per_request: avg(|b| b.major_faults_per_request),
+        voluntary_switches_per_request: avg(|b| b.voluntary_switches_per_request),
+        other_ms: avg(|b| b.other_ms),
+    })
+}
+
+/// Merges measurements of one class, in order. The first part gives the class, limits and
+/// load facts; a part that failed makes the whole failed (its cause kept), but what the
+/// other parts measured stays. `rounds` is filled from the parts' own rounds (or one round
+/// per part). `Err` when a histogram does not decode.
+pub fn merge(parts: &[ClassResult]) -> Result<ClassResult, String> {
+    let Some(first) = parts.first() else {
+        return Err("nothing to merge".into());
+    };
+    if parts.len() == 1 {
+        return Ok(first.clone());
+    }
+    let refs: Vec<&ClassResult> = parts.iter().collect();
+    let mut m = first.clone();
+    let hist = |f: fn(&ClassResult) -> Option<&str>| add_encoded(refs.iter().map(|c| f(c)));
+    let latency = hist(|c| Some(c.histograms.client_latency.as_str()))?.unwrap_or_else(new_hist);
+    let uncorrected = hist(|c| c.histograms.client_latency_uncorrected.as_deref())?;
+    let wall = hist(|c| c.histograms.server_wall.as_deref())?;
+    let cpu = hist(|c| c.histograms.server_cpu.as_deref())?;
+    let wait = hist(|c| c.histograms.cpu_wait.as_deref())?;
+    let queue = hist(|c| c.histograms.queue.as_deref())?;
+    let io = hist(|c| c.histograms.io.as_deref())?;
+    let steal = hist(|c| c.histograms.steal.as_deref())?;
+    let summ = |h: &Option<Hist>| h.as_ref().filter(|h| !h.is_empty()).map(summarize);
+    let enc = |h: &Option<Hist>| h.as_ref().filter(|h| !h.is_empty()).map(encode);
+
+    // Calls.
+    m.calls.attempted = refs.iter().map(|c| c.calls.attempted).sum();
+    m.calls.ok = refs.iter().map(|c| c.calls.ok).sum();
+    m.calls.response_bytes = refs.iter().map(|c| c.calls.response_bytes).sum();
+    m.calls.digest_mismatches = refs.iter().map(|c| c.calls.digest_mismatches).sum();
+    m.calls.errors.clear();
+    m.calls.status_codes.clear();
+    for c in &refs {
+        for (k, v) in &c.calls.errors {
+            *m.calls.errors.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &c.calls.status_codes {
+            *m.calls.status_codes.entry(k.clone()).or_default() += v;
+        }
+    }
+    let failed: u64 = m.calls.errors.values().sum();
+    m.calls.error_rate = if m.calls.attempted > 0 {
+        failed as f64 / m.calls.attempted as f64
+    } else {
+        0.0
+    };
+    // Warm-up.
+    m.warmup.calls = refs.iter().map(|c| c.warmup.calls).sum();
+    m.warmup.ok = refs.iter().map(|c| c.warmup.ok).sum();
+    m.warmup.mean_us = if m.warmup.ok > 0 {
+        refs.iter()
+            .map(|c| c.warmup.mean_us * c.warmup.ok as f64)
+            .sum::<f64>()
+            / m.warmup.ok as f64
+    } else {
+        0.0
+    };
+    m.warmup.max_us = refs.iter().map(|c| c.warmup.max_us).max().unwrap_or(0);
+    // Time and rate.
+    m.duration_s = refs.iter().map(|c| c.duration_s).sum();
+    m.throughput_rps = if m.duration_s > 0.0 {
+        m.calls.ok as f64 / m.duration_s
+    } else {
+        0.0
+    };
+    m.load.achieved_rps = m.throughput_rps;
+    m.load.late_sends = refs.iter().map(|c| c.load.late_sends).sum();
+    // Summaries from the merged histograms.
+    m.latency = summarize(&latency);
+    m.latency_uncorrected = uncorrected.as_ref().map(summarize);
+    m.server_wall = summ(&wall);
+    m.server_cpu = summ(&cpu);
+    m.cpu_wait = summ(&wait);
+    m.queue = summ(&queue);
+    m.io = summ(&io);
+    m.steal = summ(&steal);
+    m.cpu_per_request_us = m.server_cpu.as_ref().map(|s: &Summary| s.mean_us);
+    m.cpu_wait_per_request_us = m.cpu_wait.as_ref().map(|s: &Summary| s.mean_us);
+    m.breakdown = weighted_breakdown(&refs);
+    m.histograms.client_latency = encode(&latency);
+    m.histograms.client_latency_uncorrected = uncorrected.as_ref().map(encode);
+    m.histograms.server_wall = enc(&wall);
+    m.histograms.server_cpu = enc(&cpu);
+    m.histograms.cpu_wait = enc(&wait);
+    m.histograms.queue = enc(&queue);
+    m.histograms.io = enc(&io);
+    m.histograms.steal = enc(&steal);
+    // Kernel and host.
+    let counters: Vec<&Counters> = refs.iter().map(|c| &c.kernel).collect();
+    m.kernel = sum_counters(&counters);
+    m.throttled_ratio = m.kernel.throttled_ratio();
+    m.throttled_us_per_request = m
+        .kernel
+        .throttled_us
+        .filter(|_| m.calls.ok > 0)
+        .map(|t| t as f64 / m.calls.ok as f64);
+    m.peak_rss_bytes = refs.iter().filter_map(|c| c.peak_rss_bytes).max();
+    let steal_w: f64 = refs
+        .iter()
+        .filter(|c| c.steal_pct.is_some())
+        .map(|c| c.duration_s)
+        .sum();
+    m.steal_pct = (steal_w > 0.0).then(|| {
+        refs.iter()
+            .filter_map(|c| c.steal_pct.map(|s| s * c.duration_s))
+            .sum::<f64>()
+            / steal_w
+    });
+    // Samples, logs, warnings.
+    m.runtime = refs.iter().flat_map(|c| c.runtime.iter().cloned()).collect();
+    m.memory_quota = first
+        .memory_quota
+        .as_ref()
+        .map(|q| memory_quota(&m.runtime, q.quota_bytes));
+    m.intervals = refs.iter().flat_map(|c| c.intervals.iter().cloned()).collect();
+    m.call_log = refs.iter().flat_map(|c| c.call_log.iter().cloned()).collect();
+    m.warnings.clear();
+    for w in refs.iter().flat_map(|c| c.warnings.iter()) {
+        if !m.warnings.contains(w) {
+            m.warnings.push(w.clone());
+        }
+    }
+    // Rounds: keep the parts' own rounds, numbered in order.
+    m.rounds = refs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            if c.rounds.is_empty() {
+                vec![round_of(c, i as u32 + 1, Vec::new())]
+            } else {
+                c.rounds.clone()
+            }
+        })
+        .collect();
+    for (i, r) in m.rounds.iter_mut().enumerate() {
+        r.round = i as u32 + 1;
+    }
+    // Status: the first failure or interruption names the whole.
+    if let Some(bad) = refs.iter().find(|c| c.status != ClassStatus::Ok) {
+        m.status = bad.status;
+        let i = refs.iter().position(|c| std::ptr::eq(*c, *bad)).unwrap_or(0);
+        m.failure = Some(format!(
+            "round {}: {}",
+            i + 1,
+            bad.failure.as_deref().unwrap_or("failed")
+        ));
+    }
+    // Cost: per-dollar figures are recomputed for the whole run (apply_value).
+    m.cost = super::cost::Cost {
+        usd_month: first.cost.usd_month,
+        usd_hour: first.cost.usd_hour,
+        ..Default::default()
+    };
+    Ok(m)
+}
