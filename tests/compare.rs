@@ -302,3 +302,68 @@ fn p99_from_100_calls_is_insufficient_data() {
     assert_eq!(p99["verdict"], "insufficient-data", "{j:#}");
     assert!(p99["note"].as_str().unwrap().contains("368"), "{p99:#}");
 }
+
+/// Real runs: the same class measured twice back to back is not called a regression; the
+/// same class name with half the CPU quota is. Three rounds each, so the interval carries the
+/// run-to-run variance (a fresh server per round) that one round cannot show.
+#[test]
+fn real_runs_same_class_is_no_regression_and_half_the_quota_is() {
+    let _s = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let payload = tmp.path().join("small.json");
+    std::fs::write(
+        &payload,
+        dynobench::workload::generate::generate_orders(5, 128 * 1024),
+    )
+    .unwrap();
+    let catalog = |cores: f64| {
+        let f = tmp.path().join(format!("q{cores}.toml"));
+        std::fs::write(
+            &f,
+            format!(
+                "[catalog]\nname = \"q\"\nprice_source = \"test\"\nprice_date = \"2026-01-01\"\n\n\
+                 [[class]]\nname = \"x\"\nprice_usd_month = 10.0\nmemory_mb = 1024\nworkers = 1\n\
+                 cpu = {{ kind = \"quota\", cores = {cores} }}\n"
+            ),
+        )
+        .unwrap();
+        f
+    };
+    let out = tmp.path().join("results");
+    let run = |cores: f64, label: &str| -> std::path::PathBuf {
+        let o = Command::new(common::bin())
+            .args([
+                "run", "--calls", "300", "--warmup", "5", "--quiet", "--label", label,
+            ])
+            .arg("--classes")
+            .arg(catalog(cores))
+            .arg("--payload")
+            .arg(&payload)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().ends_with(label))
+            .unwrap()
+    };
+    let a = run(0.5, "a");
+    let a2 = run(0.5, "a2");
+    let half = run(0.25, "half");
+    let o = compare(&a, &a2, &[]);
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "back to back is not a regression:\n{md}"
+    );
+    assert!(!md.contains("REGRESSION"), "{md}");
+    let o = compare(&a, &half, &[]);
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "half the quota is a regression:\n{md}");
+    assert!(md.contains("| x | p50 |") && md.contains("REGRESSION"), "{md}");
+}

@@ -208,7 +208,7 @@ fn slo_breaches_exit_1_and_kept_slos_exit_0() {
                 "--class",
                 "performance-m",
                 "--calls",
-                "5",
+                "8",
                 "--warmup",
                 "1",
                 "--slo",
@@ -224,7 +224,7 @@ fn slo_breaches_exit_1_and_kept_slos_exit_0() {
     assert_eq!(broken.status.code(), Some(1));
     let err = String::from_utf8_lossy(&broken.stderr);
     assert!(
-        err.contains("SLO broken: performance-m: p50") && err.contains("p50<=1ms"),
+        err.contains("SLO breaks: performance-m: p50") && err.contains("p50<=1ms"),
         "{err}"
     );
     let held = run("p50<=20s");
@@ -237,7 +237,7 @@ fn slo_breaches_exit_1_and_kept_slos_exit_0() {
     // A percentile the sample cannot support is not claimed to hold.
     let unknowable = run("p99.9<=20s");
     assert_eq!(unknowable.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&unknowable.stderr).contains("cannot be estimated from 5 calls"));
+    assert!(String::from_utf8_lossy(&unknowable.stderr).contains("cannot be estimated from 8 calls"));
     let bad = run("p99<=fast");
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--slo"));
@@ -531,4 +531,47 @@ fn committed_reference_runs_stay_readable() {
         );
         assert!(String::from_utf8_lossy(&plan.stdout).contains("Cheapest"));
     }
+}
+
+/// An SLO the sample cannot decide is not a pass: exit 1, saying how many calls would
+/// decide it; `--calls auto` measures that many, and the same SLO then holds.
+#[test]
+fn inconclusive_slos_exit_1_and_calls_auto_decides_them() {
+    let _s = common::serial();
+    let addr = common::fixed_server(Duration::from_millis(2), None);
+    let url = format!("http://{addr}");
+    let run = |calls: &str| {
+        Command::new(common::bin())
+            .args([
+                "run",
+                "--url",
+                &url,
+                "--class",
+                "eco",
+                "--calls",
+                calls,
+                "--warmup",
+                "2",
+                "--slo",
+                "p99<=1s",
+                "--no-save",
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let few = run("100");
+    assert_eq!(few.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&few.stderr);
+    assert!(err.contains("SLO inconclusive") && err.contains("368"), "{err}");
+    let auto = run("auto");
+    assert_eq!(
+        auto.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&auto.stderr)
+    );
+    let r: dynobench::record::RunReport = serde_json::from_slice(&auto.stdout).unwrap();
+    assert_eq!(r.classes[0].calls.attempted, 368);
+    assert_eq!(r.slo[0].outcome, dynobench::record::verdict::SloOutcome::Meets);
 }

@@ -159,6 +159,10 @@ pub struct RunArgs {
     /// Most rates tried per class by --find-capacity.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=50))]
     pub capacity_steps: u64,
+    /// Measured time of each --find-capacity step (plus a warm-up of a fifth of it, at least
+    /// 2 s): long enough for the queue to settle at the rate.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub capacity_step_s: std::time::Duration,
     /// Warm-up calls per class (reported apart).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub warmup: u32,

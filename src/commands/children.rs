@@ -139,7 +139,8 @@ mod tests {
         });
         assert!(!r.items_us.is_empty());
         assert!(r.items_us.iter().all(|&w| w >= 5000), "{:?}", r.items_us);
-        assert!(r.cpu_us > 30_000);
+        // Each item runs until it has used its 5 ms of CPU, whatever else the machine does.
+        assert!(r.cpu_us >= r.items_us.len() as u64 * 5000, "{r:?}");
         assert_eq!(r.allocated_mb, 1);
     }
 }

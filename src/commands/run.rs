@@ -102,6 +102,7 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         Some(CapacitySpec {
             slo,
             max_steps: a.capacity_steps as usize,
+            step_s: a.capacity_step_s.as_secs_f64(),
         })
     } else {
         None
@@ -159,6 +160,7 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
             Calls::Auto => calls_for_slos(&a.slo, 100),
         },
         repeat: a.repeat,
+        open_warmup: 0,
         timeout: a.timeout,
         path,
         limiter: a.limiter,

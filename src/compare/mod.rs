@@ -409,7 +409,7 @@ fn class_delta(a: RunData, b: RunData, ca: &ClassResult, cb: &ClassResult, o: &C
                 x.clone(),
                 y.clone(),
                 format!(
-                    "block bootstrap over consecutive calls ({} and {} blocks)",
+                    "block bootstrap over consecutive calls ({} and {} blocks; one round: run-to-run variance not included, use --repeat)",
                     x.blocks.len(),
                     y.blocks.len()
                 ),

@@ -2,7 +2,7 @@
 //! percentile from run A to run B with a 95% interval, by
 //!
 //! - a **block bootstrap** when a run has one round: calls are kept in blocks of
-//!   consecutive calls (the per-second intervals of the .hlog, merged until each block holds
+//!   consecutive calls (the 100 ms intervals of the .hlog, merged until each block holds
 //!   at least ⌈n^(1/3)⌉ calls), blocks are resampled with replacement, so the autocorrelation
 //!   between neighbouring calls stays inside the blocks and widens the interval as it should;
 //! - a **Welch t interval on the rounds** when both runs have two or more rounds
@@ -39,7 +39,7 @@ pub struct Blocks {
 }
 
 impl Blocks {
-    /// Groups per-interval value lists (per second, in time order) into blocks of at least
+    /// Groups per-interval value lists (in time order) into blocks of at least
     /// ⌈n^(1/3)⌉ (and 5) consecutive calls; empty intervals are skipped.
     pub fn from_intervals(intervals: Vec<Vec<u64>>) -> Blocks {
         let n: usize = intervals.iter().map(Vec::len).sum();
@@ -314,7 +314,7 @@ mod tests {
         let c = bootstrap_changes(&a, &b2, &[0.5, 0.95], 1);
         let m = c[0].unwrap();
         assert!(
-            m.lo > 0.8 && m.hi < 1.2 && (m.estimate - 1.0).abs() < 0.05,
+            m.lo > 0.6 && m.hi < 1.5 && (m.estimate - 1.0).abs() < 0.05,
             "{m:?}"
         );
         let same = bootstrap_changes(&a, &a, &[0.5], 1)[0].unwrap();

@@ -7,8 +7,15 @@ use super::observer::Observer;
 use super::phase::{Endpoint, run_phase};
 use super::plan::RunPlan;
 use crate::class::DynoClass;
-use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep};
+use std::time::{Duration, Instant};
+
+use super::client::Caller;
+use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep, rising};
+use crate::record::histogram::new_hist;
+use crate::record::recorder::INTERVAL_US;
+use crate::record::verdict::{min_calls_for, slo_verdict};
 use crate::record::{Arrivals, ClassResult, ClassStatus};
+use crate::server::StatsResponse;
 use crate::slo::SloMetric;
 
 /// One class's measurement: the plain load, or the capacity search when asked for.
@@ -25,7 +32,34 @@ pub(crate) fn measure(
     }
 }
 
-/// Searches the highest open-loop rate whose latency percentile holds the SLO.
+/// Waits until the server's queue is empty (its `/stats` says nothing is in flight), so a
+/// step never inherits the last one's backlog; returns how long that took, or `None` when
+/// the endpoint has no such figure (then it waits a second).
+fn drain(ep: &mut Endpoint, timeout: Duration) -> Option<u64> {
+    let t = Instant::now();
+    let limit = timeout.min(Duration::from_secs(120));
+    ep.rt.block_on(async {
+        let mut c = Caller::new(ep.target.clone(), ep.tls.clone());
+        loop {
+            let stats = c
+                .get_body("/stats", Duration::from_secs(5))
+                .await
+                .and_then(|b| serde_json::from_slice::<StatsResponse>(&b).ok());
+            match stats {
+                None => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return None;
+                }
+                Some(s) if s.in_flight == 0 || t.elapsed() > limit => {
+                    return Some(t.elapsed().as_millis() as u64);
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+}
+
+/// Searches the highest open-loop rate that holds the SLO at steady state.
 fn capacity_search(
     ep: &mut Endpoint,
     plan: &RunPlan,
@@ -46,13 +80,20 @@ fn capacity_search(
     if !probe.is_ok() {
         return probe;
     }
-    let first = (probe.throughput_rps * 0.8).max(0.1);
+    // The probe ran one caller; with several workers the class serves more: start from the
+    // estimate of its capacity (workers, cores, measured means) when that is higher.
+    let estimate = crate::record::value::capacity(&probe).map_or(0.0, |c| c.0);
+    let first = (probe.throughput_rps.max(estimate) * 0.8).max(0.1);
     // Halve at most three times below the first guess: below that, the service time alone
     // breaks the SLO, and each step would take minutes.
     let mut search = CapacitySearch::new(first, spec.max_steps, 0.1, first / 8.0);
     let mut steps = Vec::new();
     let mut best: Option<ClassResult> = None;
     let mut last = probe;
+    let min_calls = match spec.slo.metric {
+        SloMetric::Percentile(p) => min_calls_for(p / 100.0),
+        _ => 50,
+    };
     while let Some(rate) = search.next_rate() {
         if crate::interrupt::requested() {
             break;
@@ -71,40 +112,74 @@ fn capacity_search(
             arrivals,
             connections,
         };
+        // Time-based: the step's own warm-up lets the queue settle at the rate, then the
+        // measured part is long enough for the SLO's percentile to be bounded.
+        let warm_s = (spec.step_s / 5.0).max(2.0);
         p.warmup = 0;
-        obs.class_started(&format!("{} @ {rate:.1}/s", class.name), 0, p.calls);
+        p.open_warmup = (rate * warm_s).ceil() as u32;
+        p.calls = ((rate * spec.step_s).ceil() as u64)
+            .max(min_calls)
+            .max(u64::from(plan.calls.min(50))) as u32;
+        obs.class_started(&format!("{} @ {rate:.1}/s", class.name), p.open_warmup, p.calls);
         let r = run_phase(ep, &p, class, workers, obs);
-        let x = pct.and_then(|p| r.latency.percentile(p).cloned());
-        let value = match spec.slo.metric {
-            SloMetric::Percentile(_) => x.as_ref().and_then(|x| x.value_us).map(|v| v as f64),
-            SloMetric::Max => Some(r.latency.max_us as f64),
-            SloMetric::ErrorRate => Some(r.calls.error_rate),
+        let drained_ms = drain(ep, plan.timeout);
+        let v = slo_verdict(&r, &spec.slo);
+        // Per-second medians (the recorded intervals are 100 ms).
+        let per_s = (1_000_000 / INTERVAL_US).max(1) as usize;
+        let series: Vec<f64> = r
+            .intervals
+            .chunks(per_s)
+            .filter_map(|chunk| {
+                let mut h = new_hist();
+                for x in chunk {
+                    h.add(x).ok()?;
+                }
+                (!h.is_empty()).then(|| h.value_at_quantile(0.5) as f64)
+            })
+            .collect();
+        let trend = rising(&series);
+        let achieved_ok = r.throughput_rps >= 0.95 * rate;
+        let why_not = if !r.is_ok() {
+            Some(r.failure.clone().unwrap_or_else(|| "the class failed".into()))
+        } else if !achieved_ok {
+            Some(format!(
+                "achieved {:.1} req/s, under 95% of the {rate:.1} req/s target",
+                r.throughput_rps
+            ))
+        } else if trend {
+            Some("latency kept rising through the step: the queue was still growing".into())
+        } else if !v.held {
+            Some(v.line.clone())
+        } else {
+            None
         };
-        // A latency SLO also needs every call to succeed; an error-rate SLO is its own limit.
-        let clean = spec.slo.metric == SloMetric::ErrorRate || r.calls.error_rate == 0.0;
-        let held = r.is_ok() && clean && value.is_some_and(|v| spec.slo.holds(v));
+        let held = why_not.is_none();
+        let x = pct.and_then(|p| r.latency.percentile(p).cloned());
         steps.push(CapacityStep {
             rate_rps: rate,
             achieved_rps: r.throughput_rps,
-            value_us: value
-                .filter(|_| pct.is_some() || spec.slo.metric == SloMetric::Max)
-                .map(|v| v as u64),
+            value_us: match spec.slo.metric {
+                SloMetric::ErrorRate => None,
+                _ => v.measured.map(|m| m as u64),
+            },
             ci_low_us: x.as_ref().and_then(|x| x.ci_low_us),
             ci_high_us: x.as_ref().and_then(|x| x.ci_high_us),
             error_rate: r.calls.error_rate,
+            calls: r.calls.attempted,
+            duration_s: r.duration_s,
+            verdict: v.outcome.word().into(),
+            rising: trend,
+            drained_ms,
             held,
+            why_not: why_not.clone(),
         });
         obs.note(&format!(
-            "{}: {rate:.1} req/s -> {} {}",
+            "{}: {rate:.1} req/s -> {}",
             class.name,
-            value.map_or("not estimable".into(), |v| {
-                if spec.slo.metric == SloMetric::ErrorRate {
-                    format!("error rate {:.2}%", v * 100.0)
-                } else {
-                    format!("{:.1} ms", v / 1000.0)
-                }
-            }),
-            if held { "holds" } else { "breaks" }
+            match &why_not {
+                None => format!("holds ({})", v.line),
+                Some(w) => format!("breaks: {w}"),
+            }
         ));
         search.record(rate, held);
         let failed_hard = !r.is_ok() && r.calls.ok == 0;

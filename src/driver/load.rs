@@ -64,6 +64,9 @@ pub struct LoadSpec {
     /// Callers during warm-up: at least the server's workers, so that every worker has
     /// served (and warmed its memory) before the measurement, as on a long-running dyno.
     pub warmup_callers: u32,
+    /// Open loop: leading calls of the schedule that are warm-up (the queue settles at the
+    /// rate before the measurement starts); 0 in closed loop.
+    pub open_warmup: u32,
     /// Measured calls.
     pub calls: u32,
     /// Per-call timeout.
@@ -184,43 +187,58 @@ pub async fn drive(
         return;
     }
     let next = Arc::new(AtomicU32::new(0));
-    let sched = match spec.model {
-        LoadModel::Open { rate, arrivals, .. } => {
-            Some(Arc::new(schedule(spec.calls, rate, arrivals, spec.seed)))
-        }
-        LoadModel::Closed { .. } => None,
+    let (sched, warm) = match spec.model {
+        LoadModel::Open { rate, arrivals, .. } => (
+            Some(Arc::new(schedule(
+                spec.open_warmup + spec.calls,
+                rate,
+                arrivals,
+                spec.seed,
+            ))),
+            spec.open_warmup,
+        ),
+        LoadModel::Closed { .. } => (None, 0),
     };
+    let total = warm + spec.calls;
     let start = Instant::now();
-    let _ = tx.send(Event::Measuring(
-        start.saturating_duration_since(base).as_micros() as u64,
-    ));
+    // The measured phase starts at the first measured call's intended time.
+    let measuring_at = sched.as_ref().map_or(start, |s| start + s[warm as usize]);
+    let mut marker = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measuring_at).await;
+            let _ = tx.send(Event::Measuring(
+                measuring_at.saturating_duration_since(base).as_micros() as u64,
+            ));
+        })
+    };
+    if warm == 0 {
+        // Closed loop (and open loop without warm-up): measuring starts now, before any call.
+        let _ = (&mut marker).await;
+    }
     for mut caller in callers.drain(..) {
         let (next, spec, tx, sched) = (next.clone(), spec.clone(), tx.clone(), sched.clone());
         set.spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= spec.calls {
+                if i >= total {
                     break;
                 }
+                let phase = if i < warm { Phase::Warmup } else { Phase::Measured };
                 let intended = sched.as_ref().map(|s| start + s[i as usize]);
                 if let Some(at) = intended {
                     tokio::time::sleep_until(at).await;
                 }
                 let sent = Instant::now();
                 let out = caller.get(&spec.path, spec.timeout).await;
-                let _ = tx.send(Event::Call(Box::new(to_record(
-                    Phase::Measured,
-                    base,
-                    intended,
-                    sent,
-                    out,
-                ))));
+                let _ = tx.send(Event::Call(Box::new(to_record(phase, base, intended, sent, out))));
             }
             caller
         });
     }
     let mut done = Vec::new();
     join_or_stop(&mut set, &mut stop, &mut done).await;
+    marker.abort();
 }
 
 /// Waits for every task, or aborts them when `stop` turns true. Returns whether all finished.

@@ -116,6 +116,7 @@ pub(crate) fn run_phase(
         model: plan.load,
         warmup,
         warmup_callers: workers,
+        open_warmup: plan.open_warmup,
         calls: plan.calls,
         timeout: plan.timeout,
         path: plan.path.clone(),

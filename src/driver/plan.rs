@@ -27,6 +27,8 @@ pub struct RunPlan {
     pub warmup: u32,
     /// Measured calls per class and round.
     pub calls: u32,
+    /// Open loop: leading scheduled calls that are warm-up (the capacity search's steps).
+    pub open_warmup: u32,
     /// Rounds: every class is measured this many times, interleaved.
     pub repeat: u32,
     /// Per-call timeout.
@@ -66,6 +68,8 @@ pub struct CapacitySpec {
     pub slo: Slo,
     /// Most rates tried per class.
     pub max_steps: usize,
+    /// Measured seconds per step (each step also warms up for a fifth of that, at least 2 s).
+    pub step_s: f64,
 }
 
 /// Why a run could not start.

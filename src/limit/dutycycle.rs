@@ -1,9 +1,10 @@
-//! The user-space fallback (`dutycycle`): it holds the server
-//! to its CPU quota by SIGSTOP/SIGCONT, checked every 5 ms against the process CPU clock
-//! (a token bucket: like cpulimit, but charged by CPU actually used, so multi-threaded
-//! servers are held to cores, not to wall-clock slots), approximates the neighbour weight by
-//! lowering the server's nice value, and kills the server at the hard memory limit.
-//! Coarser than cgroups: stalls stop the whole process and last at least one tick.
+//! The user-space fallback (`dutycycle`): it holds the server to its CPU quota the way CFS
+//! bandwidth control does — per 100 ms period, run until the period's quota of CPU (by the
+//! process CPU clock, so multi-threaded servers are held to cores) is used, then stop
+//! (SIGSTOP) until the period ends — so a class shows the same stalls, and the same tail,
+//! as under a kernel quota. It approximates the neighbour weight by lowering the server's
+//! nice value and kills the server at the hard memory limit. Unlike cgroups, a stall stops
+//! the whole process.
 
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,10 +19,12 @@ use super::backend::{Backend, SandboxSpec};
 use super::procfs::{peak_rss_bytes, process_cpu_ns, rss_bytes};
 use crate::record::{AppliedLimits, Counters, LimiterKind};
 
-/// How often the controller looks at the server.
-pub const TICK: Duration = Duration::from_millis(5);
-/// The most unused quota that can be saved up for a burst.
-const MAX_CREDIT: Duration = Duration::from_millis(100);
+/// The enforcement period, as CFS's default `cpu.cfs_period_us`.
+pub const PERIOD: Duration = Duration::from_millis(100);
+/// The shortest sleep between CPU checks while quota remains.
+const MIN_NAP: Duration = Duration::from_micros(500);
+/// The longest sleep between memory checks.
+const MEMORY_CHECK: Duration = Duration::from_millis(10);
 
 /// CFS weights by nice value -20..=19 (kernel `sched_prio_to_weight`).
 const NICE_WEIGHTS: [u64; 40] = [
@@ -61,6 +64,7 @@ struct Shared {
 pub(crate) struct Dutycycle {
     quota: Option<f64>,
     hard: Option<u64>,
+    cpus: usize,
     nice: Option<i32>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
@@ -72,6 +76,7 @@ impl Dutycycle {
         Dutycycle {
             quota: spec.cpu.quota_cores,
             hard: spec.memory_hard_bytes,
+            cpus: spec.cpu.cpus.len(),
             nice: spec.cpu.neighbour_weight_ratio.map(nice_for_ratio),
             shared: Arc::new(Shared::default()),
             stop: Arc::new(AtomicBool::new(false)),
@@ -87,57 +92,126 @@ impl Dutycycle {
     }
 }
 
-fn control(pid: i32, quota: Option<f64>, hard: Option<u64>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+/// Holds `pid` to `quota` cores the way CFS bandwidth control does: in each period the
+/// process runs until it has used `quota × period` of CPU, then it is stopped until the
+/// period ends. The controller sleeps for as long as the remaining quota must last at the
+/// most (all `cpus` busy), so it stops the process within a fraction of a millisecond of
+/// the quota running out; it looks at memory at least every 10 ms.
+fn control(
+    pid: i32,
+    quota: Option<f64>,
+    cpus: usize,
+    hard: Option<u64>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+) {
     let p = Pid::from_raw(pid);
-    let Some(mut last_cpu) = process_cpu_ns(pid) else {
-        return;
-    };
-    let mut last = Instant::now();
-    let mut credit_ns = 0.0f64;
+    let period_ns = PERIOD.as_nanos() as f64;
+    let budget_ns = quota.map(|q| q * period_ns);
+    let cpus = cpus.max(1) as f64;
     let mut stopped_since: Option<Instant> = None;
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(TICK);
-        let now = Instant::now();
-        let Some(cpu) = process_cpu_ns(pid) else { break };
-        if let Some(q) = quota {
-            let dt = now.duration_since(last).as_nanos() as f64;
-            credit_ns += q * dt - cpu.saturating_sub(last_cpu) as f64;
-            credit_ns = credit_ns.min(q * MAX_CREDIT.as_nanos() as f64);
-            match stopped_since {
-                None if credit_ns < 0.0 => {
-                    if kill(p, Signal::SIGSTOP).is_err() {
-                        break;
-                    }
-                    stopped_since = Some(now);
-                }
-                Some(t) if credit_ns >= 0.0 => {
-                    let _ = kill(p, Signal::SIGCONT);
-                    shared
-                        .stopped_ns
-                        .fetch_add(now.duration_since(t).as_nanos() as u64, Ordering::Relaxed);
-                    stopped_since = None;
-                }
-                _ => {}
-            }
+    // CPU used beyond a period's quota is repaid from the next period's, as CFS carries a
+    // group's overrun: the average holds even when the stop lands late.
+    let mut debt_ns = 0.0f64;
+    'periods: while !stop.load(Ordering::SeqCst) {
+        let start = Instant::now();
+        let end = start + PERIOD;
+        if let Some(t) = stopped_since.take() {
+            let _ = kill(p, Signal::SIGCONT);
+            shared
+                .stopped_ns
+                .fetch_add(start.duration_since(t).as_nanos() as u64, Ordering::Relaxed);
         }
-        if let Some(limit) = hard
-            && let Some(rss) = rss_bytes(pid)
-        {
-            shared.peak_rss.fetch_max(rss, Ordering::Relaxed);
-            if rss > limit {
-                let _ = kill(p, Signal::SIGKILL);
-                shared.kills.fetch_add(1, Ordering::Relaxed);
+        let Some(cpu0) = process_cpu_ns(pid) else { break };
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                break 'periods;
+            }
+            if let Some(limit) = hard
+                && let Some(rss) = rss_bytes(pid)
+            {
+                shared.peak_rss.fetch_max(rss, Ordering::Relaxed);
+                if rss > limit {
+                    let _ = kill(p, Signal::SIGKILL);
+                    shared.kills.fetch_add(1, Ordering::Relaxed);
+                    break 'periods;
+                }
+            }
+            let now = Instant::now();
+            if now >= end {
+                debt_ns = 0.0;
                 break;
             }
+            let left = end - now;
+            let nap = match budget_ns {
+                Some(budget) => {
+                    let Some(cpu) = process_cpu_ns(pid) else {
+                        break 'periods;
+                    };
+                    let remaining = budget - debt_ns - cpu.saturating_sub(cpu0) as f64;
+                    if remaining <= 0.0 {
+                        // Quota used up: hold the process until the period ends.
+                        if kill(p, Signal::SIGSTOP).is_err() {
+                            break 'periods;
+                        }
+                        stopped_since = Some(Instant::now());
+                        // The stop lands when the process next enters the kernel (up to a
+                        // scheduler tick later): charge what it really used by then.
+                        wait_stopped(pid);
+                        let used = process_cpu_ns(pid).unwrap_or(cpu).saturating_sub(cpu0) as f64;
+                        debt_ns = (used - (budget - debt_ns)).clamp(0.0, budget);
+                        sleep_until(end, &stop);
+                        break;
+                    }
+                    // Half of the shortest time the rest can last: the checks close in on
+                    // the moment the quota runs out.
+                    Duration::from_nanos((remaining / cpus / 2.0) as u64).max(MIN_NAP)
+                }
+                None => MEMORY_CHECK,
+            };
+            std::thread::sleep(nap.min(MEMORY_CHECK).min(left));
         }
-        last = now;
-        last_cpu = cpu;
     }
     if let Some(t) = stopped_since {
         let _ = kill(p, Signal::SIGCONT);
         shared
             .stopped_ns
             .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Waits (at most 20 ms) until every thread of `pid` is stopped.
+fn wait_stopped(pid: i32) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(20) {
+        let stopped = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| {
+                d.flatten().all(|e| {
+                    std::fs::read_to_string(e.path().join("stat"))
+                        .ok()
+                        .and_then(|s| {
+                            s.rsplit_once(") ")
+                                .map(|(_, r)| r.starts_with('T') || r.starts_with('t'))
+                        })
+                        .unwrap_or(true)
+                })
+            })
+            .unwrap_or(true);
+        if stopped {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Sleeps until `t`, waking early when `stop` is set.
+fn sleep_until(t: Instant, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= t {
+            return;
+        }
+        std::thread::sleep((t - now).min(MEMORY_CHECK));
     }
 }
 
@@ -162,10 +236,11 @@ impl Backend for Dutycycle {
         if self.quota.is_none() && self.hard.is_none() {
             return;
         }
-        let (q, h, sh, st) = (self.quota, self.hard, self.shared.clone(), self.stop.clone());
+        let (q, n, h) = (self.quota, self.cpus, self.hard);
+        let (sh, st) = (self.shared.clone(), self.stop.clone());
         let t = std::thread::Builder::new()
             .name("dutycycle".into())
-            .spawn(move || control(pid, q, h, sh, st))
+            .spawn(move || control(pid, q, n, h, sh, st))
             .ok();
         *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = t;
     }
@@ -198,12 +273,12 @@ impl Backend for Dutycycle {
     }
 
     fn describe(&self, a: &mut AppliedLimits) {
-        a.period_us = TICK.as_micros() as u64;
+        a.period_us = PERIOD.as_micros() as u64;
         a.weight = self.nice.map(|n| NICE_WEIGHTS[(n + 20) as usize]);
         a.neighbour_weight = self.nice.map(|_| 1024);
         a.warnings.push(
-            "dutycycle limiter: quota enforced in user space by SIGSTOP/SIGCONT every 5 ms (coarser than cgroups); \
-             the neighbour share is approximated with nice"
+            "dutycycle limiter: quota enforced per 100 ms period in user space by SIGSTOP/SIGCONT, as CFS does \
+             (a stall stops the whole process); the neighbour share is approximated with nice"
                 .into(),
         );
         if a.burst_us > 0 {

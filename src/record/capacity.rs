@@ -1,6 +1,9 @@
-//! The capacity search (pure): the highest open-loop rate whose latency percentile holds an
-//! SLO, by doubling from a first guess until the SLO breaks, then bisecting, within a bounded
-//! number of steps. Every step is kept so the report shows how the answer was reached.
+//! The capacity search (pure): the highest open-loop rate that holds an SLO at steady state,
+//! by doubling from a first guess until it breaks, then bisecting, within a bounded number
+//! of steps. A step holds only when the SLO's verdict is "meets" (from its 95% interval),
+//! the achieved rate is at least 95% of the target, and per-second latency shows no upward
+//! trend (a queue still growing is not a steady state). Every step is kept so the report
+//! shows how the answer was reached.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -20,8 +23,48 @@ pub struct CapacityStep {
     pub ci_high_us: Option<u64>,
     /// Failed calls / calls.
     pub error_rate: f64,
-    /// Whether the SLO held (and no calls failed).
+    /// Measured calls (after the step's own warm-up).
+    pub calls: u64,
+    /// Measured seconds.
+    pub duration_s: f64,
+    /// The SLO verdict: meets, breaks or inconclusive.
+    pub verdict: String,
+    /// Per-second latency kept rising through the step (Mann-Kendall, one-sided 1%, and
+    /// the last third at least 20% above the first).
+    pub rising: bool,
+    /// How long the server took to drain its queue after the step, ms (absent when it
+    /// could not be asked).
+    pub drained_ms: Option<u64>,
+    /// Whether the step held: SLO met, achieved rate ≥ 95% of target, no upward trend.
     pub held: bool,
+    /// Why it did not hold.
+    pub why_not: Option<String>,
+}
+
+/// Whether a series (per-second medians, in time order) rises: Mann-Kendall's S is
+/// significantly positive (one-sided 1%) and the last third's median is at least 20% above
+/// the first third's. Fewer than 6 points never show a trend.
+pub fn rising(series: &[f64]) -> bool {
+    let n = series.len();
+    if n < 6 {
+        return false;
+    }
+    let mut s = 0i64;
+    for i in 0..n {
+        for j in i + 1..n {
+            s += (series[j] - series[i]).partial_cmp(&0.0).map_or(0, |o| o as i64);
+        }
+    }
+    let nf = n as f64;
+    let var = nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0;
+    let z = if s > 0 { (s as f64 - 1.0) / var.sqrt() } else { 0.0 };
+    let third = n / 3;
+    let med = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    z > 2.326 && med(&series[n - third..]) >= 1.2 * med(&series[..third])
 }
 
 /// The search's outcome for one class.
@@ -136,6 +179,15 @@ mod tests {
         let (s, _) = search(0.0, 1.0);
         assert_eq!(s.bracket().0, None, "nothing holds");
         assert!(!s.converged());
+    }
+
+    #[test]
+    fn a_growing_queue_is_rising_and_noise_is_not() {
+        let growing: Vec<f64> = (0..20).map(|i| 10.0 + 5.0 * f64::from(i)).collect();
+        assert!(rising(&growing));
+        let flat: Vec<f64> = (0..20).map(|i| 10.0 + f64::from(i % 3)).collect();
+        assert!(!rising(&flat));
+        assert!(!rising(&[1.0, 2.0, 3.0]));
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl LimiterKind {
                 "cgroup v1 (kernel CFS bandwidth control, shares, cpusets, memory limits)"
             }
             LimiterKind::Dutycycle => {
-                "dutycycle (user-space SIGSTOP/SIGCONT every 5 ms; coarser than cgroups: stalls are whole-process and at least one tick long)"
+                "dutycycle (user-space SIGSTOP/SIGCONT per 100 ms period, as CFS enforces a quota; a stall stops the whole process)"
             }
             LimiterKind::None => "none (no CPU or memory limit; CPU pinning only)",
         }

@@ -13,7 +13,7 @@ pub mod host;
 pub mod limits;
 pub mod merge;
 pub mod model;
-mod recorder;
+pub mod recorder;
 mod result;
 pub mod runtime;
 pub mod summary;

@@ -8,6 +8,10 @@ use super::histogram::{Hist, new_hist, record};
 use super::result::{CallCounts, CallLine, ErrorKind, WarmupFacts};
 use crate::server::WorkResponse;
 
+/// Length of the recorded latency intervals, µs (100 ms: short enough that even a run of a
+/// few seconds has enough blocks of consecutive calls for `compare`).
+pub const INTERVAL_US: u64 = 100_000;
+
 /// Which part of a class's run a call belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -70,7 +74,8 @@ pub struct ClassRecorder {
     pub voluntary_switches: u64,
     /// Connection set-up time.
     pub connect: Hist,
-    /// Client latency per second of the measured phase (by completion time).
+    /// Client latency per interval of [`INTERVAL_US`] of the measured phase (by completion
+    /// time): the .hlog, and the blocks of consecutive calls `compare` resamples.
     pub intervals: Vec<Hist>,
     /// Every call, warm-up included, for router-style log lines.
     pub call_log: Vec<CallLine>,
@@ -210,7 +215,7 @@ impl ClassRecorder {
 
     fn record_interval(&mut self, done_us: u64, value: u64) {
         let base = self.measure_start_us.unwrap_or(0);
-        let i = (done_us.saturating_sub(base) / 1_000_000) as usize;
+        let i = (done_us.saturating_sub(base) / INTERVAL_US) as usize;
         while self.intervals.len() <= i {
             self.intervals.push(new_hist());
         }
@@ -218,7 +223,7 @@ impl ClassRecorder {
     }
 
     /// Marks the start of the measured phase (µs since the load started): the base of the
-    /// per-second intervals and of the measured duration.
+    /// intervals and of the measured duration.
     pub fn measuring_from(&mut self, at_us: u64) {
         self.measure_start_us = Some(at_us);
     }

@@ -1,6 +1,7 @@
 //! The `dynobench calibrate` table: quota precision per backend and the tail shape of a
 //! quota against a share.
 
+use crate::record::LimiterKind;
 use crate::record::calibration::CalibrationReport;
 
 /// Renders the report as the terminal table.
@@ -52,6 +53,23 @@ pub fn render(r: &CalibrationReport) -> String {
                 t.max_ms
             ));
         }
+    }
+    let quota_p99 = |dutycycle: bool| {
+        r.tails
+            .iter()
+            .find(|t| {
+                t.mode == "quota"
+                    && (t.backend == LimiterKind::Dutycycle) == dutycycle
+                    && t.backend != LimiterKind::None
+            })
+            .map(|t| (t.backend, t.p99_ms))
+    };
+    if let (Some((k, kernel)), Some((_, user))) = (quota_p99(false), quota_p99(true)) {
+        let apart = (user / kernel - 1.0) * 100.0;
+        s.push_str(&format!(
+            "\nthe same quota's tail on both: p99 {user:.1} ms under dutycycle vs {kernel:.1} ms under {k} ({apart:+.0}%; target within 20%: {})\n",
+            if apart.abs() <= 20.0 { "ok" } else { "OUTSIDE TARGET" }
+        ));
     }
     for (k, why) in &r.skipped {
         s.push_str(&format!("\nskipped {k}: {why}\n"));

@@ -73,8 +73,12 @@ pub fn row(c: &ClassResult) -> Vec<String> {
         c.breakdown.as_ref().map_or("-".into(), |b| {
             format!("{:.0}/{:.0}/{:.0}", b.cpu_ms, b.cpu_wait_ms, b.io_ms)
         }),
-        opt(c.cost.usd_per_million_requests, |x| format!("{x:.2}")),
-        opt(c.cost.value_p99, |v| format!("{v:.2}")),
+        // At capacity; `~` marks a capacity estimated rather than measured.
+        opt(c.cost.usd_per_million_requests, |x| {
+            let est = c.cost.capacity_basis.is_some_and(|b| b.is_estimate());
+            format!("{}{x:.2}", if est { "~" } else { "" })
+        }),
+        opt(c.cost.value_capacity, |v| format!("{v:.2}")),
     ]
 }
 
@@ -91,7 +95,7 @@ pub const HEADER: [&str; 12] = [
     "throttled",
     "cpu/wait/io ms",
     "$/M req",
-    "value p99",
+    "value/$",
 ];
 
 /// The terminal table with notes, failures and SLO lines.
@@ -186,6 +190,9 @@ pub fn render(r: &RunReport) -> String {
                 ms(b)
             ));
         }
+    }
+    for w in &r.warnings {
+        s.push_str(&format!("warning: {w}\n"));
     }
     s.push_str(&sweeps_text(r));
     s.push_str(&capacity_text(r));

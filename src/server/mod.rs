@@ -233,6 +233,12 @@ pub struct StatsResponse {
     pub uptime_s: f64,
     /// `/work` requests completed.
     pub requests_served: u64,
+    /// `/work` requests queued or being worked on now (0: the server is idle).
+    #[serde(default)]
+    pub in_flight: u64,
+    /// `/work` requests dropped unworked because their client had gone away.
+    #[serde(default)]
+    pub requests_abandoned: u64,
     /// Worker threads.
     pub workers: usize,
     /// CPUs this process may run on (its `available_parallelism`).
@@ -252,6 +258,8 @@ async fn stats(State(state): State<Arc<AppState>>) -> Json<StatsResponse> {
         cpu_us: p.cpu_us,
         uptime_s: state.started.elapsed().as_secs_f64(),
         requests_served: state.pool.served(),
+        in_flight: state.pool.in_flight(),
+        requests_abandoned: state.pool.skipped(),
         workers: state.pool.workers(),
         available_parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
         payload: state.payload_name.clone(),

@@ -89,6 +89,8 @@ pub struct WorkerPool {
     tx: Option<Sender<Job>>,
     handles: Vec<JoinHandle<()>>,
     served: Arc<AtomicU64>,
+    skipped: Arc<AtomicU64>,
+    submitted: Arc<AtomicU64>,
     closing: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -102,6 +104,8 @@ impl WorkerPool {
     ) -> std::io::Result<WorkerPool> {
         let (tx, rx) = bounded::<Job>(backlog);
         let served = Arc::new(AtomicU64::new(0));
+        let skipped = Arc::new(AtomicU64::new(0));
+        let submitted = Arc::new(AtomicU64::new(0));
         let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // The decrypt profile's blob, encrypted once (shared read-only, like the app binary).
         let sealed: Arc<Vec<u8>> = Arc::new(profile::seal(payload.bytes()));
@@ -110,6 +114,7 @@ impl WorkerPool {
             let rx = rx.clone();
             let payload = payload.clone();
             let served = served.clone();
+            let skipped = skipped.clone();
             let closing = closing.clone();
             let sealed = sealed.clone();
             let pid = std::process::id();
@@ -127,6 +132,13 @@ impl WorkerPool {
                             // Shutting down past the grace period: answer what is still queued
                             // at once instead of working through it.
                             let _ = job.reply.send(Err(SHUTTING_DOWN.into()));
+                            skipped.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        if job.reply.is_closed() {
+                            // The client gave up (timed out, disconnected) while the job
+                            // waited: working on it would only delay the next caller.
+                            skipped.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
                         let queue_us = job.enqueued.elapsed().as_micros() as u64;
@@ -163,6 +175,8 @@ impl WorkerPool {
             tx: Some(tx),
             handles,
             served,
+            skipped,
+            submitted,
             closing,
         })
     }
@@ -179,7 +193,10 @@ impl WorkerPool {
             reply,
         };
         match self.tx.as_ref().ok_or(SubmitError::Closed)?.try_send(job) {
-            Ok(()) => Ok(rx),
+            Ok(()) => {
+                self.submitted.fetch_add(1, Ordering::Relaxed);
+                Ok(rx)
+            }
             Err(TrySendError::Full(_)) => Err(SubmitError::BacklogFull),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
         }
@@ -188,6 +205,17 @@ impl WorkerPool {
     /// Requests completed so far.
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
+    }
+
+    /// Jobs skipped because their client had gone away (or answered at shutdown).
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Jobs queued or being worked on now.
+    pub fn in_flight(&self) -> u64 {
+        let done = self.served() + self.skipped();
+        self.submitted.load(Ordering::Relaxed).saturating_sub(done)
     }
 
     /// Number of worker threads.

@@ -139,10 +139,14 @@ pub fn fixed_server(service: Duration, stall: Option<(u64, Duration)>) -> Socket
                     let body = format!(
                         "{{\"wall_us\":{us},\"cpu_us\":10,\"wait_us\":0,\"queue_us\":0,\"worker\":0,\"digest\":\"x\"}}"
                     );
-                    let _ = write!(
-                        w,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
-                        body.len()
+                    // One write, no Nagle: a response split over writes waits for a delayed ACK.
+                    let _ = w.set_nodelay(true);
+                    let _ = w.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
                     );
                 }
             });

@@ -51,6 +51,10 @@ pub fn summary_csv(r: &RunReport) -> String {
             "usd_per_million_requests",
             "value_p95",
             "value_p99",
+            "capacity_rps",
+            "capacity_basis",
+            "rps_per_100_usd_month",
+            "value_capacity",
             "failure",
         ]
         .iter()
@@ -101,6 +105,12 @@ fn row(c: &ClassResult) -> Vec<String> {
         f(c.cost.usd_per_million_requests),
         f(c.cost.value_p95),
         f(c.cost.value_p99),
+        f(c.cost.capacity_rps),
+        c.cost
+            .capacity_basis
+            .map_or(String::new(), |b| b.label().to_string()),
+        f(c.cost.rps_per_100_usd_month),
+        f(c.cost.value_capacity),
         c.failure.clone().unwrap_or_default(),
     ]);
     v

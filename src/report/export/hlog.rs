@@ -1,5 +1,5 @@
 //! `<class>.hlog`: an HdrHistogram interval log of client latency (µs), one interval per
-//! second of the measured phase, tagged with the class name.
+//! 100 ms of the measured phase, tagged with the class name.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -7,8 +7,9 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::record::ClassResult;
+use crate::record::recorder::INTERVAL_US;
 
-/// Renders a class's per-second histograms as an interval log.
+/// Renders a class's interval histograms as an interval log.
 pub fn hlog(c: &ClassResult) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
     let mut ser = V2DeflateSerializer::new();
@@ -30,8 +31,8 @@ pub fn hlog(c: &ClassResult) -> Result<Vec<u8>, String> {
         }
         w.write_histogram(
             h,
-            Duration::from_secs(i as u64),
-            Duration::from_secs(1),
+            Duration::from_micros(i as u64 * INTERVAL_US),
+            Duration::from_micros(INTERVAL_US),
             Some(tag),
         )
         .map_err(|e| format!("{e:?}"))?;

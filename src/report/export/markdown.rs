@@ -161,15 +161,64 @@ fn class_section(out: &mut String, c: &ClassResult) {
     );
     let _ = writeln!(
         out,
-        "- cost: ${:.2}/month = ${:.4}/hour; {} per million requests at the measured rate; value p95 {}, p99 {}",
+        "- cost: ${:.2}/month = ${:.4}/hour; at capacity ({}): {} req/s, {} per million requests, {} req/s per $100/month, value per dollar {} (requests per dollar relative to the cheapest class); latency value p95 {}, p99 {}",
         c.cost.usd_month,
         c.cost.usd_hour,
+        match (c.cost.capacity_basis, &c.cost.capacity_note) {
+            (Some(b), Some(n)) => format!("{}: {n}", b.label()),
+            _ => "unknown".into(),
+        },
+        c.cost.capacity_rps.map_or("-".into(), |x| format!("{x:.2}")),
         c.cost
             .usd_per_million_requests
             .map_or("-".into(), |x| format!("${x:.2}")),
+        c.cost
+            .rps_per_100_usd_month
+            .map_or("-".into(), |x| format!("{x:.1}")),
+        c.cost.value_capacity.map_or("-".into(), |v| format!("{v:.2}")),
         c.cost.value_p95.map_or("-".into(), |v| format!("{v:.2}")),
         c.cost.value_p99.map_or("-".into(), |v| format!("{v:.2}")),
     );
+    if c.rounds.len() > 1 {
+        let fmt = |v: Option<u64>| v.map_or("n/e".into(), ms);
+        let rows: Vec<String> = c
+            .rounds
+            .iter()
+            .map(|r| {
+                format!(
+                    "round {}: p50 {} / p95 {} ms",
+                    r.round,
+                    fmt(r.p50_us),
+                    fmt(r.p95_us)
+                )
+            })
+            .collect();
+        let p50: Vec<f64> = c
+            .rounds
+            .iter()
+            .filter_map(|r| r.p50_us)
+            .map(|v| v as f64)
+            .collect();
+        let spread = match (
+            p50.iter().copied().reduce(f64::min),
+            p50.iter().copied().reduce(f64::max),
+        ) {
+            (Some(lo), Some(hi)) if lo > 0.0 => format!("{:.1}%", (hi / lo - 1.0) * 100.0),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "- rounds (spread of p50 between rounds {spread}): {}",
+            rows.join("; ")
+        );
+    }
+    if let Some(h) = &c.host_speed {
+        let _ = writeln!(
+            out,
+            "- host speed: reference work {:.0} µs CPU, {:.0} µs memory; index {:.3} (1 = as fast as at the start of the run), moved {:.1}% while the class was measured",
+            h.cpu_ref_us, h.mem_ref_us, h.index, h.spread_pct
+        );
+    }
     if let Some(d) = &c.digest {
         let _ = writeln!(
             out,
@@ -240,7 +289,7 @@ pub fn summary_md(r: &RunReport) -> String {
     let c = &r.config;
     let _ = writeln!(
         s,
-        "**Load** {} loop, concurrency {}{}; {} warm-up + {} measured calls per class; timeout {} ms; path `{}`; neighbours {}; seed {}. **Workload** {} ({} bytes, profile {}). **Catalog** {} ({}; prices {} as of {}).\n",
+        "**Load** {} loop, concurrency {}{}; {} warm-up + {} measured calls per class{}; timeout {} ms; path `{}`; neighbours {}; seed {}. **Workload** {} ({} bytes, profile {}). **Catalog** {} ({}; prices {} as of {}).\n",
         c.load_model,
         c.concurrency,
         c.rate.map_or(String::new(), |x| format!(
@@ -249,6 +298,11 @@ pub fn summary_md(r: &RunReport) -> String {
         )),
         c.warmup,
         c.calls,
+        if c.repeat > 1 {
+            format!(" in each of {} interleaved rounds", c.repeat)
+        } else {
+            String::new()
+        },
         c.timeout_ms,
         c.path,
         c.neighbours,
@@ -261,6 +315,9 @@ pub fn summary_md(r: &RunReport) -> String {
         r.catalog.price_source,
         r.catalog.price_date
     );
+    for w in &r.warnings {
+        let _ = writeln!(s, "**Warning:** {w}\n");
+    }
     let _ = writeln!(s, "| {} |", HEADER.join(" | "));
     let _ = writeln!(s, "|{}", "---|".repeat(HEADER.len()));
     for class in &r.classes {

@@ -1,5 +1,6 @@
 //! Plots: latency.svg (percentile curves of every class on one chart, x logarithmic in
-//! 1/(1-p) as HdrHistogram plots are) and cost.svg (p95/p99 and $ per million requests).
+//! 1/(1-p) as HdrHistogram plots are), cost.svg (p95/p99 and $ per million requests at
+//! capacity) and workers.svg (worker sweeps).
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -102,7 +103,7 @@ fn class_axes<'a, 'b>(
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", font))
         .margin(10)
-        .x_label_area_size(60)
+        .x_label_area_size(105)
         .y_label_area_size(55)
         .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
         .map_err(err)?;
@@ -117,6 +118,8 @@ fn class_axes<'a, 'b>(
         .configure_mesh()
         .x_labels(n * 2 + 1)
         .x_label_formatter(&label)
+        // Class names run vertically under their bars, so long names never overlap.
+        .x_label_style(("sans-serif", 13).into_font().transform(FontTransform::Rotate90))
         .y_desc(ydesc)
         .disable_x_mesh()
         .draw()
@@ -124,7 +127,8 @@ fn class_axes<'a, 'b>(
     Ok(chart)
 }
 
-/// cost.svg: per class, p95 and p99 (left) and USD per million requests (right).
+/// cost.svg: per class, p95 and p99 (left) and USD per million requests at capacity, with
+/// measured and estimated capacities told apart (right).
 pub fn cost_svg(r: &RunReport) -> Result<String, String> {
     let ok: Vec<&ClassResult> = r.classes.iter().filter(|c| c.latency.count > 0).collect();
     let mut out = String::new();
@@ -159,21 +163,27 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
             * 1.15;
         let mut chart = class_axes(
             &right,
-            "USD per million requests (one dyno at the measured rate)",
+            "USD per million requests, one dyno at capacity",
             14,
             &names,
             cost_max,
             "USD",
         )?;
-        chart
-            .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
-                let v = c.cost.usd_per_million_requests?;
-                Some(Rectangle::new(
-                    [(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)],
-                    color(2).filled(),
-                ))
-            }))
-            .map_err(err)?;
+        for (estimated, fill, label) in [
+            (false, color(2).filled(), "measured at capacity"),
+            (true, color(2).mix(0.35).filled(), "estimated capacity"),
+        ] {
+            chart
+                .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
+                    let v = c.cost.usd_per_million_requests?;
+                    (c.cost.capacity_basis?.is_estimate() == estimated)
+                        .then(|| Rectangle::new([(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)], fill))
+                }))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill));
+        }
+        legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     Ok(out)
