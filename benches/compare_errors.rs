@@ -61,19 +61,12 @@ fn round(rng: &mut ChaCha8Rng, c: &Case, calls: usize, scale: f64, speed: f64) -
         ClassContext {
             class,
             workers: 1,
-            limits: None,
             load: LoadFacts {
                 model: "closed".into(),
                 concurrency: 1,
                 ..LoadFacts::default()
             },
-            kernel: Default::default(),
-            peak_rss_bytes: None,
-            steal_pct: None,
-            digest: None,
-            warnings: vec![],
-            measured_start_unix_s: 0.0,
-            load_start_unix_s: 0.0,
+            ..ClassContext::default()
         },
     )
 }

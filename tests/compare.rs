@@ -59,19 +59,12 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
         ClassContext {
             class: cat.class(name).unwrap().clone(),
             workers: 2,
-            limits: None,
             load: LoadFacts {
                 model: "closed".into(),
                 concurrency: 1,
                 ..LoadFacts::default()
             },
-            kernel: Default::default(),
-            peak_rss_bytes: None,
-            steal_pct: None,
-            digest: None,
-            warnings: vec![],
-            measured_start_unix_s: 1.0,
-            load_start_unix_s: 1.0,
+            ..ClassContext::default()
         },
     )
 }

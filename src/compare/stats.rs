@@ -17,6 +17,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statrs::distribution::{Beta, ContinuousCDF, StudentsT};
 
+use crate::record::summary::wilson;
+
 /// Confidence of every interval here.
 pub const CONFIDENCE: f64 = 0.95;
 
@@ -246,27 +248,15 @@ pub fn welch_change(a: &[f64], b: &[f64]) -> Option<Change> {
     })
 }
 
-fn wilson(x: f64, n: f64, z: f64) -> (f64, f64) {
-    if n <= 0.0 {
-        return (0.0, 1.0);
-    }
-    let p = x / n;
-    let den = 1.0 + z * z / n;
-    let centre = (p + z * z / (2.0 * n)) / den;
-    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / den;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
-}
-
 /// Newcombe's hybrid Wilson interval of the difference of two proportions, B − A, in
 /// absolute terms (0.01 = one percentage point more failures in B).
 pub fn proportion_change(fail_a: u64, n_a: u64, fail_b: u64, n_b: u64) -> Change {
-    let z = 1.959_963_985;
     let (pa, pb) = (
         fail_a as f64 / (n_a.max(1)) as f64,
         fail_b as f64 / (n_b.max(1)) as f64,
     );
-    let (la, ua) = wilson(fail_a as f64, n_a as f64, z);
-    let (lb, ub) = wilson(fail_b as f64, n_b as f64, z);
+    let (la, ua) = wilson(fail_a as f64, n_a as f64);
+    let (lb, ub) = wilson(fail_b as f64, n_b as f64);
     let d = pb - pa;
     Change {
         estimate: d,

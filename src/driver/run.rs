@@ -217,27 +217,18 @@ fn speed_index(c: &ClassResult, first: Option<f64>) -> Option<HostSpeedIndex> {
 
 /// Warnings when the host's own speed moved more than the noise threshold during the run.
 fn host_drift_warnings(classes: &[ClassResult]) -> Vec<String> {
-    let idx: Vec<(&str, f64, f64)> = classes
+    let idx: Vec<f64> = classes
         .iter()
-        .filter_map(|c| {
-            c.host_speed
-                .as_ref()
-                .map(|h| (c.name.as_str(), h.index, h.spread_pct))
-        })
+        .filter_map(|c| c.host_speed.as_ref().map(|h| h.index))
         .collect();
     let mut out = Vec::new();
-    if let Some((lo, hi)) = idx.iter().map(|x| x.1).fold(None, |acc: Option<(f64, f64)>, v| {
+    if let Some((lo, hi)) = idx.iter().copied().fold(None, |acc: Option<(f64, f64)>, v| {
         Some(acc.map_or((v, v), |(a, b)| (a.min(v), b.max(v))))
     }) && (hi / lo - 1.0) * 100.0 > HOST_DRIFT_NOISE_PCT
     {
         out.push(format!(
             "the host's speed moved {:.1}% during the run (reference work index {lo:.3} to {hi:.3}): differences between classes of that size may be the host's, not the classes'; use --repeat to interleave rounds",
             (hi / lo - 1.0) * 100.0
-        ));
-    }
-    for (name, _, spread) in idx.iter().filter(|x| x.2 > HOST_DRIFT_NOISE_PCT) {
-        out.push(format!(
-            "{name}: the host's speed moved {spread:.1}% while it was measured (reference work before vs after)"
         ));
     }
     out

@@ -43,7 +43,7 @@ impl ClassStatus {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct HostSpeed {
-    /// The CPU-bound item (SHA-256 of 2 MiB), µs.
+    /// The CPU-bound item (SHA-256 of 8 MiB), µs.
     pub cpu_ref_us: f64,
     /// The memory-bound item (200 000 dependent loads across 16 MiB), µs.
     pub mem_ref_us: f64,
@@ -309,7 +309,7 @@ pub struct ClassResult {
 }
 
 /// Context the recorder does not know.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ClassContext {
     /// The catalog entry.
     pub class: DynoClass,

@@ -114,6 +114,21 @@ pub fn ci_ranks(n: u64, p: f64, conf: f64) -> (Option<u64>, Option<u64>) {
     (low, high)
 }
 
+/// z of two-sided 95% intervals.
+pub const Z95: f64 = 1.959_963_985;
+
+/// Wilson's 95% interval of a proportion: `x` successes in `n` trials.
+pub fn wilson(x: f64, n: f64) -> (f64, f64) {
+    if n <= 0.0 {
+        return (0.0, 1.0);
+    }
+    let (z, p) = (Z95, x / n);
+    let den = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / den;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / den;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 /// Nearest-rank position of percentile `p` (0..1) among `n`, or `None` when `n` is too
 /// small to tell that percentile from the maximum (n * (1 - p) < 1).
 pub fn estimate_rank(n: u64, p: f64) -> Option<u64> {

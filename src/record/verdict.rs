@@ -10,12 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::histogram::{Hist, decode, value_at_rank};
 use super::model::SloVerdict;
 use super::result::{ClassResult, ClassStatus};
-use super::summary::{CONFIDENCE, ci_ranks, estimate_rank};
+use super::summary::{CONFIDENCE, Z95, ci_ranks, estimate_rank, wilson};
 use crate::slo::{Slo, SloMetric};
 use crate::units::ms_text as ms;
 
-/// z for the two-sided 95% intervals.
-const Z: f64 = 1.959_963_985;
+const Z: f64 = Z95;
 
 /// What a verdict says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -63,17 +62,6 @@ fn calls_to_separate(share: f64, target: f64) -> Option<u64> {
 /// (they rank last, as infinitely slow); `None` for infinity.
 fn ranked(h: &Hist, r: u64) -> Option<u64> {
     if r <= h.len() { value_at_rank(h, r) } else { None }
-}
-
-fn wilson(x: f64, n: f64) -> (f64, f64) {
-    if n <= 0.0 {
-        return (0.0, 1.0);
-    }
-    let p = x / n;
-    let den = 1.0 + Z * Z / n;
-    let centre = (p + Z * Z / (2.0 * n)) / den;
-    let half = Z * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt() / den;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// One SLO checked against one class.
@@ -264,7 +252,7 @@ mod tests {
         assert_eq!(calls_for_slos(&[], 100), 100);
     }
 
-    use crate::record::{ClassContext, ClassRecorder, ErrorKind, LoadFacts, Phase, RequestRecord};
+    use crate::record::{ClassContext, ClassRecorder, ErrorKind, Phase, RequestRecord};
 
     /// A class whose `ok` calls took `ms` each and `failed` calls answered 503.
     fn class(ok_ms: &[u64], failed: u64) -> ClassResult {
@@ -296,15 +284,7 @@ mod tests {
                     .unwrap()
                     .clone(),
                 workers: 1,
-                limits: None,
-                load: LoadFacts::default(),
-                kernel: Default::default(),
-                peak_rss_bytes: None,
-                steal_pct: None,
-                digest: None,
-                warnings: vec![],
-                measured_start_unix_s: 0.0,
-                load_start_unix_s: 0.0,
+                ..ClassContext::default()
             },
         )
     }

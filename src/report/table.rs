@@ -160,7 +160,7 @@ pub fn render(r: &RunReport) -> String {
     ));
     s.push_str("p99 [95% CI]: '—' means the sample cannot bound it (with 100 calls p99 has no upper bound); n/e = not estimable\n");
     s.push_str("cpu/wait/io ms: mean per request of server CPU, time waiting for a CPU (quota, neighbours) and simulated downstream IO\n");
-    s.push_str("value p99 = (cheapest class's p99 / this p99) / (this price / cheapest price): above 1, latency improves faster than the price rises\n");
+    s.push_str("$/M req = dollars per million requests with one dyno at capacity (~ = capacity estimated from the measured means, not measured: see summary.md); value/$ = requests per dollar at capacity relative to the cheapest class\n");
     if r.classes.iter().any(|c| {
         c.limits
             .as_ref()

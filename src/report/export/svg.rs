@@ -4,6 +4,7 @@
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::record::histogram::decode;
 use crate::record::{ClassResult, RunReport};
@@ -107,23 +108,26 @@ fn class_axes<'a, 'b>(
         .y_label_area_size(55)
         .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
         .map_err(err)?;
-    let label = |x: &f64| {
-        if (x.fract() - 0.5).abs() < 1e-6 {
-            names.get(x.floor() as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
     chart
         .configure_mesh()
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&label)
-        // Class names run vertically under their bars, so long names never overlap.
-        .x_label_style(("sans-serif", 13).into_font().transform(FontTransform::Rotate90))
+        .x_labels(0)
         .y_desc(ydesc)
         .disable_x_mesh()
         .draw()
         .map_err(err)?;
+    // Class names run downwards from under their bars (start-anchored, rotated), so long
+    // names never overlap each other or the axis.
+    let base = area.get_base_pixel();
+    let style = ("sans-serif", 13)
+        .into_font()
+        .transform(FontTransform::Rotate90)
+        .into_text_style(area)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, name) in names.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+        area.draw(&Text::new(name.clone(), (x - base.0, y - base.1 + 8), style.clone()))
+            .map_err(err)?;
+    }
     Ok(chart)
 }
 
