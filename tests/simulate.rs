@@ -11,7 +11,7 @@ use std::process::Command;
 use base64::Engine as _;
 use dynobench::report::service::{self, ServiceError};
 use dynobench::simulate::event::{self, EventConfig, EventPoint};
-use dynobench::simulate::plan::{self, PlanClass, PlanConfig, PlanOutcome};
+use dynobench::simulate::plan::{self, DynoModel, PlanClass, PlanConfig, PlanOutcome};
 use dynobench::simulate::service::ServiceDist;
 use dynobench::simulate::tick::{self, TickConfig};
 use dynobench::simulate::{Arrivals, Policy};
@@ -377,21 +377,25 @@ fn plan_says_when_no_size_can_meet_the_slo() {
     };
     let slow = PlanClass {
         name: "slow".into(),
-        workers: 1,
         price_usd_month: 7.0,
-        service: ServiceDist::LogNormal {
-            mean: 0.2,
-            sigma: 0.8,
+        model: DynoModel::Servers {
+            workers: 1,
+            service: ServiceDist::LogNormal {
+                mean: 0.2,
+                sigma: 0.8,
+            },
         },
         source: "server_wall".into(),
     };
     let fast = PlanClass {
         name: "fast".into(),
-        workers: 2,
         price_usd_month: 25.0,
-        service: ServiceDist::LogNormal {
-            mean: 0.05,
-            sigma: 0.5,
+        model: DynoModel::Servers {
+            workers: 2,
+            service: ServiceDist::LogNormal {
+                mean: 0.05,
+                sigma: 0.5,
+            },
         },
         source: "server_wall".into(),
     };
@@ -809,4 +813,164 @@ fn cli_plan_on_the_fixture_run() {
 fn arrivals_parse() {
     assert_eq!("poisson".parse::<Arrivals>().unwrap(), Arrivals::Poisson);
     assert!("bursty".parse::<Arrivals>().is_err());
+}
+
+// ---------------------------------------------------------------- the dyno model with CPU
+
+mod cpu_model {
+    use super::*;
+    use dynobench::simulate::cpu::{self, Cpu, DemandDist, Load, dyno_capacity};
+
+    fn one_dyno(workers: u32, seed: u64) -> EventConfig {
+        EventConfig {
+            dynos: 1,
+            workers,
+            requests: 200_000,
+            samples: 4,
+            seed,
+            ..EventConfig::default()
+        }
+    }
+
+    fn cpu_only(s: ServiceDist) -> DemandDist {
+        DemandDist::Independent {
+            cpu: s,
+            other: ServiceDist::Deterministic(0.0),
+        }
+    }
+
+    /// Two workers on two cores never share a core: M/M/2, mean wait by Erlang C (as the
+    /// FIFO engine), at a = λE[S] = 1.6.
+    #[test]
+    fn reduces_to_mm_c_when_workers_do_not_exceed_cores() {
+        let p = cpu::run_point(
+            &one_dyno(2, 3),
+            Cpu::cores(2.0),
+            Policy::Random,
+            &cpu_only(ServiceDist::Exponential(0.010)),
+            Load::Rate(160.0),
+        )
+        .unwrap();
+        let a: f64 = 1.6;
+        let top = a * a / 2.0 / (1.0 - a / 2.0);
+        let c = top / (1.0 + a + top);
+        let wait = c * 0.010 / (2.0 - a);
+        let e = rel_err(p.mean_response, 0.010 + wait);
+        assert!(
+            e < 0.05,
+            "mean response {} vs M/M/2 {} ({e:.3})",
+            p.mean_response,
+            0.010 + wait
+        );
+    }
+
+    /// Many workers on one core: processor sharing, M/G/1-PS, whose mean response S/(1−ρ)
+    /// holds for any service distribution (here lognormal).
+    #[test]
+    fn reduces_to_mg1_ps_with_many_workers_on_one_core() {
+        let s = ServiceDist::LogNormal {
+            mean: 0.020,
+            sigma: 1.0,
+        };
+        for rho in [0.5, 0.8] {
+            let p = cpu::run_point(
+                &one_dyno(512, 11),
+                Cpu::cores(1.0),
+                Policy::Random,
+                &cpu_only(s.clone()),
+                Load::Rate(rho / 0.020),
+            )
+            .unwrap();
+            let want = 0.020 / (1.0 - rho);
+            let e = rel_err(p.mean_response, want);
+            assert!(
+                e < 0.05,
+                "rho {rho}: mean response {} vs S/(1-rho) {want} ({e:.3})",
+                p.mean_response
+            );
+        }
+    }
+
+    /// IO-bound work (5 ms of CPU, 95 ms waiting) scales with workers until the CPU part
+    /// saturates the core at 1 / 5 ms = 200 req/s.
+    #[test]
+    fn io_bound_work_scales_with_workers_until_the_cpu_saturates() {
+        // A closed network of W callers, a delay station (the IO) and one
+        // processor-shared core: BCMP product form, so exact mean-value
+        // analysis gives the throughput for any service distributions.
+        // The IO time is random so callers do not phase-lock.
+        let (s, z) = (0.005, 0.095);
+        let d = DemandDist::Independent {
+            cpu: ServiceDist::Deterministic(s),
+            other: ServiceDist::Exponential(z),
+        };
+        let mva = |w: u32| {
+            let (mut q, mut x) = (0.0, 0.0);
+            for n in 1..=w {
+                let r = s * (1.0 + q);
+                x = n as f64 / (z + r);
+                q = x * r;
+            }
+            x
+        };
+        for w in [2, 8, 60] {
+            let cfg = EventConfig {
+                requests: 40_000,
+                ..one_dyno(w, 5)
+            };
+            let got = cpu::run_point(&cfg, Cpu::cores(1.0), Policy::Random, &d, Load::Callers(w))
+                .unwrap()
+                .rate;
+            let want = mva(w);
+            assert!(rel_err(got, want) < 0.03, "{w} workers: {got} vs MVA {want}");
+        }
+        assert!(mva(2) > 19.0 && mva(8) > 75.0 && mva(60) > 199.0);
+        assert!(rel_err(dyno_capacity(60, Cpu::cores(1.0), &d), 200.0) < 1e-9);
+    }
+
+    /// The planner never asks a dyno for more CPU than it has: rate / dynos ≤ cores / mean CPU.
+    #[test]
+    fn plans_never_need_more_cpu_than_they_buy() {
+        use dynobench::simulate::plan::{CpuScenario, DynoModel, Workers};
+        let demand = cpu_only(ServiceDist::LogNormal {
+            mean: 0.056,
+            sigma: 0.3,
+        });
+        for cores in [0.5, 1.0, 2.0] {
+            let cfg = PlanConfig {
+                rate: 50.0,
+                slo: "p99<=2s".parse().unwrap(),
+                policy: Policy::Random,
+                sim: EventConfig {
+                    requests: 20_000,
+                    samples: 2,
+                    ..EventConfig::default()
+                },
+                max_dynos: 500,
+            };
+            let class = PlanClass {
+                name: "cpu-bound".into(),
+                price_usd_month: 50.0,
+                source: "test".into(),
+                model: DynoModel::Cpu {
+                    workers: Workers::Search { max: 8 },
+                    scenarios: vec![CpuScenario {
+                        label: "dedicated".into(),
+                        cpu: Cpu::cores(cores),
+                    }],
+                    demand: demand.clone(),
+                },
+            };
+            let p = plan::plan(&cfg, &[class]).unwrap().remove(0);
+            let PlanOutcome::Meets { dynos, .. } = p.outcome else {
+                panic!("{p:?}")
+            };
+            let per_dyno = 50.0 / f64::from(dynos);
+            assert!(
+                per_dyno <= cores / 0.056 * 1.001,
+                "{cores} cores: {dynos} dynos carry {per_dyno:.1} req/s each, more than the CPU's {:.1}",
+                cores / 0.056
+            );
+        }
+    }
 }

@@ -44,6 +44,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Plan dynos and monthly cost for a target rate and SLO from measured results.
     Plan(PlanArgs),
+    /// Check the CPU capacity model against live runs: measured vs predicted throughput, p50, p95.
+    Validate(ValidateArgs),
     /// (internal) A noisy neighbour: burn CPU in a seeded load pattern until killed.
     #[command(hide = true)]
     Neighbour(NeighbourArgs),
@@ -241,6 +243,37 @@ pub struct RunArgs {
     /// How long a server may take to start and answer /health.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: std::time::Duration,
+    /// Run one class as a formation of N dynos, each in its own sandbox, behind our router:
+    /// open loop at each --util of the formation's measured capacity, under each --router
+    /// policy, measured and simulated side by side.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub dynos: Option<u32>,
+    /// Formation: routing policies, comma-separated: random (the platform's), round-robin,
+    /// least-connections, per-router-least-connections, power-of-two-choices; or all.
+    #[arg(long, default_value = "all")]
+    pub router: String,
+    /// Formation: utilizations of the measured capacity, percent: a list (50,70,80,90) or
+    /// ranges (50..95:5).
+    #[arg(long, value_delimiter = ',', default_value = "50,70,80,90")]
+    pub util: Vec<UtilRange>,
+    /// Formation: independent routers for per-router-least-connections.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub routers: u32,
+    /// Formation: requests the router sends one dyno at once (the platform's per-dyno limit);
+    /// more wait in the router.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub router_max_in_flight: u32,
+    /// Formation: requests allowed to wait in the router for one dyno; beyond that the router
+    /// answers 503 (H11, backlog too deep).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub router_backlog: u32,
+    /// Formation: the balancer in front of the dynos: ours (the platform's behaviour, with
+    /// router logs and limits) or haproxy (installed separately; a cross-check of ours).
+    #[arg(long, default_value = "ours", value_parser = ["ours", "haproxy"])]
+    pub balancer: String,
+    /// Formation: the router's timeout; a longer request gets a 503 (H12).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub router_timeout: std::time::Duration,
 }
 
 /// `dynobench serve`.
@@ -360,6 +393,23 @@ pub struct SimulateArgs {
     pub every: f64,
 }
 
+/// `dynobench validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Measured calls per load (more make the measured p95 steadier).
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(20..=100_000))]
+    pub calls: u32,
+    /// Workload profiles to check.
+    #[arg(long, default_value = "cpu,mixed", value_delimiter = ',')]
+    pub profiles: Vec<String>,
+    /// A JSON payload for the servers instead of the bundled orders (a smaller one is faster).
+    #[arg(long)]
+    pub payload: Option<PathBuf>,
+    /// Print the check as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `dynobench plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -379,6 +429,17 @@ pub struct PlanArgs {
     /// Independent routers for per-router-least-connections.
     #[arg(long, default_value_t = 10)]
     pub routers: u32,
+    /// Workers (WEB_CONCURRENCY) per dyno; default: search the count that needs the fewest
+    /// dynos (1 up to twice the cores, stretched by the share of time off the CPU).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: Option<u32>,
+    /// The largest worker count tried when searching.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_workers: Option<u32>,
+    /// Plan with the CPU the classes had on this machine (as measured, capped) instead of
+    /// the platform's cores from the catalog.
+    #[arg(long)]
+    pub cpu_local: bool,
     /// Plan only this class (repeatable; default: every ok class of the run).
     #[arg(long = "class")]
     pub classes: Vec<String>,

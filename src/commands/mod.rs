@@ -11,6 +11,7 @@ mod plan;
 mod run;
 mod serve;
 mod simulate;
+mod validate;
 
 pub(crate) use run::plan as run_plan;
 
@@ -33,5 +34,6 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
         }
         Command::Simulate(a) => simulate::simulate(a),
         Command::Plan(a) => plan::plan(a),
+        Command::Validate(a) => validate::validate(a),
     }
 }

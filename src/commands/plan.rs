@@ -8,10 +8,10 @@ use super::simulate::{sim_err, svc_err};
 use crate::cli::PlanArgs;
 use crate::error::{CliError, Outcome, usage};
 use crate::report::reader::read_run;
-use crate::report::service::{HistSource, class_of, class_service};
+use crate::report::service::{HistSource, class_demand, class_of, class_service};
 use crate::simulate::Policy;
 use crate::simulate::event::EventConfig;
-use crate::simulate::plan::{self, PlanClass, PlanConfig};
+use crate::simulate::plan::{self, CpuScenario, DynoModel, PlanClass, PlanConfig, Workers};
 use crate::units::fmt_secs;
 
 /// `dynobench plan`.
@@ -56,27 +56,57 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
                     c.name
                 ))
             })?;
-        let s = class_service(&run, c).map_err(svc_err)?;
-        let measured_at = c.load.concurrency;
-        if workers > 1 && measured_at > 0 && measured_at < workers {
-            // The simulation runs `workers` requests at once per dyno at the measured service
-            // times; on a class whose workers share a CPU, concurrent requests are slower.
-            skipped.push(format!(
-                "{}: note: service times were measured with {measured_at} caller(s) but each dyno runs {workers} workers; \
-                 if they share the class's CPU, service under load is slower than measured (measure with --concurrency {workers})",
-                c.name
-            ));
+        match class_demand(&run, c).map_err(svc_err)? {
+            Some((demand, source)) => {
+                let scenarios = match (&c.limits, a.cpu_local) {
+                    (Some(l), true) => vec![CpuScenario {
+                        label: "as applied here".into(),
+                        cpu: crate::simulate::cpu::Cpu::from_limits(l),
+                    }],
+                    _ => plan::scenarios_of(&c.class.cpu),
+                };
+                let top = scenarios.iter().map(|s| s.cpu.limit()).fold(0.0, f64::max);
+                let workers = match a.workers {
+                    Some(w) => Workers::Fixed(w),
+                    None => Workers::Search {
+                        max: a.max_workers.unwrap_or_else(|| plan::max_workers(top, &demand)),
+                    },
+                };
+                classes.push(PlanClass {
+                    name: c.name.clone(),
+                    price_usd_month: price,
+                    source,
+                    model: DynoModel::Cpu {
+                        workers,
+                        scenarios,
+                        demand,
+                    },
+                });
+            }
+            None => {
+                let s = class_service(&run, c).map_err(svc_err)?;
+                let measured_at = c.load.concurrency;
+                if workers > 1 && measured_at > 0 && measured_at < workers {
+                    skipped.push(format!(
+                        "{}: note: no CPU figures in the run, so each worker is modelled as an independent server at the service times measured with {measured_at} caller(s); \
+                         if the workers share the class's CPU, service under load is slower",
+                        c.name
+                    ));
+                }
+                classes.push(PlanClass {
+                    name: c.name.clone(),
+                    price_usd_month: price,
+                    source: match s.source {
+                        HistSource::ServerWall => "server_wall".into(),
+                        other => other.to_string(),
+                    },
+                    model: DynoModel::Servers {
+                        workers: a.workers.unwrap_or(workers),
+                        service: s.dist,
+                    },
+                });
+            }
         }
-        classes.push(PlanClass {
-            name: c.name.clone(),
-            workers,
-            price_usd_month: price,
-            source: match s.source {
-                HistSource::ServerWall => "server_wall".into(),
-                other => other.to_string(),
-            },
-            service: s.dist,
-        });
     }
     if classes.is_empty() {
         return Err(usage(anyhow!(

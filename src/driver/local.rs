@@ -17,7 +17,9 @@ use super::phase::{Endpoint, MIB, failed_class};
 use super::plan::RunPlan;
 use crate::class::DynoClass;
 use crate::limit::{Detection, Sandbox, SandboxSpec, allot_cpu, describe_exit};
-use crate::record::{ClassResult, ClassStatus, LimiterKind, Placement, memory_quota};
+use crate::record::{
+    AppliedLimits, ClassResult, ClassStatus, LimiterKind, Placement, RuntimeSample, memory_quota,
+};
 use crate::server::{LISTENING_PREFIX, StatsResponse};
 
 /// Keeps the last lines a child wrote to a pipe.
@@ -45,42 +47,56 @@ fn tail_text(buf: &Arc<Mutex<VecDeque<String>>>) -> String {
     }
 }
 
-/// Starts the class's server in its sandbox, measures it, stops it.
+/// A class's server running in its own sandbox, answering at `target`.
+pub(crate) struct LocalServer {
+    pub(crate) sb: Sandbox,
+    pub(crate) target: Arc<Target>,
+    monitor: Monitor,
+}
+
+/// Why a server could not be started: the cause, the limits that were applied, and whether
+/// the user interrupted it.
+pub(crate) struct StartFailure {
+    pub(crate) cause: String,
+    pub(crate) limits: Option<AppliedLimits>,
+    pub(crate) interrupted: bool,
+}
+
+/// Starts `dynobench serve` for `class` in a sandbox labelled `label`, waits for its
+/// listening line and `/health`, and returns it running (or why it is not).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn local_class(
+pub(crate) fn start_local(
     rt: &tokio::runtime::Runtime,
     plan: &RunPlan,
     class: &DynoClass,
+    label: &str,
     workers: u32,
     kind: LimiterKind,
     detection: &Detection,
     placement: &Placement,
     obs: &mut dyn Observer,
-) -> ClassResult {
+) -> Result<LocalServer, Box<StartFailure>> {
     let with_neighbours = plan.neighbours.is_some() && kind != LimiterKind::None;
     let spec = SandboxSpec {
-        name: class.name.clone(),
+        name: label.to_string(),
         cpu: allot_cpu(&class.name, &class.cpu, &placement.server, with_neighbours),
         memory_soft_bytes: Some(class.memory_mb * MIB),
         memory_hard_bytes: Some(class.memory_hard_mb * MIB),
         neighbours: plan.neighbours,
         helper_exe: plan.exe.clone(),
     };
-    let mut sb = match Sandbox::create(kind, detection, spec) {
-        Ok(s) => s,
-        Err(e) => {
-            return failed_class(
-                plan,
-                class,
-                workers,
-                format!("could not create the sandbox: {e}"),
-                None,
-            );
-        }
+    let fail = |cause: String, limits: Option<AppliedLimits>| {
+        Box::new(StartFailure {
+            cause,
+            limits,
+            interrupted: crate::interrupt::requested(),
+        })
     };
+    let mut sb = Sandbox::create(kind, detection, spec)
+        .map_err(|e| fail(format!("could not create the sandbox: {e}"), None))?;
     let limits = sb.applied();
     for w in &limits.warnings {
-        obs.note(&format!("{}: {w}", class.name));
+        obs.note(&format!("{label}: {w}"));
     }
     let mut cmd = Command::new(&plan.exe);
     cmd.args(["serve", "--port", "0", "--workers", &workers.to_string()])
@@ -95,13 +111,8 @@ pub(crate) fn local_class(
     let pid = match sb.spawn(cmd) {
         Ok(pid) => pid,
         Err(e) => {
-            return failed_class(
-                plan,
-                class,
-                workers,
-                format!("could not start the server: {e}"),
-                Some(limits),
-            );
+            let (_, _) = sb.teardown();
+            return Err(fail(format!("could not start the server: {e}"), Some(limits)));
         }
     };
     let monitor = Monitor::start(pid, Duration::from_secs(1));
@@ -149,43 +160,100 @@ pub(crate) fn local_class(
             false
         })
     });
-    let (Some(target), true) = (target, healthy) else {
-        let cause = match sb.server_exited() {
-            Some(st) => format!(
-                "the server {} during start-up; its stderr: {}",
-                describe_exit(st, sb.counters().oom_kills, hard, kind),
-                tail_text(&stderr)
-            ),
-            None => format!(
-                "the server did not answer /health within {:?}; its stderr: {}",
-                plan.startup_timeout,
-                tail_text(&stderr)
-            ),
-        };
-        let _ = monitor.finish();
-        let mut r = failed_class(plan, class, workers, cause, Some(limits));
-        if crate::interrupt::requested() {
-            r.status = ClassStatus::Interrupted;
-            r.failure = Some("interrupted during start-up".into());
+    match (target, healthy) {
+        (Some(target), true) => Ok(LocalServer { sb, target, monitor }),
+        _ => {
+            let cause = match sb.server_exited() {
+                Some(st) => format!(
+                    "the server {} during start-up; its stderr: {}",
+                    describe_exit(st, sb.counters().oom_kills, hard, kind),
+                    tail_text(&stderr)
+                ),
+                None => format!(
+                    "the server did not answer /health within {:?}; its stderr: {}",
+                    plan.startup_timeout,
+                    tail_text(&stderr)
+                ),
+            };
+            let _ = monitor.finish();
+            let _ = sb.stop_server(Duration::from_secs(5));
+            let (_, problems) = sb.teardown();
+            let mut f = fail(cause, Some(limits));
+            if !problems.is_empty() {
+                f.cause.push_str(&format!("; cleanup: {}", problems.join("; ")));
+            }
+            if f.interrupted {
+                f.cause = "interrupted during start-up".into();
+            }
+            Err(f)
         }
-        return r;
+    }
+}
+
+impl LocalServer {
+    /// The server's peak RSS as it saw it itself (getrusage), if it still answers.
+    pub(crate) fn reported_rss(&self, rt: &tokio::runtime::Runtime) -> Option<u64> {
+        let target = self.target.clone();
+        let stats = rt.block_on(async move {
+            let mut c = Caller::new(target, None);
+            c.get_body("/stats", Duration::from_secs(5)).await
+        });
+        stats
+            .and_then(|b| serde_json::from_slice::<StatsResponse>(&b).ok())
+            .map(|s| s.max_rss_bytes)
+    }
+
+    /// Stops the server and tears its sandbox down: the runtime samples taken, how it
+    /// exited, and any cleanup problems.
+    pub(crate) fn stop(mut self) -> (Vec<RuntimeSample>, Option<std::process::ExitStatus>, Vec<String>) {
+        let samples = self.monitor.finish();
+        let exited = self.sb.stop_server(Duration::from_secs(10));
+        let (_, problems) = self.sb.teardown();
+        (samples, exited, problems)
+    }
+}
+
+/// Starts the class's server in its sandbox, measures it, stops it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn local_class(
+    rt: &tokio::runtime::Runtime,
+    plan: &RunPlan,
+    class: &DynoClass,
+    workers: u32,
+    kind: LimiterKind,
+    detection: &Detection,
+    placement: &Placement,
+    obs: &mut dyn Observer,
+) -> ClassResult {
+    let mut server = match start_local(
+        rt,
+        plan,
+        class,
+        &class.name,
+        workers,
+        kind,
+        detection,
+        placement,
+        obs,
+    ) {
+        Ok(s) => s,
+        Err(f) => {
+            let mut r = failed_class(plan, class, workers, f.cause, f.limits);
+            if f.interrupted {
+                r.status = ClassStatus::Interrupted;
+            }
+            return r;
+        }
     };
     let mut ep = Endpoint {
         rt,
-        target: target.clone(),
+        target: server.target.clone(),
         tls: None,
-        sandbox: Some((&mut sb, kind)),
+        sandbox: Some((&mut server.sb, kind)),
     };
     let mut result = measure(&mut ep, plan, class, workers, obs);
-    // Peak RSS as the server itself saw it (getrusage), if it is still up.
-    let stats = rt.block_on(async {
-        let mut c = Caller::new(target.clone(), None);
-        c.get_body("/stats", Duration::from_secs(5)).await
-    });
-    let reported = stats
-        .and_then(|b| serde_json::from_slice::<StatsResponse>(&b).ok())
-        .map(|s| s.max_rss_bytes);
-    let samples = monitor.finish();
+    let reported = server.reported_rss(rt);
+    let (samples, exited, problems) = server.stop();
     let sampled = samples.iter().map(|s| s.rss_bytes).max();
     result.peak_rss_bytes = reported.max(sampled);
     let quota = memory_quota(&samples, class.memory_mb * MIB);
@@ -201,8 +269,6 @@ pub(crate) fn local_class(
     }
     result.memory_quota = Some(quota);
     result.runtime = samples;
-    let exited = sb.stop_server(Duration::from_secs(10));
-    let (_, problems) = sb.teardown();
     for p in problems {
         result.warnings.push(format!("cleanup: {p}"));
     }

@@ -5,6 +5,8 @@
 
 mod capacity;
 pub mod client;
+mod formation;
+pub mod haproxy;
 pub mod host;
 pub mod hostspeed;
 pub mod load;
@@ -13,12 +15,13 @@ pub mod monitor;
 mod observer;
 mod phase;
 mod plan;
+pub mod router;
 mod run;
 
 pub use client::Target;
 pub use load::LoadModel;
 pub use observer::{Observer, Silent};
-pub use plan::{CapacitySpec, RunError, RunPlan};
+pub use plan::{CapacitySpec, FormationSpec, RunError, RunPlan};
 pub use run::run;
 
 pub use crate::record::Arrivals;

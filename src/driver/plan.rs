@@ -9,6 +9,7 @@ use super::load::LoadModel;
 use crate::class::{Catalog, DynoClass};
 use crate::limit::{LimitError, LimiterChoice, NeighbourLoad};
 use crate::record::WorkloadFacts;
+use crate::simulate::Policy;
 use crate::slo::Slo;
 
 /// A validated run (what `run`'s flags mean).
@@ -59,6 +60,32 @@ pub struct RunPlan {
     pub ballast_mb: u64,
     /// Search each class's capacity instead of a fixed load.
     pub capacity: Option<CapacitySpec>,
+    /// Run one class as a formation of dynos behind our router instead.
+    pub formation: Option<FormationSpec>,
+}
+
+/// A formation (`--dynos N`): N copies of one class behind our router, driven open loop at
+/// each utilization under each routing policy.
+#[derive(Debug, Clone)]
+pub struct FormationSpec {
+    /// Number of dynos.
+    pub dynos: u32,
+    /// Routing policies, in order.
+    pub policies: Vec<Policy>,
+    /// Offered utilizations, percent of the formation's measured capacity.
+    pub utils: Vec<f64>,
+    /// Independent routers (per-router least-connections).
+    pub routers: u32,
+    /// Requests the router sends one dyno at once (the platform's per-dyno limit).
+    pub max_in_flight: u32,
+    /// Requests waiting in the router for one dyno before H11s.
+    pub backlog: u32,
+    /// Router timeout (H12).
+    pub router_timeout: Duration,
+    /// Calls at concurrency 1 that measure the service time and the router's overhead.
+    pub calibration_calls: u32,
+    /// HAProxy's executable to balance instead of our router (`--balancer haproxy`).
+    pub haproxy: Option<PathBuf>,
 }
 
 /// What `--find-capacity` searches.

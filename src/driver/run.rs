@@ -22,59 +22,19 @@ use crate::record::model::{compact_stamp, rfc3339};
 use crate::record::sweep::worker_sweeps;
 use crate::record::verdict::slo_verdicts;
 use crate::record::{
-    ClassResult, HostSpeed, HostSpeedIndex, Placement, RunConfig, RunReport, SCHEMA_VERSION, apply_value,
+    ClassResult, HostSpeed, HostSpeedIndex, LimiterKind, Placement, RunConfig, RunReport, SCHEMA_VERSION,
+    apply_value,
 };
 
 /// Runs every class of the plan (and every worker count of a sweep). Per-class failures are
 /// recorded in the report, not returned as errors; an interrupt ends the run with the
 /// finished classes kept.
 pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Result<RunReport, RunError> {
-    let started = SystemTime::now();
-    let mut hostf = host::probe();
-    let remote = plan.target.is_some();
-    let kind = if remote {
-        None
-    } else {
-        Some(detection.choose(plan.limiter)?)
-    };
-    let placement = Placement::detect();
-    if !remote {
-        for dir in detection.remove_stale_groups() {
-            obs.note(&format!("removed a stale group left by an earlier run: {dir}"));
-        }
-        hostf.placement_note = placement.describe();
-        if let Err(e) = placement.pin_driver() {
-            obs.note(&format!("could not pin the driver: {e}"));
-            hostf.placement_note = format!("driver NOT pinned ({e}); the server may share its CPU");
-        }
-        hostf.placement = Some(placement.clone());
+    if let Some(spec) = &plan.formation {
+        return super::formation::run(plan, spec, detection, obs);
     }
-    hostf.limiter = kind.map_or("remote".into(), |k| k.name().to_string());
-    hostf.limiter_detail = kind.map_or("remote target: the platform's own limits".into(), |k| {
-        k.describe().to_string()
-    });
-    hostf.cgroup2 = detection.cgroup2.as_ref().map_or_else(
-        |e| format!("unavailable: {e}"),
-        |s| format!("usable at {}", s.base.display()),
-    );
-    hostf.cgroup1 = detection.cgroup1.as_ref().map_or_else(
-        |e| format!("unavailable: {e}"),
-        |s| format!("usable at {}", s.cpu.display()),
-    );
-    let label = plan.label.clone();
-    let mut report = RunReport {
-        schema_version: SCHEMA_VERSION.into(),
-        tool: concat!("dynobench ", env!("CARGO_PKG_VERSION")).into(),
-        run_id: format!("{}-{label}", compact_stamp(started)),
-        label,
-        started_at: rfc3339(started),
-        host: hostf,
-        config: config_of(plan),
-        catalog: plan.catalog.info.clone(),
-        catalog_origin: plan.catalog.origin.clone(),
-        workload: plan.workload.clone(),
-        ..RunReport::default()
-    };
+    let (mut report, kind, placement) = begin(plan, detection, obs)?;
+    let remote = plan.target.is_some();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -164,6 +124,62 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
     report.complete = !report.interrupted && attempted == expected;
     report.finished_at = Some(rfc3339(SystemTime::now()));
     Ok(report)
+}
+
+/// The start of every run: the host probed, the limiter chosen, stale groups removed, the
+/// driver pinned, and the report's header.
+pub(crate) fn begin(
+    plan: &RunPlan,
+    detection: &Detection,
+    obs: &mut dyn Observer,
+) -> Result<(RunReport, Option<LimiterKind>, Placement), RunError> {
+    let started = SystemTime::now();
+    let mut hostf = host::probe();
+    let remote = plan.target.is_some();
+    let kind = if remote {
+        None
+    } else {
+        Some(detection.choose(plan.limiter)?)
+    };
+    let placement = Placement::detect();
+    if !remote {
+        for dir in detection.remove_stale_groups() {
+            obs.note(&format!("removed a stale group left by an earlier run: {dir}"));
+        }
+        hostf.placement_note = placement.describe();
+        if let Err(e) = placement.pin_driver() {
+            obs.note(&format!("could not pin the driver: {e}"));
+            hostf.placement_note = format!("driver NOT pinned ({e}); the server may share its CPU");
+        }
+        hostf.placement = Some(placement.clone());
+    }
+    hostf.limiter = kind.map_or("remote".into(), |k| k.name().to_string());
+    hostf.limiter_detail = kind.map_or("remote target: the platform's own limits".into(), |k| {
+        k.describe().to_string()
+    });
+    hostf.cgroup2 = detection.cgroup2.as_ref().map_or_else(
+        |e| format!("unavailable: {e}"),
+        |s| format!("usable at {}", s.base.display()),
+    );
+    hostf.cgroup1 = detection.cgroup1.as_ref().map_or_else(
+        |e| format!("unavailable: {e}"),
+        |s| format!("usable at {}", s.cpu.display()),
+    );
+    let label = plan.label.clone();
+    let report = RunReport {
+        schema_version: SCHEMA_VERSION.into(),
+        tool: concat!("dynobench ", env!("CARGO_PKG_VERSION")).into(),
+        run_id: format!("{}-{label}", compact_stamp(started)),
+        label,
+        started_at: rfc3339(started),
+        host: hostf,
+        config: config_of(plan),
+        catalog: plan.catalog.info.clone(),
+        catalog_origin: plan.catalog.origin.clone(),
+        workload: plan.workload.clone(),
+        ..RunReport::default()
+    };
+    Ok((report, kind, placement))
 }
 
 /// Each unit's rounds merged into one class result, with its host-speed index.

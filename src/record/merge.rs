@@ -202,6 +202,18 @@ pub fn merge(parts: &[ClassResult]) -> Result<ClassResult, String> {
             m.warnings.push(w.clone());
         }
     }
+    // Demand: every part's sample, thinned evenly back to the cap.
+    let cpu: Vec<u32> = refs
+        .iter()
+        .flat_map(|c| c.demand.cpu_us.iter().copied())
+        .collect();
+    let other: Vec<u32> = refs
+        .iter()
+        .flat_map(|c| c.demand.other_us.iter().copied())
+        .collect();
+    let step = cpu.len().div_ceil(super::recorder::DEMAND_SAMPLES).max(1);
+    m.demand.cpu_us = cpu.iter().step_by(step).copied().collect();
+    m.demand.other_us = other.iter().step_by(step).copied().collect();
     // Rounds: keep the parts' own rounds, numbered in order.
     m.rounds = refs
         .iter()

@@ -16,7 +16,7 @@ use crate::class::catalog::CatalogInfo;
 use crate::slo::Slo;
 
 /// Version of the run.json format. Readers refuse another major version.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 /// How open-loop arrivals are spaced, in a live run and in the simulator alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
@@ -179,6 +179,9 @@ pub struct RunReport {
     /// Worker-count sweeps (`--workers 1..8`), one per class, with a recommendation.
     #[serde(default)]
     pub worker_sweeps: Vec<WorkerSweep>,
+    /// A formation run (`--dynos N`): N dynos behind our router, measured and simulated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formation: Option<super::formation::FormationFacts>,
     /// What the reader should know about the run as a whole (the host's speed moving).
     pub warnings: Vec<String>,
 }

@@ -5,8 +5,11 @@
 use std::collections::BTreeMap;
 
 use super::histogram::{Hist, new_hist, record};
-use super::result::{CallCounts, CallLine, ErrorKind, WarmupFacts};
+use super::result::{CallCounts, CallLine, DemandSamples, ErrorKind, WarmupFacts};
 use crate::server::WorkResponse;
+
+/// Most demand samples kept per class.
+pub const DEMAND_SAMPLES: usize = 4096;
 
 /// Length of the recorded latency intervals, µs (100 ms: short enough that even a run of a
 /// few seconds has enough blocks of consecutive calls for `compare`).
@@ -68,6 +71,11 @@ pub struct ClassRecorder {
     pub steal: Hist,
     /// Server wall time not explained by CPU, CPU wait, IO or steal (blocked), summed, µs.
     pub unaccounted_us_sum: f64,
+    /// A uniform sample (reservoir, at most [`DEMAND_SAMPLES`]) of the calls' demand: CPU µs
+    /// and the rest of the handler's time (IO, blocked, steal), µs; what the capacity model
+    /// draws requests from, jointly, so a mixed workload keeps its CPU/IO pairing.
+    pub demand: DemandSamples,
+    demand_seen: u64,
     /// Major page faults of the handlers, summed.
     pub major_faults: u64,
     /// Voluntary context switches of the handlers, summed.
@@ -110,6 +118,8 @@ impl ClassRecorder {
             io: new_hist(),
             steal: new_hist(),
             unaccounted_us_sum: 0.0,
+            demand: DemandSamples::default(),
+            demand_seen: 0,
             major_faults: 0,
             voluntary_switches: 0,
             connect: new_hist(),
@@ -183,6 +193,8 @@ impl ClassRecorder {
                     record(&mut self.queue, s.queue_us);
                     record(&mut self.io, s.io_us);
                     record(&mut self.steal, s.steal_us);
+                    let other = s.wall_us.saturating_sub(s.cpu_us + s.wait_us);
+                    self.keep_demand(s.cpu_us, other);
                     self.unaccounted_us_sum +=
                         s.wall_us as f64 - (s.cpu_us + s.wait_us + s.io_us + s.steal_us) as f64;
                     self.major_faults += s.major_faults;
@@ -210,6 +222,30 @@ impl ClassRecorder {
                     self.record_interval(r.done_us, at);
                 }
             }
+        }
+    }
+
+    /// Reservoir sampling (Algorithm R) with a deterministic generator, so a run's sample is
+    /// reproducible from its calls.
+    fn keep_demand(&mut self, cpu_us: u64, other_us: u64) {
+        let (cpu, other) = (
+            cpu_us.min(u64::from(u32::MAX)) as u32,
+            other_us.min(u64::from(u32::MAX)) as u32,
+        );
+        self.demand_seen += 1;
+        if self.demand.cpu_us.len() < DEMAND_SAMPLES {
+            self.demand.cpu_us.push(cpu);
+            self.demand.other_us.push(other);
+            return;
+        }
+        // splitmix64 of the call count: a fixed, seedless stream.
+        let mut z = self.demand_seen.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        let j = ((z ^ (z >> 31)) % self.demand_seen) as usize;
+        if j < DEMAND_SAMPLES {
+            self.demand.cpu_us[j] = cpu;
+            self.demand.other_us[j] = other;
         }
     }
 

@@ -96,6 +96,18 @@ pub struct RoundResult {
     pub host_speed: Vec<HostSpeed>,
 }
 
+/// Per-request demand, sampled from the calls (a uniform sample of at most 4096): CPU time
+/// and the rest of the handler's time (IO, blocked, steal: wall − CPU − CPU wait), paired
+/// call by call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct DemandSamples {
+    /// CPU time of each sampled call, µs.
+    pub cpu_us: Vec<u32>,
+    /// Its non-CPU handler time, µs.
+    pub other_us: Vec<u32>,
+}
+
 /// Call counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
@@ -288,6 +300,8 @@ pub struct ClassResult {
     /// The capacity search, with `--find-capacity`.
     #[serde(default)]
     pub capacity: Option<CapacityReport>,
+    /// Per-request demand (CPU, non-CPU), sampled: what `plan` models requests with.
+    pub demand: DemandSamples,
     /// Each round's figures (`--repeat K`); one entry for a single round.
     pub rounds: Vec<RoundResult>,
     /// The host's speed around this class's measurements.

@@ -8,6 +8,8 @@ pub mod calibration;
 mod classes;
 pub mod compare;
 pub mod export;
+pub mod formation;
+pub mod model_check;
 pub mod palette;
 pub mod plan;
 pub mod reader;

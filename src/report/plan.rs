@@ -1,10 +1,10 @@
-//! Presentation of `plan`: the table of dynos, utilization and monthly bill per class, the
-//! cheapest answer, and the CSV.
+//! Presentation of `plan`: per class (and, for a shared class, per CPU situation) the
+//! workers, dynos, utilization and monthly bill, the cheapest answer, and the CSV.
 
 use std::fmt::Write as _;
 
 use super::simulate::fmt_num;
-use crate::simulate::plan::{ClassPlan, PlanOutcome};
+use crate::simulate::plan::{ClassPlan, PlanOutcome, ScenarioPlan};
 use crate::slo::{Slo, SloMetric};
 use crate::units::fmt_secs;
 
@@ -13,6 +13,89 @@ fn slo_value_text(slo: &Slo, v: f64) -> String {
         SloMetric::ErrorRate => format!("{:.2}%", v * 100.0),
         _ if !v.is_finite() => "∞".into(),
         _ => fmt_secs(v / 1e6),
+    }
+}
+
+/// Cells of one situation: dynos, utilization, the metric reached, $/month.
+fn cells(slo: &Slo, o: &PlanOutcome) -> (String, String, String, String) {
+    match o {
+        PlanOutcome::Meets {
+            dynos,
+            utilization,
+            achieved,
+            monthly_usd,
+            ..
+        } => (
+            dynos.to_string(),
+            format!("{utilization:.0}%"),
+            slo_value_text(slo, *achieved),
+            format!("{monthly_usd:.2}"),
+        ),
+        PlanOutcome::ServiceTooSlow { .. } => ("never".into(), "-".into(), "-".into(), "-".into()),
+        PlanOutcome::NotWithin { max_dynos, achieved } => (
+            format!(">{max_dynos}"),
+            "-".into(),
+            if achieved.is_finite() {
+                slo_value_text(slo, *achieved)
+            } else {
+                "-".into()
+            },
+            "-".into(),
+        ),
+    }
+}
+
+fn cpu_cell(s: &ScenarioPlan) -> String {
+    match s.cores {
+        Some(c) if s.label.is_empty() => format!("{c:.2}"),
+        Some(c) => {
+            let short = match s.label.split(' ').next().unwrap_or("") {
+                "dedicated" => "ded",
+                "as" => "here",
+                other => other,
+            };
+            format!("{c:.2} {short}")
+        }
+        None => "-".into(),
+    }
+}
+
+fn explain(out: &mut String, p: &ClassPlan, s: &ScenarioPlan, slo: &Slo, rate: f64) {
+    let metric = slo.metric_name();
+    let name = if s.label.is_empty() {
+        p.class.clone()
+    } else {
+        format!("{} ({})", p.class, s.label)
+    };
+    match &s.outcome {
+        PlanOutcome::ServiceTooSlow { service_value } => {
+            let _ = writeln!(
+                out,
+                "{}: cannot meet {slo} at any number of dynos: its service time alone has {metric} = {}. \
+                 More dynos add throughput, not speed; only faster requests (or a faster class) help.",
+                if s.label.is_empty() { p.class.clone() } else { name },
+                slo_value_text(slo, *service_value)
+            );
+        }
+        PlanOutcome::NotWithin { max_dynos, .. } if s.min_dynos_for_rate > *max_dynos => {
+            let _ = writeln!(
+                out,
+                "{name}: needs at least {} dynos just to carry {} req/s (at most {} req/s per dyno); \
+                 raise --max-dynos to plan it.",
+                s.min_dynos_for_rate,
+                fmt_num(rate),
+                fmt_num((s.capacity_per_dyno * 100.0).round() / 100.0)
+            );
+        }
+        PlanOutcome::NotWithin { max_dynos, .. } => {
+            let _ = writeln!(
+                out,
+                "{name}: does not meet {slo} with up to {max_dynos} dynos (service time alone: {metric} = {}); \
+                 raise --max-dynos to search further.",
+                slo_value_text(slo, s.service_value)
+            );
+        }
+        PlanOutcome::Meets { .. } => {}
     }
 }
 
@@ -28,10 +111,12 @@ pub fn render_plan(
     let metric = slo.metric_name();
     let _ = writeln!(
         out,
-        "{:<16} {:>7} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+        "{:<16} {:>11} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
         "class",
+        "cores",
         "workers",
         "svc mean",
+        "cpu mean",
         format!("svc {metric}"),
         "dynos",
         "util",
@@ -39,85 +124,42 @@ pub fn render_plan(
         "$/month"
     );
     for p in plans {
-        let (dynos, util, achieved, cost) = match &p.outcome {
-            PlanOutcome::Meets {
+        for s in &p.scenarios {
+            let (dynos, util, achieved, cost) = cells(slo, &s.outcome);
+            let _ = writeln!(
+                out,
+                "{:<16} {:>11} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+                p.class,
+                cpu_cell(s),
+                s.workers,
+                fmt_secs(p.service_mean),
+                p.cpu_mean.map_or("-".into(), fmt_secs),
+                slo_value_text(slo, s.service_value),
                 dynos,
-                utilization,
+                util,
                 achieved,
-                monthly_usd,
-                ..
-            } => (
-                dynos.to_string(),
-                format!("{utilization:.0}%"),
-                slo_value_text(slo, *achieved),
-                format!("{monthly_usd:.2}"),
-            ),
-            PlanOutcome::ServiceTooSlow { .. } => ("never".into(), "-".into(), "-".into(), "-".into()),
-            PlanOutcome::NotWithin { max_dynos, achieved } => (
-                format!(">{max_dynos}"),
-                "-".into(),
-                if achieved.is_finite() {
-                    slo_value_text(slo, *achieved)
-                } else {
-                    "-".into()
-                },
-                "-".into(),
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "{:<16} {:>7} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
-            p.class,
-            p.workers,
-            fmt_secs(p.service_mean),
-            slo_value_text(slo, p.service_value),
-            dynos,
-            util,
-            achieved,
-            cost
-        );
+                cost
+            );
+        }
     }
     let _ = writeln!(out);
     for p in plans {
         if p.source != "server_wall" {
             let _ = writeln!(out, "note: {}: service times from {}", p.class, p.source);
         }
-        match &p.outcome {
-            PlanOutcome::ServiceTooSlow { service_value } => {
-                let _ = writeln!(
-                    out,
-                    "{}: cannot meet {slo} at any number of dynos: its service time alone has {metric} = {}. \
-                     More dynos add throughput, not speed; only faster requests (or a faster class) help.",
-                    p.class,
-                    slo_value_text(slo, *service_value)
-                );
-            }
-            PlanOutcome::NotWithin { max_dynos, .. } if p.min_dynos_for_rate > *max_dynos => {
-                let _ = writeln!(
-                    out,
-                    "{}: needs at least {} dynos just to carry {} req/s ({} workers × {} mean service each); \
-                     raise --max-dynos to plan it.",
-                    p.class,
-                    p.min_dynos_for_rate,
-                    fmt_num(rate),
-                    p.workers,
-                    fmt_secs(p.service_mean)
-                );
-            }
-            PlanOutcome::NotWithin { max_dynos, .. } => {
-                let _ = writeln!(
-                    out,
-                    "{}: does not meet {slo} with up to {max_dynos} dynos (service time alone: {metric} = {}); \
-                     raise --max-dynos to search further.",
-                    p.class,
-                    slo_value_text(slo, p.service_value)
-                );
-            }
-            PlanOutcome::Meets { .. } => {}
+        for s in &p.scenarios {
+            explain(&mut out, p, s, slo, rate);
         }
     }
     for s in skipped {
         let _ = writeln!(out, "{s}");
+    }
+    if plans.iter().any(|p| p.scenarios.len() > 1) {
+        let _ = writeln!(
+            out,
+            "A shared class is planned at its floor (a busy host: the share it is guaranteed) and at its burst cap \
+             (an idle host); the truth lies between, and the cheapest answer below uses the floor."
+        );
     }
     match cheapest {
         Some(i) => {
@@ -144,53 +186,59 @@ pub fn render_plan(
     out
 }
 
-/// The plan as CSV.
+/// The plan as CSV: one row per class and CPU situation.
 pub fn render_plan_csv(plans: &[ClassPlan], slo: &Slo, rate: f64) -> String {
     let mut out = String::from(
-        "class,workers,price_usd_month,source,service_mean_ms,slo,service_value,rate_rps,outcome,dynos,utilization,achieved,monthly_usd\n",
+        "class,workers,price_usd_month,source,service_mean_ms,slo,service_value,rate_rps,outcome,dynos,utilization,achieved,monthly_usd,cpu,cores,cpu_mean_ms,capacity_per_dyno_rps\n",
     );
     for p in plans {
-        let (outcome, dynos, util, achieved, cost) = match &p.outcome {
-            PlanOutcome::Meets {
-                dynos,
-                utilization,
-                achieved,
-                monthly_usd,
-                ..
-            } => (
-                "meets",
-                dynos.to_string(),
-                format!("{utilization:.3}"),
-                format!("{achieved}"),
-                format!("{monthly_usd:.2}"),
-            ),
-            PlanOutcome::ServiceTooSlow { .. } => (
-                "service-too-slow",
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
-            PlanOutcome::NotWithin { max_dynos, achieved } => (
-                "not-within-max-dynos",
-                format!(">{max_dynos}"),
-                String::new(),
-                format!("{achieved}"),
-                String::new(),
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{:.6},{},{},{},{outcome},{dynos},{util},{achieved},{cost}",
-            p.class,
-            p.workers,
-            p.price_usd_month,
-            p.source,
-            p.service_mean * 1e3,
-            slo,
-            p.service_value,
-            rate
-        );
+        for s in &p.scenarios {
+            let (outcome, dynos, util, achieved, cost) = match &s.outcome {
+                PlanOutcome::Meets {
+                    dynos,
+                    utilization,
+                    achieved,
+                    monthly_usd,
+                    ..
+                } => (
+                    "meets",
+                    dynos.to_string(),
+                    format!("{utilization:.3}"),
+                    format!("{achieved}"),
+                    format!("{monthly_usd:.2}"),
+                ),
+                PlanOutcome::ServiceTooSlow { .. } => (
+                    "service-too-slow",
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
+                PlanOutcome::NotWithin { max_dynos, achieved } => (
+                    "not-within-max-dynos",
+                    format!(">{max_dynos}"),
+                    String::new(),
+                    format!("{achieved}"),
+                    String::new(),
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{:.6},{},{},{},{outcome},{dynos},{util},{achieved},{cost},{},{},{},{:.4}",
+                p.class,
+                s.workers,
+                p.price_usd_month,
+                p.source,
+                p.service_mean * 1e3,
+                slo,
+                s.service_value,
+                rate,
+                s.label,
+                s.cores.map_or(String::new(), |c| format!("{c}")),
+                p.cpu_mean.map_or(String::new(), |c| format!("{:.6}", c * 1e3)),
+                s.capacity_per_dyno
+            );
+        }
     }
     out
 }

@@ -10,6 +10,7 @@ use thiserror::Error;
 use super::reader::{ReadError, RunFile, read_hlog, read_run};
 use crate::record::ClassResult;
 use crate::record::histogram::decode;
+use crate::simulate::cpu::{Demand, DemandDist};
 use crate::simulate::service::{Empirical, ServiceDist, parse_parametric};
 
 /// Why a service-time source could not be used (all are input errors: exit 2).
@@ -175,6 +176,57 @@ pub fn class_service(run: &RunFile, class: &ClassResult) -> Result<ClassService,
         class: class.name.clone(),
         status: class.status.name().to_string(),
     })
+}
+
+/// A class's per-request demand for the CPU model: the measured (CPU, non-CPU) pairs, or
+/// the server CPU histogram with the non-CPU part at its mean; `None` when the run holds no
+/// CPU figures for the class (then the planner models workers as independent servers).
+pub fn class_demand(
+    run: &RunFile,
+    class: &ClassResult,
+) -> Result<Option<(DemandDist, String)>, ServiceError> {
+    let d = &class.demand;
+    if !d.cpu_us.is_empty() && d.cpu_us.len() == d.other_us.len() {
+        let pairs: Vec<Demand> = d
+            .cpu_us
+            .iter()
+            .zip(&d.other_us)
+            .map(|(&c, &o)| Demand {
+                cpu: f64::from(c) / 1e6,
+                other: f64::from(o) / 1e6,
+            })
+            .collect();
+        return Ok(Some((
+            DemandDist::Pairs(pairs),
+            format!("{} measured (CPU, non-CPU) pairs", d.cpu_us.len()),
+        )));
+    }
+    let Some(b64) = class
+        .histograms
+        .server_cpu
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let h = decode(b64).map_err(|reason| ServiceError::BadHistogram {
+        path: run.path.clone(),
+        class: class.name.clone(),
+        field: "server_cpu".into(),
+        reason,
+    })?;
+    let Some(cpu) = Empirical::from_histogram_us(&h) else {
+        return Ok(None);
+    };
+    let mean = |s: &Option<crate::record::summary::Summary>| s.as_ref().map_or(0.0, |s| s.mean_us);
+    let other_us = (mean(&class.server_wall) - mean(&class.server_cpu) - mean(&class.cpu_wait)).max(0.0);
+    Ok(Some((
+        DemandDist::Independent {
+            cpu: ServiceDist::Empirical(cpu),
+            other: ServiceDist::Deterministic(other_us / 1e6),
+        },
+        "server_cpu histogram, non-CPU part at its mean".into(),
+    )))
 }
 
 /// A `--service` source, resolved.

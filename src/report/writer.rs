@@ -75,6 +75,10 @@ impl ResultsWriter {
         write_atomic(&self.dir, "latency.svg", svg::latency_svg(r)?.as_bytes())
             .map_err(|e| io("latency.svg", e))?;
         write_atomic(&self.dir, "cost.svg", svg::cost_svg(r)?.as_bytes()).map_err(|e| io("cost.svg", e))?;
+        if let Some(f) = r.formation.as_ref().filter(|f| !f.points.is_empty()) {
+            write_atomic(&self.dir, "formation.svg", super::formation::svg(f)?.as_bytes())
+                .map_err(|e| io("formation.svg", e))?;
+        }
         if !r.worker_sweeps.is_empty() {
             write_atomic(&self.dir, "workers.svg", svg::workers_svg(r)?.as_bytes())
                 .map_err(|e| io("workers.svg", e))?;

@@ -30,6 +30,8 @@ struct WorkerState {
     /// The payload parsed once at worker start: each worker's own resident working set, so
     /// memory grows with the number of workers.
     working_set: serde_json::Value,
+    /// Orders by customer in the working set (the io profile's lookup index).
+    index: std::collections::HashMap<String, Vec<usize>>,
     /// Extra resident memory modelling the app's own footprint (touched, then kept).
     _ballast: Vec<u8>,
 }
@@ -48,7 +50,7 @@ fn run_profile(
         let t = Instant::now();
         std::thread::sleep(wait);
         let io_us = t.elapsed().as_micros() as u64;
-        let text = profile::small_transform(&state.working_set, 0);
+        let text = profile::small_transform(&state.working_set, &state.index, 0);
         let out = WorkOutput {
             kind: TransformKind::Orders,
             digest: workload::digest(text.as_bytes()),
@@ -123,8 +125,10 @@ impl WorkerPool {
                 .spawn(move || {
                     // Each worker builds its own working set before taking requests; requests
                     // that arrive meanwhile wait in the backlog (like a booting worker).
+                    let working_set = workload::parse(payload.bytes()).unwrap_or(serde_json::Value::Null);
                     let state = WorkerState {
-                        working_set: workload::parse(payload.bytes()).unwrap_or(serde_json::Value::Null),
+                        index: profile::orders_by_customer(&working_set),
+                        working_set,
                         _ballast: vec![1u8; (ballast_mb as usize) << 20],
                     };
                     for (n, job) in rx.iter().enumerate() {

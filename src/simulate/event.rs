@@ -113,26 +113,44 @@ impl EventConfig {
     }
 }
 
-/// What one sample leaves behind.
-struct EventSample {
-    latency: Histogram<u64>,
-    n: u64,
-    sum_response: f64,
-    served: u64,
-    sum_wait: f64,
-    timeouts: u64,
-    rejected: u64,
-    queue_seen: Vec<u64>,
-    window: f64,
+/// What one sample leaves behind (shared with the CPU engine).
+#[derive(Debug, Clone)]
+pub(crate) struct EventSample {
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) n: u64,
+    pub(crate) sum_response: f64,
+    pub(crate) served: u64,
+    pub(crate) sum_wait: f64,
+    pub(crate) timeouts: u64,
+    pub(crate) rejected: u64,
+    pub(crate) queue_seen: Vec<u64>,
+    pub(crate) window: f64,
 }
 
-fn new_histogram() -> Histogram<u64> {
+impl EventSample {
+    /// An empty sample.
+    pub(crate) fn new() -> EventSample {
+        EventSample {
+            latency: new_histogram(),
+            n: 0,
+            sum_response: 0.0,
+            served: 0,
+            sum_wait: 0.0,
+            timeouts: 0,
+            rejected: 0,
+            queue_seen: vec![0; 64],
+            window: 0.0,
+        }
+    }
+}
+
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // 1 µs .. 1 h at 3 significant digits; larger values saturate (the timeout is far below).
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
 #[inline]
-fn to_us(s: f64) -> u64 {
+pub(crate) fn to_us(s: f64) -> u64 {
     (s * 1e6).round().max(1.0) as u64
 }
 
@@ -149,17 +167,7 @@ fn run_with<R: EventRouter>(
     let timeout = cfg.timeout;
     let timeout_us = to_us(timeout);
     let backlog = cfg.backlog as usize;
-    let mut s = EventSample {
-        latency: new_histogram(),
-        n: 0,
-        sum_response: 0.0,
-        served: 0,
-        sum_wait: 0.0,
-        timeouts: 0,
-        rejected: 0,
-        queue_seen: vec![0; 64],
-        window: 0.0,
-    };
+    let mut s = EventSample::new();
     if rate <= 0.0 {
         return s;
     }
@@ -254,10 +262,28 @@ fn run_sample(
 }
 
 fn summarize(cfg: &EventConfig, service: &ServiceDist, util: f64, samples: Vec<EventSample>) -> EventPoint {
+    summarize_samples(
+        cfg.dynos,
+        cfg.rate_for(service, util),
+        service.mean(),
+        util,
+        samples,
+    )
+}
+
+/// Merges the samples of one point: `rate` offered, `mean_service` seconds per request (for
+/// the wait in jobs), `util` the point's label.
+pub(crate) fn summarize_samples(
+    dynos: u32,
+    rate: f64,
+    mean_service: f64,
+    util: f64,
+    samples: Vec<EventSample>,
+) -> EventPoint {
     let mut latency = new_histogram();
     let mut queue_seen: Vec<u64> = Vec::new();
     let (mut n, mut served, mut timeouts, mut rejected) = (0u64, 0u64, 0u64, 0u64);
-    let (mut sum_response, mut sum_wait, mut dyno_seconds) = (0.0, 0.0, 0.0);
+    let (mut sum_response, mut sum_wait, mut dyno_seconds, mut window) = (0.0, 0.0, 0.0, 0.0);
     for s in samples {
         latency.add(&s.latency).expect("histograms share their bounds");
         if queue_seen.len() < s.queue_seen.len() {
@@ -272,7 +298,8 @@ fn summarize(cfg: &EventConfig, service: &ServiceDist, util: f64, samples: Vec<E
         rejected += s.rejected;
         sum_response += s.sum_response;
         sum_wait += s.sum_wait;
-        dyno_seconds += s.window * f64::from(cfg.dynos);
+        dyno_seconds += s.window * f64::from(dynos);
+        window += s.window;
     }
     let q = |x: f64| {
         if n == 0 {
@@ -299,7 +326,8 @@ fn summarize(cfg: &EventConfig, service: &ServiceDist, util: f64, samples: Vec<E
     };
     EventPoint {
         utilization: util,
-        rate: cfg.rate_for(service, util),
+        rate,
+        achieved_rps: if window > 0.0 { n as f64 / window } else { 0.0 },
         requests: n,
         mean_response: if n == 0 { 0.0 } else { sum_response / n as f64 },
         p50: q(0.5),
@@ -307,7 +335,7 @@ fn summarize(cfg: &EventConfig, service: &ServiceDist, util: f64, samples: Vec<E
         p99: q(0.99),
         max: if n == 0 { 0.0 } else { latency.max() as f64 / 1e6 },
         mean_wait,
-        mean_wait_jobs: mean_wait / service.mean(),
+        mean_wait_jobs: mean_wait / mean_service,
         mean_queue: if dyno_seconds > 0.0 {
             sum_wait / dyno_seconds
         } else {

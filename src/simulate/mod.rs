@@ -9,6 +9,7 @@
 //! given a seed; it takes distributions, never paths (`report::service` loads them).
 
 mod common;
+pub mod cpu;
 pub mod event;
 pub mod plan;
 pub mod policy;

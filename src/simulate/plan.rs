@@ -1,12 +1,23 @@
-//! Capacity planning: for each measured class, the smallest number of dynos that holds an SLO
-//! at a target rate under a routing policy (found by simulation with the class's own service
-//! times and workers), the monthly bill, and the cheapest class that meets it.
+//! Capacity planning: for each measured class, the smallest number of dynos — and, with the
+//! CPU model, the worker count — that holds an SLO at a target rate under a routing policy,
+//! found by simulation with the class's own measured demand, the monthly bill, and the
+//! cheapest class that meets it.
+//!
+//! With the CPU model ([`DynoModel::Cpu`]) a dyno is `workers` workers sharing the class's
+//! cores (see [`super::cpu`]): no size is tried that needs more CPU than it buys
+//! (rate × mean CPU > dynos × cores), and a shared class is planned twice — at its floor
+//! (a busy host) and at its burst cap (an idle host) — because that range is the honest
+//! answer for shared dynos. Without CPU figures (older results) each worker is an
+//! independent server drawing a whole measured service time ([`DynoModel::Servers`]).
 //!
 //! More dynos add throughput, never speed: as the dyno count grows the wait for a worker goes
 //! to zero and a response takes its service time. A class whose service time alone breaks the
 //! SLO cannot meet it at any size, and the plan says so instead of searching.
 
-use super::common::SimError;
+use rand::SeedableRng;
+
+use super::common::{SimError, SimRng};
+use super::cpu::{self, Cpu, DemandDist, Load, dyno_capacity};
 use super::event::{self, EventConfig, EventPoint};
 use super::policy::Policy;
 use super::service::ServiceDist;
@@ -29,22 +40,62 @@ pub struct PlanConfig {
     pub max_dynos: u32,
 }
 
+/// One CPU situation a class is planned for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuScenario {
+    /// `dedicated`, `busy host (floor)`, `idle host (burst)`, `quota`.
+    pub label: String,
+    /// A dyno's CPU in it.
+    pub cpu: Cpu,
+}
+
+/// How workers are chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Workers {
+    /// Exactly this many.
+    Fixed(u32),
+    /// The count in 1..=max that needs the fewest dynos (ties: fewer workers).
+    Search {
+        /// The largest count tried.
+        max: u32,
+    },
+}
+
+/// What a dyno of the class is, in the simulation.
+#[derive(Debug, Clone)]
+pub enum DynoModel {
+    /// `workers` independent servers, each drawing a whole service time (no CPU figures).
+    Servers {
+        /// Workers per dyno.
+        workers: u32,
+        /// Service times.
+        service: ServiceDist,
+    },
+    /// Workers sharing the class's cores.
+    Cpu {
+        /// Workers per dyno.
+        workers: Workers,
+        /// The CPU situations to plan for.
+        scenarios: Vec<CpuScenario>,
+        /// Per-request demand.
+        demand: DemandDist,
+    },
+}
+
 /// One class to plan for.
 #[derive(Debug, Clone)]
 pub struct PlanClass {
     /// Class name.
     pub name: String,
-    /// Workers per dyno (WEB_CONCURRENCY) the class was measured with.
-    pub workers: u32,
     /// Price per dyno, USD per month.
     pub price_usd_month: f64,
-    /// Measured service times.
-    pub service: ServiceDist,
-    /// Where the service times came from (e.g. `server_wall`).
+    /// What a dyno is.
+    pub model: DynoModel,
+    /// Where the demand came from (e.g. `server_cpu + other`).
     pub source: String,
 }
 
-/// The answer for one class.
+/// The answer for one class (in one CPU situation).
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum PlanOutcome {
@@ -52,7 +103,7 @@ pub enum PlanOutcome {
     Meets {
         /// Dynos needed.
         dynos: u32,
-        /// Utilization at that size, percent.
+        /// Utilization at that size, percent of the dynos' capacity.
         utilization: f64,
         /// The SLO metric reached (µs, or a fraction for the error rate).
         achieved: f64,
@@ -68,8 +119,7 @@ pub enum PlanOutcome {
         /// The SLO metric of the service time alone (µs, or a fraction for the error rate).
         service_value: f64,
     },
-    /// Not met at `max_dynos` (the service time is just under the limit, or the tail needs
-    /// an unreasonable number of idle dynos).
+    /// Not met at `max_dynos`.
     NotWithin {
         /// The largest size tried.
         max_dynos: u32,
@@ -78,22 +128,20 @@ pub enum PlanOutcome {
     },
 }
 
-/// The plan for one class.
+/// The plan of one class in one CPU situation.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ClassPlan {
-    /// Class name.
-    pub class: String,
-    /// Workers per dyno.
+pub struct ScenarioPlan {
+    /// The situation (empty for the servers model).
+    pub label: String,
+    /// Cores per dyno (absent for the servers model).
+    pub cores: Option<f64>,
+    /// Workers per dyno chosen.
     pub workers: u32,
-    /// Price per dyno, USD per month.
-    pub price_usd_month: f64,
-    /// Where the service times came from.
-    pub source: String,
-    /// Mean service time (seconds).
-    pub service_mean: f64,
-    /// The SLO metric of the service time alone (µs, or a fraction for the error rate).
+    /// Requests per second one dyno can serve at most (the tighter of workers and cores).
+    pub capacity_per_dyno: f64,
+    /// The SLO metric of the service time alone.
     pub service_value: f64,
-    /// Fewest dynos that can carry the rate at all (utilization below 100%).
+    /// Fewest dynos that can carry the rate at all.
     pub min_dynos_for_rate: u32,
     /// The answer.
     pub outcome: PlanOutcome,
@@ -101,13 +149,54 @@ pub struct ClassPlan {
     pub evaluations: u32,
 }
 
+/// The plan for one class.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClassPlan {
+    /// Class name.
+    pub class: String,
+    /// Workers per dyno of the first situation.
+    pub workers: u32,
+    /// Price per dyno, USD per month.
+    pub price_usd_month: f64,
+    /// Where the demand came from.
+    pub source: String,
+    /// Mean service time alone (seconds).
+    pub service_mean: f64,
+    /// Mean CPU per request (seconds), with the CPU model.
+    pub cpu_mean: Option<f64>,
+    /// The SLO metric of the service time alone, first situation.
+    pub service_value: f64,
+    /// Fewest dynos that can carry the rate, first situation.
+    pub min_dynos_for_rate: u32,
+    /// The answer in the first (most conservative) situation.
+    pub outcome: PlanOutcome,
+    /// Every situation (a shared class: busy host, then idle host).
+    pub scenarios: Vec<ScenarioPlan>,
+    /// Simulations run.
+    pub evaluations: u32,
+}
+
 impl ClassPlan {
-    /// The monthly bill, when the SLO can be met.
+    /// The monthly bill, when the SLO can be met (first situation).
     pub fn monthly_usd(&self) -> Option<f64> {
         match self.outcome {
             PlanOutcome::Meets { monthly_usd, .. } => Some(monthly_usd),
             _ => None,
         }
+    }
+}
+
+fn metric_of(slo: &Slo, sorted: &[f64], timeout: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    match slo.metric {
+        SloMetric::Percentile(p) => {
+            let k = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+            sorted[k - 1].min(timeout) * 1e6
+        }
+        SloMetric::Max => sorted[sorted.len() - 1].min(timeout) * 1e6,
+        SloMetric::ErrorRate => sorted.iter().filter(|&&x| x > timeout).count() as f64 / sorted.len() as f64,
     }
 }
 
@@ -120,80 +209,72 @@ pub fn service_value(slo: &Slo, service: &ServiceDist, timeout: f64) -> f64 {
     }
 }
 
-/// Plans one class: checks the service time alone, then searches the dyno count (doubling
-/// from the fewest that can carry the rate, then bisecting), simulating each size with the
-/// same seed so sizes are compared on common random numbers.
-pub fn plan_class(cfg: &PlanConfig, class: &PlanClass) -> Result<ClassPlan, SimError> {
-    let mean = class.service.mean();
-    if !(mean > 0.0 && mean.is_finite()) {
-        return Err(SimError::ZeroServiceMean);
+/// How long `cpu_s` seconds of CPU take alone on `cpu`: slowed by a share below one core;
+/// under a quota, at full speed for the quota of each period, stalled for the rest.
+pub fn alone(cpu_s: f64, cpu: Cpu) -> f64 {
+    match cpu.quota {
+        Some(q) if q < cpu.cores.min(1.0) => {
+            let per_period = q * cpu::QUOTA_PERIOD;
+            let full = (cpu_s / per_period).floor();
+            full * cpu::QUOTA_PERIOD + (cpu_s - full * per_period)
+        }
+        _ => cpu_s / cpu.cores.min(1.0),
     }
-    if class.workers == 0 {
-        return Err(SimError::ZeroWorkers);
+}
+
+/// The SLO metric of one request alone on a dyno with `cpu`.
+pub fn demand_value(slo: &Slo, demand: &DemandDist, cpu: Cpu, timeout: f64, seed: u64) -> f64 {
+    let mut rng = SimRng::seed_from_u64(seed);
+    let mut v: Vec<f64> = (0..20_000)
+        .map(|_| {
+            let d = demand.sample(&mut rng);
+            alone(d.cpu, cpu) + d.other
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    metric_of(slo, &v, timeout)
+}
+
+/// Searches the fewest dynos that hold the SLO, from `min_dynos` (doubling, then bisecting),
+/// evaluating each size with `eval`.
+fn search_dynos(
+    cfg: &PlanConfig,
+    min_dynos: u32,
+    mut eval: impl FnMut(u32) -> Result<EventPoint, SimError>,
+    evals: &mut u32,
+) -> Result<PlanOutcome, SimError> {
+    if min_dynos > cfg.max_dynos {
+        return Ok(PlanOutcome::NotWithin {
+            max_dynos: cfg.max_dynos,
+            achieved: f64::INFINITY,
+        });
     }
-    let svc_value = service_value(&cfg.slo, &class.service, cfg.sim.timeout);
-    let offered = cfg.rate * mean / f64::from(class.workers);
-    let min_dynos = ((offered.floor() as u64) + 1).min(u64::from(u32::MAX)) as u32;
-    let mut plan = ClassPlan {
-        class: class.name.clone(),
-        workers: class.workers,
-        price_usd_month: class.price_usd_month,
-        source: class.source.clone(),
-        service_mean: mean,
-        service_value: svc_value,
-        min_dynos_for_rate: min_dynos,
-        outcome: PlanOutcome::ServiceTooSlow {
-            service_value: svc_value,
-        },
-        evaluations: 0,
-    };
-    if !cfg.slo.holds(svc_value) {
-        return Ok(plan);
-    }
-    let mut evals = 0u32;
-    let mut eval = |n: u32| -> Result<(bool, EventPoint), SimError> {
-        evals += 1;
-        let sim = EventConfig {
-            dynos: n,
-            workers: class.workers,
-            ..cfg.sim.clone()
-        };
-        let util = 100.0 * cfg.rate * mean / (f64::from(n) * f64::from(class.workers));
-        let p = event::run_point(&sim, cfg.policy, &class.service, util)?;
+    let mut check = |n: u32| -> Result<(bool, EventPoint), SimError> {
+        *evals += 1;
+        let p = eval(n)?;
         let v = p.slo_value(&cfg.slo).unwrap_or(f64::INFINITY);
         Ok((cfg.slo.holds(v), p))
     };
-    if min_dynos > cfg.max_dynos {
-        plan.outcome = PlanOutcome::NotWithin {
-            max_dynos: cfg.max_dynos,
-            achieved: f64::INFINITY,
-        };
-        return Ok(plan);
-    }
-    // Double until it holds.
     let mut lo_fail: Option<u32> = None;
     let mut n = min_dynos.max(1);
     let (mut hi, mut hi_point) = loop {
-        let (ok, p) = eval(n)?;
+        let (ok, p) = check(n)?;
         if ok {
             break (n, p);
         }
         if n >= cfg.max_dynos {
-            plan.evaluations = evals;
-            plan.outcome = PlanOutcome::NotWithin {
+            return Ok(PlanOutcome::NotWithin {
                 max_dynos: cfg.max_dynos,
                 achieved: p.slo_value(&cfg.slo).unwrap_or(f64::INFINITY),
-            };
-            return Ok(plan);
+            });
         }
         lo_fail = Some(n);
         n = n.saturating_mul(2).min(cfg.max_dynos);
     };
-    // Bisect between the last failing size and the first holding one.
     if let Some(mut lo) = lo_fail {
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            let (ok, p) = eval(mid)?;
+            let (ok, p) = check(mid)?;
             if ok {
                 hi = mid;
                 hi_point = p;
@@ -202,16 +283,194 @@ pub fn plan_class(cfg: &PlanConfig, class: &PlanClass) -> Result<ClassPlan, SimE
             }
         }
     }
-    plan.evaluations = evals;
-    plan.outcome = PlanOutcome::Meets {
+    Ok(PlanOutcome::Meets {
         dynos: hi,
         utilization: hi_point.utilization,
         achieved: hi_point.slo_value(&cfg.slo).unwrap_or(f64::INFINITY),
         mean_response: hi_point.mean_response,
         share_503: hi_point.share_503,
-        monthly_usd: f64::from(hi) * class.price_usd_month,
+        monthly_usd: 0.0,
+    })
+}
+
+/// Fewest dynos whose capacity strictly exceeds the rate.
+fn min_dynos(rate: f64, per_dyno: f64) -> u32 {
+    (((rate / per_dyno).floor() as u64) + 1).min(u64::from(u32::MAX)) as u32
+}
+
+fn with_bill(o: PlanOutcome, price: f64) -> PlanOutcome {
+    match o {
+        PlanOutcome::Meets {
+            dynos,
+            utilization,
+            achieved,
+            mean_response,
+            share_503,
+            ..
+        } => PlanOutcome::Meets {
+            dynos,
+            utilization,
+            achieved,
+            mean_response,
+            share_503,
+            monthly_usd: f64::from(dynos) * price,
+        },
+        o => o,
+    }
+}
+
+fn plan_servers(cfg: &PlanConfig, workers: u32, service: &ServiceDist) -> Result<ScenarioPlan, SimError> {
+    let mean = service.mean();
+    if !(mean > 0.0 && mean.is_finite()) {
+        return Err(SimError::ZeroServiceMean);
+    }
+    if workers == 0 {
+        return Err(SimError::ZeroWorkers);
+    }
+    let svc = service_value(&cfg.slo, service, cfg.sim.timeout);
+    let per_dyno = f64::from(workers) / mean;
+    let min = min_dynos(cfg.rate, per_dyno);
+    let mut plan = ScenarioPlan {
+        label: String::new(),
+        cores: None,
+        workers,
+        capacity_per_dyno: per_dyno,
+        service_value: svc,
+        min_dynos_for_rate: min,
+        outcome: PlanOutcome::ServiceTooSlow { service_value: svc },
+        evaluations: 0,
     };
+    if !cfg.slo.holds(svc) {
+        return Ok(plan);
+    }
+    let mut evals = 0;
+    plan.outcome = search_dynos(
+        cfg,
+        min,
+        |n| {
+            let sim = EventConfig {
+                dynos: n,
+                workers,
+                ..cfg.sim.clone()
+            };
+            let util = 100.0 * cfg.rate / (f64::from(n) * per_dyno);
+            event::run_point(&sim, cfg.policy, service, util)
+        },
+        &mut evals,
+    )?;
+    plan.evaluations = evals;
     Ok(plan)
+}
+
+fn plan_cpu(
+    cfg: &PlanConfig,
+    workers: Workers,
+    scenario: &CpuScenario,
+    demand: &DemandDist,
+) -> Result<ScenarioPlan, SimError> {
+    if !demand.is_usable() || scenario.cpu.limit().is_nan() || scenario.cpu.limit() <= 0.0 {
+        return Err(SimError::ZeroServiceMean);
+    }
+    let c = scenario.cpu;
+    let svc = demand_value(&cfg.slo, demand, c, cfg.sim.timeout, cfg.sim.seed);
+    let counts: Vec<u32> = match workers {
+        Workers::Fixed(0) => return Err(SimError::ZeroWorkers),
+        Workers::Fixed(w) => vec![w],
+        Workers::Search { max } => (1..=max.max(1)).collect(),
+    };
+    let mut best: Option<ScenarioPlan> = None;
+    let mut evals = 0;
+    for w in counts {
+        let per_dyno = dyno_capacity(w, c, demand);
+        let min = min_dynos(cfg.rate, per_dyno);
+        let mut plan = ScenarioPlan {
+            label: scenario.label.clone(),
+            cores: Some(c.limit()),
+            workers: w,
+            capacity_per_dyno: per_dyno,
+            service_value: svc,
+            min_dynos_for_rate: min,
+            outcome: PlanOutcome::ServiceTooSlow { service_value: svc },
+            evaluations: 0,
+        };
+        if !cfg.slo.holds(svc) {
+            return Ok(plan);
+        }
+        // More workers cannot beat a plan that needs no more dynos than this count's bound.
+        if let Some(b) = &best
+            && let PlanOutcome::Meets { dynos, .. } = b.outcome
+            && min >= dynos
+        {
+            continue;
+        }
+        let mut e = 0;
+        plan.outcome = search_dynos(
+            cfg,
+            min,
+            |n| {
+                let sim = EventConfig {
+                    dynos: n,
+                    workers: w,
+                    ..cfg.sim.clone()
+                };
+                cpu::run_point(&sim, c, cfg.policy, demand, Load::Rate(cfg.rate))
+            },
+            &mut e,
+        )?;
+        evals += e;
+        let better = match (&best, &plan.outcome) {
+            (None, _) => true,
+            (Some(b), PlanOutcome::Meets { dynos, .. }) => match b.outcome {
+                PlanOutcome::Meets { dynos: bd, .. } => *dynos < bd,
+                _ => true,
+            },
+            _ => false,
+        };
+        if better {
+            best = Some(plan);
+        }
+    }
+    let mut p = best.expect("at least one worker count is tried");
+    p.evaluations = evals;
+    Ok(p)
+}
+
+/// Plans one class in every CPU situation of its model.
+pub fn plan_class(cfg: &PlanConfig, class: &PlanClass) -> Result<ClassPlan, SimError> {
+    let (mut scenarios, service_mean, cpu_mean) = match &class.model {
+        DynoModel::Servers { workers, service } => {
+            (vec![plan_servers(cfg, *workers, service)?], service.mean(), None)
+        }
+        DynoModel::Cpu {
+            workers,
+            scenarios,
+            demand,
+        } => (
+            scenarios
+                .iter()
+                .map(|s| plan_cpu(cfg, *workers, s, demand))
+                .collect::<Result<Vec<_>, _>>()?,
+            demand.mean_cpu() + demand.mean_other(),
+            Some(demand.mean_cpu()),
+        ),
+    };
+    for s in &mut scenarios {
+        s.outcome = with_bill(s.outcome.clone(), class.price_usd_month);
+    }
+    let first = scenarios.first().cloned().ok_or(SimError::ZeroServiceMean)?;
+    Ok(ClassPlan {
+        class: class.name.clone(),
+        workers: first.workers,
+        price_usd_month: class.price_usd_month,
+        source: class.source.clone(),
+        service_mean,
+        cpu_mean,
+        service_value: first.service_value,
+        min_dynos_for_rate: first.min_dynos_for_rate,
+        outcome: first.outcome,
+        evaluations: scenarios.iter().map(|s| s.evaluations).sum(),
+        scenarios,
+    })
 }
 
 /// Plans every class (one after the other; each simulation is parallel inside).
@@ -220,7 +479,8 @@ pub fn plan(cfg: &PlanConfig, classes: &[PlanClass]) -> Result<Vec<ClassPlan>, S
     classes.iter().map(|c| plan_class(cfg, c)).collect()
 }
 
-/// The index of the cheapest plan that meets the SLO (ties: fewer dynos, then file order).
+/// The index of the cheapest plan that meets the SLO in its first (most conservative)
+/// situation (ties: fewer dynos, then file order).
 pub fn cheapest(plans: &[ClassPlan]) -> Option<usize> {
     plans
         .iter()
@@ -233,6 +493,44 @@ pub fn cheapest(plans: &[ClassPlan]) -> Option<usize> {
         })
         .min_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)))
         .map(|(i, _, _)| i)
+}
+
+/// The CPU situations of a class's CPU model: a shared class at its floor (a busy host) and
+/// at its burst cap (an idle host); a dedicated or quota class at its cores.
+pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
+    use crate::class::CpuModel;
+    match *model {
+        CpuModel::Shared {
+            floor_cores,
+            burst_cores,
+            ..
+        } => vec![
+            CpuScenario {
+                label: "busy host (floor)".into(),
+                cpu: Cpu::cores(floor_cores),
+            },
+            CpuScenario {
+                label: "idle host (burst)".into(),
+                cpu: Cpu::quota(burst_cores),
+            },
+        ],
+        CpuModel::Dedicated { cores } => vec![CpuScenario {
+            label: "dedicated".into(),
+            cpu: Cpu::cores(cores),
+        }],
+        CpuModel::Quota { cores } => vec![CpuScenario {
+            label: "quota".into(),
+            cpu: Cpu::quota(cores),
+        }],
+    }
+}
+
+/// The largest worker count worth trying on `cores`: twice the cores, stretched by how much
+/// of a request is spent off the CPU (an IO-bound app keeps more workers busy per core).
+pub fn max_workers(cores: f64, demand: &DemandDist) -> u32 {
+    let (c, o) = (demand.mean_cpu(), demand.mean_other());
+    let stretch = if c > 0.0 { (c + o) / c } else { 8.0 };
+    ((2.0 * cores.max(0.5) * stretch).ceil() as u32).clamp(1, 64)
 }
 
 #[cfg(test)]
@@ -253,12 +551,14 @@ mod tests {
         }
     }
 
-    fn class(svc: ServiceDist, workers: u32) -> PlanClass {
+    fn servers(svc: ServiceDist, workers: u32) -> PlanClass {
         PlanClass {
             name: "c".into(),
-            workers,
             price_usd_month: 25.0,
-            service: svc,
+            model: DynoModel::Servers {
+                workers,
+                service: svc,
+            },
             source: "test".into(),
         }
     }
@@ -267,7 +567,7 @@ mod tests {
     fn too_slow_service_is_never_searched() {
         let p = plan_class(
             &cfg("p99<=300ms", 100.0),
-            &class(ServiceDist::Deterministic(0.4), 1),
+            &servers(ServiceDist::Deterministic(0.4), 1),
         )
         .unwrap();
         assert!(
@@ -278,10 +578,8 @@ mod tests {
 
     #[test]
     fn finds_a_minimal_size() {
-        // 100 req/s of 50 ms requests: 5 dynos' worth of work. Deterministic service and
-        // max<=1s: some size between 6 and 200 dynos holds it, one fewer does not.
         let c = cfg("p99<=120ms", 100.0);
-        let cl = class(ServiceDist::Deterministic(0.05), 1);
+        let cl = servers(ServiceDist::Deterministic(0.05), 1);
         let p = plan_class(&c, &cl).unwrap();
         let PlanOutcome::Meets {
             dynos, monthly_usd, ..
@@ -301,5 +599,22 @@ mod tests {
             PlanOutcome::NotWithin { .. }
         ));
         assert_eq!(cheapest(std::slice::from_ref(&p)), Some(0));
+    }
+
+    #[test]
+    fn shared_classes_are_planned_at_floor_and_burst() {
+        let s = scenarios_of(&crate::class::CpuModel::Shared {
+            floor_cores: 0.25,
+            burst_cores: 1.0,
+            burst_us: 0,
+        });
+        assert_eq!(s.len(), 2);
+        assert!(s[0].cpu.limit() < s[1].cpu.limit());
+        assert_eq!(s[1].cpu.quota, Some(1.0));
+        let io = DemandDist::Independent {
+            cpu: ServiceDist::Deterministic(0.01),
+            other: ServiceDist::Deterministic(0.09),
+        };
+        assert_eq!(max_workers(1.0, &io), 20);
     }
 }

@@ -196,6 +196,86 @@ pub(crate) fn two_choices<R: rand::Rng + ?Sized>(n: usize, rng: &mut R) -> (usiz
     (a, b)
 }
 
+/// A router's state for one policy: which dyno gets the next request. Shared by the CPU
+/// engine and the live router (`driver::router`), so the simulation and the real processes
+/// route by the same code. Per-router least-connections keeps one count per router; each
+/// router forgets a request when it leaves *that router* (answered or timed out), while the
+/// global counts follow the dyno.
+#[derive(Debug, Clone)]
+pub struct Chooser {
+    policy: Policy,
+    in_system: Vec<u32>,
+    least: MinPicker,
+    routers: Vec<MinPicker>,
+    rr: usize,
+}
+
+impl Chooser {
+    /// A chooser over `dynos` dynos with `routers` independent routers (per-router policy).
+    pub fn new(policy: Policy, dynos: usize, routers: u32) -> Chooser {
+        Chooser {
+            policy,
+            in_system: vec![0; dynos],
+            least: MinPicker::new(dynos),
+            routers: vec![MinPicker::new(dynos); routers.max(1) as usize],
+            rr: 0,
+        }
+    }
+
+    /// The dyno (and router) for the next request.
+    pub fn pick<R: rand::Rng + ?Sized>(&mut self, rng: &mut R) -> (usize, u32) {
+        let n = self.in_system.len();
+        match self.policy {
+            Policy::Random => (rng.random_range(0..n), 0),
+            Policy::RoundRobin => {
+                let d = self.rr;
+                self.rr = (self.rr + 1) % n;
+                (d, 0)
+            }
+            Policy::LeastConnections => (self.least.pick_min(rng), 0),
+            Policy::PerRouterLeastConnections => {
+                let r = rng.random_range(0..self.routers.len());
+                (self.routers[r].pick_min(rng), r as u32)
+            }
+            Policy::PowerOfTwoChoices => {
+                let (a, b) = two_choices(n, rng);
+                if a != b && self.in_system[b] < self.in_system[a] {
+                    (b, 0)
+                } else {
+                    (a, 0)
+                }
+            }
+        }
+    }
+
+    /// A request was sent to dyno `d` by router `r`.
+    pub fn sent(&mut self, d: usize, r: u32) {
+        self.in_system[d] += 1;
+        self.least.inc(d);
+        if self.policy == Policy::PerRouterLeastConnections {
+            self.routers[r as usize].inc(d);
+        }
+    }
+
+    /// Router `r` is done with its request to dyno `d` (answered, or given up on).
+    pub fn router_done(&mut self, d: usize, r: u32) {
+        if self.policy == Policy::PerRouterLeastConnections {
+            self.routers[r as usize].dec(d);
+        }
+    }
+
+    /// Dyno `d` finished a request.
+    pub fn dyno_done(&mut self, d: usize) {
+        self.in_system[d] -= 1;
+        self.least.dec(d);
+    }
+
+    /// Requests in dyno `d` (queued or in service).
+    pub fn in_system(&self, d: usize) -> u32 {
+        self.in_system[d]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

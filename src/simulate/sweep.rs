@@ -13,8 +13,10 @@ use crate::slo::{Slo, SloMetric};
 pub struct EventPoint {
     /// Offered load, percent of total capacity.
     pub utilization: f64,
-    /// Arrival rate, requests per second, all dynos together.
+    /// Arrival rate, requests per second, all dynos together (a closed loop's: achieved).
     pub rate: f64,
+    /// Requests per second that arrived while counting (the simulated throughput offered).
+    pub achieved_rps: f64,
     /// Requests counted (after warm-up), all samples.
     pub requests: u64,
     /// Mean response time (seconds; 503s count at the timeout).

@@ -359,6 +359,9 @@ pub fn summary_md(r: &RunReport) -> String {
     if !cap.is_empty() {
         let _ = writeln!(s, "\n## Capacity per dollar\n\n```{cap}```");
     }
+    if let Some(f) = &r.formation {
+        let _ = writeln!(s, "\n{}", crate::report::formation::markdown(f));
+    }
     let _ = writeln!(s, "\n## Classes");
     for class in &r.classes {
         class_section(&mut s, class);

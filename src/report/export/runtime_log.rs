@@ -62,6 +62,15 @@ fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
         .trim_start_matches("https://")
         .trim_start_matches("http://")
         .to_string();
+    // A formation's point: the router's own log replaces the client's view of it.
+    if let Some(p) = r.formation.as_ref().and_then(|f| {
+        f.points
+            .iter()
+            .find(|p| p.name == c.name && !p.router_log.is_empty())
+    }) {
+        out.extend(p.router_log.iter().cloned());
+        return;
+    }
     let timeout_ms = c.load.timeout_ms;
     for (i, l) in c.call_log.iter().enumerate() {
         let t = c.load_start_unix_s + l.done_us as f64 / 1e6;

@@ -125,8 +125,12 @@ fn class_axes<'a, 'b>(
         .pos(Pos::new(HPos::Left, VPos::Center));
     for (i, name) in names.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-        area.draw(&Text::new(name.clone(), (x - base.0, y - base.1 + 8), style.clone()))
-            .map_err(err)?;
+        area.draw(&Text::new(
+            name.clone(),
+            (x - base.0, y - base.1 + 8),
+            style.clone(),
+        ))
+        .map_err(err)?;
     }
     Ok(chart)
 }

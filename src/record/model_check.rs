@@ -1,0 +1,83 @@
+//! Results of `dynobench validate` (plain data): the CPU model's predictions for one dyno
+//! of a class next to what the same class measured live, load by load.
+
+use serde::{Deserialize, Serialize};
+
+/// One load on one class and profile: measured and predicted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelCheckRow {
+    /// Class.
+    pub class: String,
+    /// Workload profile.
+    pub profile: String,
+    /// The load, in words (`closed, 4 callers`, `open 80%: 9.1 req/s`).
+    pub load: String,
+    /// Cores the model used (the class's CPU as applied here).
+    pub cores: f64,
+    /// Whether they are a quota (full speed until the period's quota is used) rather than
+    /// a share or whole cores.
+    pub quota: bool,
+    /// Workers.
+    pub workers: u32,
+    /// Mean CPU per request the model drew from, ms.
+    pub cpu_ms: f64,
+    /// Mean non-CPU time per request, ms.
+    pub other_ms: f64,
+    /// Measured throughput, req/s.
+    pub measured_rps: f64,
+    /// Predicted throughput, req/s.
+    pub predicted_rps: f64,
+    /// Measured p50, ms.
+    pub measured_p50_ms: f64,
+    /// Predicted p50, ms.
+    pub predicted_p50_ms: f64,
+    /// Measured p95, ms.
+    pub measured_p95_ms: f64,
+    /// Predicted p95, ms.
+    pub predicted_p95_ms: f64,
+    /// The measured p95's 95% confidence interval, ms (absent ends: too few calls).
+    #[serde(default)]
+    pub measured_p95_ci_ms: (Option<f64>, Option<f64>),
+}
+
+impl ModelCheckRow {
+    /// Relative error of the predicted throughput, (predicted − measured) / measured.
+    pub fn rps_error(&self) -> f64 {
+        rel(self.predicted_rps, self.measured_rps)
+    }
+
+    /// Relative error of the predicted p95.
+    pub fn p95_error(&self) -> f64 {
+        rel(self.predicted_p95_ms, self.measured_p95_ms)
+    }
+
+    /// Whether the predicted p95 lies inside the measured p95's confidence interval.
+    pub fn p95_in_ci(&self) -> bool {
+        match self.measured_p95_ci_ms {
+            (Some(lo), Some(hi)) => (lo..=hi).contains(&self.predicted_p95_ms),
+            _ => false,
+        }
+    }
+
+    /// Relative error of the predicted p50.
+    pub fn p50_error(&self) -> f64 {
+        rel(self.predicted_p50_ms, self.measured_p50_ms)
+    }
+}
+
+fn rel(predicted: f64, measured: f64) -> f64 {
+    if measured > 0.0 {
+        predicted / measured - 1.0
+    } else {
+        f64::NAN
+    }
+}
+
+/// The whole check.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelCheck {
+    /// Every load measured.
+    pub rows: Vec<ModelCheckRow>,
+    /// What the reader should know (placement, capping, classes that could not run).
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,634 @@
+//! The dyno model with CPU: each dyno runs `workers` workers (WEB_CONCURRENCY) on `cores`
+//! cores. A request holds a worker for a CPU phase and then a non-CPU phase (IO, a
+//! downstream call, time blocked); the CPU is **processor-shared** among the workers that
+//! are computing — each progresses at min(1, cores / computing) — so more workers add
+//! throughput only until the CPU is full, and past that they only add latency. A CPU
+//! **quota** (a container's `--cpus`, a shared class's burst cap) is modelled as CFS
+//! enforces it: per 100 ms period the dyno may use `quota × 100 ms` of CPU, at full speed,
+//! and then it stalls until the period ends (a share under busy neighbours is plain
+//! processor sharing at the floor). Requests
+//! beyond the workers wait in a FIFO backlog (503 at once when it is full), and the router
+//! gives up after the timeout (503) while the dyno finishes the work anyway.
+//!
+//! A discrete-event simulation: arrivals (open loop at a rate, or a closed loop of callers
+//! that send again as soon as they are answered), CPU completions (rescheduled whenever the
+//! number of computing workers changes, through a per-dyno virtual clock of attained
+//! service) and non-CPU completions. Pure and seeded.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rand::RngExt;
+use rand_distr::Exp1;
+use rayon::prelude::*;
+
+use super::common::{SimError, SimRng, task_rng};
+use super::event::{EventConfig, EventSample, summarize_samples, to_us};
+use super::policy::{Chooser, Policy};
+use super::service::ServiceDist;
+use super::sweep::EventPoint;
+use crate::record::Arrivals;
+
+/// One request's demand, seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Demand {
+    /// CPU time at full speed (one core).
+    pub cpu: f64,
+    /// Time holding the worker without the CPU (IO, downstream, blocked).
+    pub other: f64,
+}
+
+/// Where demands come from.
+#[derive(Debug, Clone)]
+pub enum DemandDist {
+    /// Measured pairs, drawn jointly (a mixed workload keeps its pairing of CPU and IO).
+    Pairs(Vec<Demand>),
+    /// Independent distributions of the two parts.
+    Independent {
+        /// CPU seconds.
+        cpu: ServiceDist,
+        /// Non-CPU seconds.
+        other: ServiceDist,
+    },
+}
+
+impl DemandDist {
+    /// Draws one request's demand.
+    pub fn sample(&self, rng: &mut SimRng) -> Demand {
+        match self {
+            DemandDist::Pairs(v) => v[rng.random_range(0..v.len())],
+            DemandDist::Independent { cpu, other } => Demand {
+                cpu: cpu.sample(rng),
+                other: other.sample(rng),
+            },
+        }
+    }
+
+    /// Mean CPU seconds per request.
+    pub fn mean_cpu(&self) -> f64 {
+        match self {
+            DemandDist::Pairs(v) => v.iter().map(|d| d.cpu).sum::<f64>() / v.len().max(1) as f64,
+            DemandDist::Independent { cpu, .. } => cpu.mean(),
+        }
+    }
+
+    /// Mean non-CPU seconds per request.
+    pub fn mean_other(&self) -> f64 {
+        match self {
+            DemandDist::Pairs(v) => v.iter().map(|d| d.other).sum::<f64>() / v.len().max(1) as f64,
+            DemandDist::Independent { other, .. } => other.mean(),
+        }
+    }
+
+    /// Whether it holds any demand at all.
+    pub fn is_usable(&self) -> bool {
+        let (c, o) = (self.mean_cpu(), self.mean_other());
+        c >= 0.0 && o >= 0.0 && c + o > 0.0 && c.is_finite() && o.is_finite()
+    }
+}
+
+/// Time and CPU below this (a nanosecond) count as zero: without it, rounding could leave a
+/// job a femtosecond short of done and the clock unable to move past it.
+const EPS: f64 = 1e-9;
+
+/// CFS's bandwidth period, seconds.
+pub const QUOTA_PERIOD: f64 = 0.1;
+
+/// One dyno's CPU: cores shared by its computing workers, and an optional quota.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cpu {
+    /// Cores the workers run on (a fraction means a share: every computing worker is slowed).
+    pub cores: f64,
+    /// CPU per second allowed, in cores, enforced per 100 ms period; `None` for none.
+    pub quota: Option<f64>,
+}
+
+impl Cpu {
+    /// Dedicated (or shared at a floor): `cores`, no quota.
+    pub fn cores(cores: f64) -> Cpu {
+        Cpu { cores, quota: None }
+    }
+
+    /// A quota of `q` cores on whole cores (at least one): runs at full speed until the
+    /// period's quota is used.
+    pub fn quota(q: f64) -> Cpu {
+        Cpu {
+            cores: q.ceil().max(1.0),
+            quota: Some(q),
+        }
+    }
+
+    /// The CPU a sandbox applied here: a shared class against busy neighbours at its floor
+    /// (a share), else its quota, else its CPUs.
+    pub fn from_limits(l: &crate::record::AppliedLimits) -> Cpu {
+        match (l.floor_cores.filter(|_| l.neighbours > 0), l.quota_cores) {
+            (Some(f), _) => Cpu::cores(f),
+            (None, Some(q)) => Cpu {
+                cores: (l.cpus.len().max(1) as f64).min(q.ceil().max(1.0)),
+                quota: Some(q),
+            },
+            (None, None) => Cpu::cores(l.cpus.len().max(1) as f64),
+        }
+    }
+
+    /// CPU seconds per second the dyno can use at most.
+    pub fn limit(&self) -> f64 {
+        self.quota.map_or(self.cores, |q| q.min(self.cores))
+    }
+}
+
+/// The most requests per second one dyno can serve: the tighter of its workers (each holds
+/// a request for its CPU and non-CPU time) and its cores (`cores / mean CPU`). The true
+/// saturation point is at most this (the asymptotic bound of queueing networks).
+pub fn dyno_capacity(workers: u32, cpu: Cpu, demand: &DemandDist) -> f64 {
+    let (c, o) = (demand.mean_cpu(), demand.mean_other());
+    let by_workers = f64::from(workers) / (c + o).max(1e-12);
+    let by_cpu = if c > 0.0 { cpu.limit() / c } else { f64::INFINITY };
+    by_workers.min(by_cpu)
+}
+
+/// How load arrives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// Open loop at this many requests per second (all dynos together).
+    Rate(f64),
+    /// A closed loop of this many callers, each sending again as soon as it is answered.
+    Callers(u32),
+}
+
+#[derive(Clone, Copy)]
+struct Req {
+    arrival: f64,
+    dyno: u32,
+    router: u32,
+    demand: Demand,
+    counted: bool,
+    forgotten: bool,
+}
+
+/// Per-dyno state: busy workers, the backlog, and the processor-shared CPU.
+struct Dyno {
+    busy: u32,
+    queue: VecDeque<u32>,
+    /// Attained service per computing job so far (seconds of CPU each has had).
+    v: f64,
+    last: f64,
+    /// Computing jobs by the virtual time at which they finish their CPU phase.
+    computing: BinaryHeap<Reverse<(u64, u32)>>,
+    version: u64,
+    /// CPU seconds left in the current quota period.
+    budget: f64,
+    /// When the current quota period ends.
+    period_end: f64,
+    /// Out of quota until `period_end`.
+    throttled: bool,
+}
+
+impl Dyno {
+    /// Each computing job's speed now.
+    fn rate(&self, cpu: Cpu) -> f64 {
+        let k = self.computing.len() as f64;
+        if k == 0.0 || self.throttled {
+            0.0
+        } else {
+            (cpu.cores / k).min(1.0)
+        }
+    }
+
+    /// Brings the virtual clock and the quota to `t` (events are scheduled at every period
+    /// end while jobs compute, so no period boundary is crossed with work in between).
+    fn advance(&mut self, t: f64, cpu: Cpu) {
+        let r = self.rate(cpu);
+        let dt = t - self.last;
+        self.v += dt * r;
+        if cpu.quota.is_some() {
+            self.budget -= dt * r * self.computing.len() as f64;
+        }
+        self.last = t;
+        if let Some(q) = cpu.quota
+            && t >= self.period_end - EPS
+        {
+            let periods = ((t - self.period_end) / QUOTA_PERIOD).floor() + 1.0;
+            self.period_end += periods * QUOTA_PERIOD;
+            self.budget = q * QUOTA_PERIOD;
+            self.throttled = false;
+        }
+        if cpu.quota.is_some() && self.budget <= EPS && !self.computing.is_empty() {
+            self.throttled = true;
+        }
+    }
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    CpuDone { dyno: u32, version: u64 },
+    OtherDone { req: u32 },
+    Forget { req: u32 },
+    Send { caller: u32 },
+}
+
+/// Times are non-negative and finite, so their bit patterns order like the numbers.
+fn key(t: f64) -> u64 {
+    t.max(0.0).to_bits()
+}
+
+struct Sim<'a> {
+    cfg: &'a EventConfig,
+    cpu: Cpu,
+    demand: &'a DemandDist,
+    policy: Policy,
+    dynos: Vec<Dyno>,
+    reqs: Vec<Req>,
+    events: BinaryHeap<Reverse<(u64, u64, Kind)>>,
+    seq: u64,
+    chooser: Chooser,
+    s: EventSample,
+    timeout_us: u64,
+}
+
+impl Sim<'_> {
+    fn push(&mut self, t: f64, kind: Kind) {
+        self.seq += 1;
+        self.events.push(Reverse((key(t), self.seq, kind)));
+    }
+
+    fn reschedule(&mut self, d: usize, t: f64) {
+        let cpu = self.cpu;
+        let dy = &mut self.dynos[d];
+        dy.version += 1;
+        let version = dy.version;
+        let Some(&Reverse((vf, _))) = dy.computing.peek() else {
+            return;
+        };
+        let at = if dy.throttled {
+            dy.period_end
+        } else {
+            let r = dy.rate(cpu);
+            let mut at = t + (f64::from_bits(vf) - dy.v).max(0.0) / r;
+            if cpu.quota.is_some() {
+                // The quota runs out, or the period ends (and the budget refills), first.
+                let burn = r * dy.computing.len() as f64;
+                at = at.min(t + dy.budget.max(0.0) / burn).min(dy.period_end);
+            }
+            at
+        };
+        self.push(
+            at,
+            Kind::CpuDone {
+                dyno: d as u32,
+                version,
+            },
+        );
+    }
+
+    fn start_cpu(&mut self, d: usize, id: u32, t: f64) {
+        let cpu = self.cpu;
+        let dem = self.reqs[id as usize].demand;
+        let dy = &mut self.dynos[d];
+        dy.advance(t, cpu);
+        let finish = dy.v + dem.cpu;
+        dy.computing.push(Reverse((finish.to_bits(), id)));
+        self.reschedule(d, t);
+    }
+
+    /// A request arrives at time `t`; returns its id when a dyno took it.
+    fn arrive(&mut self, t: f64, counted: bool, rng: &mut SimRng) -> Option<u32> {
+        let (d, r) = self.chooser.pick(rng);
+        let demand = self.demand.sample(rng);
+        let dy = &self.dynos[d];
+        let waiting = dy.queue.len();
+        if counted {
+            self.s.n += 1;
+            if waiting >= self.s.queue_seen.len() {
+                self.s.queue_seen.resize(waiting + 1, 0);
+            }
+            self.s.queue_seen[waiting] += 1;
+        }
+        if dy.busy >= self.cfg.workers && waiting >= self.cfg.backlog as usize {
+            if counted {
+                self.s.rejected += 1;
+                self.s.latency.saturating_record(self.timeout_us);
+                self.s.sum_response += self.cfg.timeout;
+            }
+            return None;
+        }
+        let id = self.reqs.len() as u32;
+        self.reqs.push(Req {
+            arrival: t,
+            dyno: d as u32,
+            router: r,
+            demand,
+            counted,
+            forgotten: false,
+        });
+        self.chooser.sent(d, r);
+        if self.policy == Policy::PerRouterLeastConnections {
+            self.push(t + self.cfg.timeout, Kind::Forget { req: id });
+        }
+        if self.dynos[d].busy < self.cfg.workers {
+            self.dynos[d].busy += 1;
+            self.start_cpu(d, id, t);
+        } else {
+            self.dynos[d].queue.push_back(id);
+        }
+        Some(id)
+    }
+
+    fn forget(&mut self, id: u32) {
+        let q = &mut self.reqs[id as usize];
+        if !q.forgotten {
+            q.forgotten = true;
+            self.chooser.router_done(q.dyno as usize, q.router);
+        }
+    }
+
+    /// A request's worker is done with it at `t`.
+    fn finish(&mut self, id: u32, t: f64) {
+        let q = self.reqs[id as usize];
+        let d = q.dyno as usize;
+        self.chooser.dyno_done(d);
+        self.forget(id);
+        if q.counted {
+            let response = t - q.arrival;
+            self.s.served += 1;
+            if response > self.cfg.timeout {
+                self.s.timeouts += 1;
+                self.s.latency.saturating_record(self.timeout_us);
+                self.s.sum_response += self.cfg.timeout;
+            } else {
+                self.s.latency.saturating_record(to_us(response));
+                self.s.sum_response += response;
+            }
+        }
+        let dy = &mut self.dynos[d];
+        match dy.queue.pop_front() {
+            Some(next) => {
+                let nq = self.reqs[next as usize];
+                if nq.counted {
+                    self.s.sum_wait += t - nq.arrival;
+                }
+                self.start_cpu(d, next, t);
+            }
+            None => dy.busy -= 1,
+        }
+    }
+}
+
+/// One sample: `cfg.requests` requests (the first tenth not counted).
+fn run_sample(
+    cfg: &EventConfig,
+    cpu: Cpu,
+    policy: Policy,
+    demand: &DemandDist,
+    load: Load,
+    rng: &mut SimRng,
+) -> EventSample {
+    let n = cfg.dynos as usize;
+    let mut sim = Sim {
+        cfg,
+        cpu,
+        demand,
+        policy,
+        dynos: (0..n)
+            .map(|_| {
+                // Each dyno's quota periods start at their own phase, as a group's CFS
+                // timer does.
+                let phase: f64 = rng.random::<f64>() * QUOTA_PERIOD;
+                Dyno {
+                    busy: 0,
+                    queue: VecDeque::new(),
+                    v: 0.0,
+                    last: 0.0,
+                    computing: BinaryHeap::new(),
+                    version: 0,
+                    budget: cpu.quota.unwrap_or(0.0) * QUOTA_PERIOD,
+                    period_end: phase,
+                    throttled: false,
+                }
+            })
+            .collect(),
+        reqs: Vec::with_capacity(cfg.requests as usize),
+        events: BinaryHeap::new(),
+        seq: 0,
+        chooser: Chooser::new(policy, n, cfg.routers),
+        s: EventSample::new(),
+        timeout_us: to_us(cfg.timeout),
+    };
+    let warmup = cfg.warmup();
+    let mut issued = 0u64;
+    let mut first_counted: Option<f64> = None;
+    let mut now = 0.0f64;
+    let mut next_arrival = match load {
+        Load::Rate(r) if r > 0.0 => Some(0.0),
+        Load::Rate(_) => None,
+        Load::Callers(c) => {
+            for caller in 0..c {
+                // Callers start a microsecond apart, like connections opening.
+                sim.push(f64::from(caller) * 1e-6, Kind::Send { caller });
+            }
+            None
+        }
+    };
+    let mut callers_of: Vec<Option<u32>> = Vec::new();
+    loop {
+        let next_event = sim.events.peek().map(|Reverse((k, _, _))| f64::from_bits(*k));
+        let take_arrival = match (next_arrival, next_event) {
+            (Some(a), Some(e)) => a <= e,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_arrival {
+            let t = next_arrival.expect("an arrival is due");
+            now = t;
+            let counted = issued >= warmup;
+            if counted && first_counted.is_none() {
+                first_counted = Some(t);
+            }
+            sim.arrive(t, counted, rng);
+            issued += 1;
+            next_arrival = match load {
+                Load::Rate(r) if issued < cfg.requests => Some(match cfg.arrivals {
+                    Arrivals::Poisson => {
+                        let e: f64 = rng.sample(Exp1);
+                        t + e / r
+                    }
+                    Arrivals::Constant => t + 1.0 / r,
+                }),
+                _ => None,
+            };
+            continue;
+        }
+        let Some(Reverse((k, _, kind))) = sim.events.pop() else {
+            break;
+        };
+        let t = f64::from_bits(k);
+        now = t;
+        match kind {
+            Kind::Send { caller } => {
+                if issued >= cfg.requests {
+                    continue;
+                }
+                let counted = issued >= warmup;
+                if counted && first_counted.is_none() {
+                    first_counted = Some(t);
+                }
+                issued += 1;
+                match sim.arrive(t, counted, rng) {
+                    Some(id) => {
+                        if callers_of.len() <= id as usize {
+                            callers_of.resize(id as usize + 1, None);
+                        }
+                        callers_of[id as usize] = Some(caller);
+                    }
+                    // Refused: the caller tries again at once.
+                    None => sim.push(t, Kind::Send { caller }),
+                }
+            }
+            Kind::CpuDone { dyno, version } => {
+                let d = dyno as usize;
+                if sim.dynos[d].version != version {
+                    continue;
+                }
+                let cpu = sim.cpu;
+                sim.dynos[d].advance(t, cpu);
+                let v = sim.dynos[d].v;
+                let mut done = Vec::new();
+                while let Some(&Reverse((vf, id))) = sim.dynos[d].computing.peek() {
+                    if f64::from_bits(vf) <= v + EPS {
+                        sim.dynos[d].computing.pop();
+                        done.push(id);
+                    } else {
+                        break;
+                    }
+                }
+                sim.reschedule(d, t);
+                for id in done {
+                    let other = sim.reqs[id as usize].demand.other;
+                    if other > 0.0 {
+                        sim.push(t + other, Kind::OtherDone { req: id });
+                    } else {
+                        sim.finish(id, t);
+                        if let Some(Some(c)) = callers_of.get(id as usize) {
+                            sim.push(t, Kind::Send { caller: *c });
+                        }
+                    }
+                }
+            }
+            Kind::OtherDone { req } => {
+                sim.finish(req, t);
+                if let Some(Some(c)) = callers_of.get(req as usize) {
+                    sim.push(t, Kind::Send { caller: *c });
+                }
+            }
+            Kind::Forget { req } => sim.forget(req),
+        }
+    }
+    let mut s = sim.s;
+    s.window = first_counted.map_or(0.0, |f| now - f);
+    s
+}
+
+/// Runs one load point with the CPU model: all samples in parallel, each seeded.
+/// `utilization` labels the point (percent of [`dyno_capacity`] × dynos for a rate).
+pub fn run_point(
+    cfg: &EventConfig,
+    cpu: Cpu,
+    policy: Policy,
+    demand: &DemandDist,
+    load: Load,
+) -> Result<EventPoint, SimError> {
+    cfg.validate()?;
+    let cpu_ok = cpu.cores > 0.0 && cpu.cores.is_finite() && cpu.quota.is_none_or(|q| q > 0.0);
+    if !demand.is_usable() || !cpu_ok {
+        return Err(SimError::ZeroServiceMean);
+    }
+    let capacity = dyno_capacity(cfg.workers, cpu, demand) * f64::from(cfg.dynos);
+    let (label, rate) = match load {
+        Load::Rate(r) => (100.0 * r / capacity, r),
+        Load::Callers(c) => (f64::from(c), 0.0),
+    };
+    let samples: Vec<EventSample> = (0..cfg.samples)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = task_rng(cfg.seed, label, i);
+            run_sample(cfg, cpu, policy, demand, load, &mut rng)
+        })
+        .collect();
+    let mean_service = demand.mean_cpu() + demand.mean_other();
+    let mut p = summarize_samples(cfg.dynos, rate, mean_service, label, samples);
+    if let Load::Callers(_) = load {
+        // A closed loop's rate is what it achieved.
+        p.rate = if p.requests > 0 { p.achieved_rps } else { 0.0 };
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(dynos: u32, workers: u32) -> EventConfig {
+        EventConfig {
+            dynos,
+            workers,
+            requests: 60_000,
+            samples: 4,
+            ..EventConfig::default()
+        }
+    }
+
+    fn exp_cpu(mean: f64) -> DemandDist {
+        DemandDist::Independent {
+            cpu: ServiceDist::Exponential(mean),
+            other: ServiceDist::Deterministic(0.0),
+        }
+    }
+
+    #[test]
+    fn one_worker_one_core_is_mm1() {
+        // λ = 8/s, S = 100 ms: ρ = 0.8, mean response S / (1 − ρ) = 0.5 s.
+        let p = run_point(
+            &cfg(1, 1),
+            Cpu::cores(1.0),
+            Policy::Random,
+            &exp_cpu(0.1),
+            Load::Rate(8.0),
+        )
+        .unwrap();
+        assert!((p.mean_response - 0.5).abs() / 0.5 < 0.05, "{}", p.mean_response);
+    }
+
+    #[test]
+    fn a_quota_runs_at_full_speed_then_stalls() {
+        // One request of 30 ms CPU alone on a 0.5-core quota: it runs at full speed (the
+        // period holds 50 ms), so it takes 30 ms, not the 60 ms a 0.5 share would.
+        let d = DemandDist::Independent {
+            cpu: ServiceDist::Deterministic(0.03),
+            other: ServiceDist::Deterministic(0.0),
+        };
+        let p = run_point(&cfg(1, 1), Cpu::quota(0.5), Policy::Random, &d, Load::Rate(1.0)).unwrap();
+        assert!(p.p50 < 0.032, "{}", p.p50);
+        let shared = run_point(&cfg(1, 1), Cpu::cores(0.5), Policy::Random, &d, Load::Rate(1.0)).unwrap();
+        assert!((shared.p50 - 0.06).abs() < 0.002, "{}", shared.p50);
+        // Saturated by 4 callers, the quota still gives 0.5 s of CPU a second: 16.7 req/s.
+        let sat = run_point(&cfg(1, 4), Cpu::quota(0.5), Policy::Random, &d, Load::Callers(4)).unwrap();
+        assert!(
+            (sat.rate - 0.5 / 0.03).abs() / (0.5 / 0.03) < 0.02,
+            "{}",
+            sat.rate
+        );
+    }
+
+    #[test]
+    fn closed_loop_saturates_the_cpu() {
+        // 4 callers, 4 workers, 1 core, 50 ms of CPU each: 20 req/s, each call 200 ms.
+        let d = DemandDist::Independent {
+            cpu: ServiceDist::Deterministic(0.05),
+            other: ServiceDist::Deterministic(0.0),
+        };
+        let p = run_point(&cfg(1, 4), Cpu::cores(1.0), Policy::Random, &d, Load::Callers(4)).unwrap();
+        assert!((p.rate - 20.0).abs() < 0.5, "{}", p.rate);
+        assert!((p.mean_response - 0.2).abs() < 0.01, "{}", p.mean_response);
+    }
+}
