@@ -30,10 +30,41 @@ fn classes_lists_the_default_catalog_with_sources() {
 }
 
 #[test]
+fn classes_list_shows_every_embedded_catalog() {
+    let out = dynobench(&["classes", "--list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "heroku",
+        "heroku-fir",
+        "render",
+        "fly",
+        "fargate",
+        "cloudrun",
+        "containers",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} listed:\n{text}"
+        );
+    }
+    let out = dynobench(&["classes", "--classes", "fly"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("burst 0.062-1.00 cores") && text.contains("(unverified)"),
+        "{text}"
+    );
+    let out = dynobench(&["classes", "--classes", "heroku,fly", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["classes"].as_array().unwrap().len(), 16);
+    assert_eq!(v["classes"][9]["catalog"], "fly");
+}
+
+#[test]
 fn classes_json_and_other_catalogs() {
     let out = dynobench(&["classes", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["classes"].as_array().unwrap().len(), 6);
+    assert_eq!(v["classes"].as_array().unwrap().len(), 9);
     assert_eq!(v["classes"][2]["name"], "standard-1x");
     assert_eq!(v["classes"][2]["cpu"]["kind"], "shared");
     let out = dynobench(&["classes", "--classes", "containers"]);

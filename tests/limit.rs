@@ -550,3 +550,90 @@ fn real_cgroup2_when_writable() {
         }
     }
 }
+
+/// Burns CPU in a sandbox of a burst-balance class; returns the achieved cores and the
+/// balance trace.
+fn burn_burst(
+    kind: LimiterKind,
+    d: &Detection,
+    start_s: f64,
+    seconds: &str,
+) -> (f64, dynobench::record::BurstTrace) {
+    let model = CpuModel::Burst {
+        baseline_cores: 0.2,
+        burst_cores: 1.0,
+        balance_s: 0.8,
+        refill: 1.0,
+    };
+    let mut s = spec(model, None, None);
+    if let Some(b) = s.cpu.burst.as_mut() {
+        b.start_s = start_s;
+    }
+    let mut sb = Sandbox::create(kind, d, s).expect("sandbox");
+    let mut cmd = Command::new(common::bin());
+    cmd.args(["burn", "--seconds", seconds])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    sb.spawn(cmd).expect("spawn");
+    let t = Instant::now();
+    while sb.server_exited().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(60), "burn child hung");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = String::new();
+    if let Some(mut so) = sb.server_mut().and_then(|ch| ch.stdout.take()) {
+        use std::io::Read;
+        so.read_to_string(&mut out).unwrap();
+    }
+    let mut trace = sb.burst_trace().expect("a burst class has a trace");
+    trace.predict_drain();
+    let (_, problems) = sb.teardown();
+    assert!(problems.is_empty(), "cleanup problems: {problems:?}");
+    let r: BurnReport = serde_json::from_str(out.trim()).expect("burn report");
+    (cores(&r), trace)
+}
+
+#[test]
+fn burst_balance_drains_then_holds_the_baseline_on_every_backend() {
+    let _s = common::serial();
+    let d = Detection::probe();
+    let mut kinds = vec![LimiterKind::Dutycycle];
+    kinds.extend(cgroup_backends(&d));
+    for kind in kinds {
+        // 0.8 core-s of balance at 1 core against a 0.2 baseline: the model drains it in
+        // 1 s; then the burner is held at 0.2 cores.
+        let (achieved, t) = burn_burst(kind, &d, 0.8, "3");
+        assert!(t.errors.is_empty(), "{kind}: {:?}", t.errors);
+        let drained = t
+            .drained_at_s
+            .unwrap_or_else(|| panic!("{kind}: the balance never ran out: {t:?}"));
+        assert!((0.4..2.5).contains(&drained), "{kind}: drained after {drained} s");
+        let (measured, predicted) = (t.measured_drain_s.unwrap(), t.predicted_drain_s.unwrap());
+        assert!(
+            (measured / predicted - 1.0).abs() < 0.35,
+            "{kind}: drain {measured:.2} s vs model {predicted:.2} s"
+        );
+        let after: Vec<f64> = t
+            .samples
+            .iter()
+            .filter(|s| s.t_s > drained + 0.3)
+            .map(|s| s.cpu_cores)
+            .collect();
+        let held = after.iter().sum::<f64>() / after.len().max(1) as f64;
+        assert!(
+            held < 0.35,
+            "{kind}: held at {held:.3} cores after the drain (baseline 0.2)"
+        );
+        assert!(
+            (0.25..0.75).contains(&achieved),
+            "{kind}: {achieved:.2} cores over the burn"
+        );
+        // Drained at the start: the baseline from the first moment.
+        let (achieved, t) = burn_burst(kind, &d, 0.0, "1.5");
+        assert!(
+            achieved < 0.35,
+            "{kind}: a drained class ran at {achieved:.2} cores"
+        );
+        assert_eq!(t.samples.first().map(|s| s.cores), Some(0.2), "{kind}");
+    }
+}

@@ -12,6 +12,11 @@ use super::{CpuModel, DynoClass};
 /// The catalogs built into the binary, by name.
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("heroku", include_str!("../../catalogs/heroku.toml")),
+    ("heroku-fir", include_str!("../../catalogs/heroku-fir.toml")),
+    ("render", include_str!("../../catalogs/render.toml")),
+    ("fly", include_str!("../../catalogs/fly.toml")),
+    ("fargate", include_str!("../../catalogs/fargate.toml")),
+    ("cloudrun", include_str!("../../catalogs/cloudrun.toml")),
     ("containers", include_str!("../../catalogs/containers.toml")),
 ];
 
@@ -101,6 +106,11 @@ struct RawClass {
     workers: Spanned<i64>,
     compute: Option<String>,
     cpu: Spanned<CpuModel>,
+    source: Option<String>,
+    #[serde(default)]
+    unverified: bool,
+    #[serde(default = "super::yes")]
+    in_default_run: bool,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -109,6 +119,29 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&b| b == b'\n')
         .count()
         + 1
+}
+
+/// The class (its `name`) and the field (the key) at 1-based `line`, when the line is a
+/// `key = value` line inside a `[[class]]` block.
+fn class_and_field_at(text: &str, line: usize) -> Option<(String, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?;
+    let (key, _) = here.split_once('=')?;
+    let field = key.trim().trim_matches('"').to_string();
+    if field.is_empty() || field.contains(char::is_whitespace) {
+        return None;
+    }
+    let start = (0..line).rev().find(|&i| lines[i].trim() == "[[class]]")?;
+    let end = (start + 1..lines.len())
+        .find(|&i| lines[i].trim_start().starts_with('['))
+        .unwrap_or(lines.len());
+    let class = lines[start + 1..end]
+        .iter()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == "name")
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .unwrap_or_else(|| "(unnamed)".into());
+    Some((class, field))
 }
 
 impl Catalog {
@@ -123,8 +156,62 @@ impl Catalog {
         Catalog::embedded("heroku").expect("the heroku catalog is embedded")
     }
 
-    /// Loads `spec`: the name of an embedded catalog, or a TOML file.
+    /// Loads `spec`: the name of an embedded catalog, a TOML file, or several of those
+    /// separated by commas (`heroku,render,fly`): their classes in order, each marked with
+    /// its catalog, and named `catalog/class` where a name appears in more than one.
     pub fn load(spec: &str) -> Result<Catalog, CatalogError> {
+        let mut parts: Vec<&str> = Vec::new();
+        for p in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if !parts.contains(&p) {
+                parts.push(p);
+            }
+        }
+        if parts.len() <= 1 {
+            return Catalog::load_one(spec.trim());
+        }
+        let cats = parts
+            .iter()
+            .map(|p| Catalog::load_one(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let clash = |name: &str| {
+            cats.iter()
+                .filter(|c| c.classes.iter().any(|k| k.name == name))
+                .count()
+                > 1
+        };
+        let mut classes = Vec::new();
+        for c in &cats {
+            for k in &c.classes {
+                let mut k = k.clone();
+                if clash(&k.name) {
+                    k.name = format!("{}/{}", c.info.name, k.name);
+                }
+                k.catalog = Some(c.info.name.clone());
+                if k.source.is_none() {
+                    k.source = Some(c.info.price_source.clone());
+                }
+                classes.push(k);
+            }
+        }
+        let join =
+            |f: &dyn Fn(&Catalog) -> String, sep: &str| cats.iter().map(f).collect::<Vec<_>>().join(sep);
+        Ok(Catalog {
+            info: CatalogInfo {
+                name: join(&|c| c.info.name.clone(), "+"),
+                description: join(&|c| c.info.description.clone(), "; "),
+                price_source: join(&|c| format!("{}: {}", c.info.name, c.info.price_source), "; "),
+                price_date: cats
+                    .iter()
+                    .map(|c| c.info.price_date.clone())
+                    .min()
+                    .unwrap_or_default(),
+            },
+            origin: join(&|c| c.origin.clone(), ","),
+            classes,
+        })
+    }
+
+    fn load_one(spec: &str) -> Result<Catalog, CatalogError> {
         if let Some(c) = Catalog::embedded(spec) {
             return Ok(c);
         }
@@ -140,10 +227,23 @@ impl Catalog {
 
     /// Parses and validates catalog text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Catalog, CatalogError> {
-        let raw: RawCatalog = toml::from_str(text).map_err(|e| CatalogError::Syntax {
-            file: file.to_string(),
-            line: e.span().map_or(1, |s| line_of(text, s.start)),
-            message: e.message().to_string(),
+        let raw: RawCatalog = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(text, s.start));
+            // A wrong value inside a class: name the class and the field, not just the line.
+            match e.span().and_then(|_| class_and_field_at(text, line)) {
+                Some((class, field)) => CatalogError::Invalid {
+                    file: file.to_string(),
+                    line,
+                    class,
+                    field,
+                    message: e.message().trim().to_string(),
+                },
+                None => CatalogError::Syntax {
+                    file: file.to_string(),
+                    line,
+                    message: e.message().trim().to_string(),
+                },
+            }
         })?;
         let mut classes = Vec::with_capacity(raw.class.len());
         if raw.class.is_empty() {
@@ -244,6 +344,26 @@ impl Catalog {
                         )));
                     }
                 }
+                CpuModel::Burst {
+                    baseline_cores,
+                    burst_cores,
+                    balance_s,
+                    refill,
+                } => {
+                    if !positive(baseline_cores) || !positive(burst_cores) || baseline_cores > burst_cores {
+                        return Err(cpu_err(format!(
+                            "baseline_cores and burst_cores must be positive with baseline_cores <= burst_cores, got {baseline_cores} and {burst_cores}"
+                        )));
+                    }
+                    if !(balance_s.is_finite() && balance_s > 0.0 && balance_s <= 86_400.0) {
+                        return Err(cpu_err(format!(
+                            "balance_s must be between 0 and 86400 core-seconds, got {balance_s}"
+                        )));
+                    }
+                    if !(refill.is_finite() && refill > 0.0 && refill <= 100.0) {
+                        return Err(cpu_err(format!("refill must be between 0 and 100, got {refill}")));
+                    }
+                }
                 CpuModel::Dedicated { cores } | CpuModel::Quota { cores } => {
                     if !positive(cores) {
                         return Err(cpu_err(format!(
@@ -261,6 +381,10 @@ impl Catalog {
                 workers: workers as u32,
                 compute: c.compute,
                 cpu,
+                source: c.source,
+                unverified: c.unverified,
+                in_default_run: c.in_default_run,
+                catalog: None,
             });
         }
         Ok(Catalog {
@@ -272,17 +396,25 @@ impl Catalog {
 
     /// The class called `name`, or an error listing the classes there are.
     pub fn class(&self, name: &str) -> Result<&DynoClass, String> {
-        self.classes.iter().find(|c| c.name == name).ok_or_else(|| {
-            format!(
-                "no class '{name}' in catalog {}; classes: {}",
-                self.origin,
-                self.classes
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
+        let qualified = |c: &DynoClass| {
+            c.catalog.as_ref().is_some_and(|cat| {
+                name.split_once('/') == Some((cat.as_str(), c.name.rsplit('/').next().unwrap_or("")))
+            })
+        };
+        self.classes
+            .iter()
+            .find(|c| c.name == name || qualified(c))
+            .ok_or_else(|| {
+                format!(
+                    "no class '{name}' in catalog {}; classes: {}",
+                    self.origin,
+                    self.classes
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
     }
 
     /// The cheapest class's monthly price.
@@ -309,13 +441,42 @@ mod tests {
                 "standard-1x",
                 "standard-2x",
                 "performance-m",
-                "performance-l"
+                "performance-l",
+                "performance-l-ram",
+                "performance-xl",
+                "performance-2xl"
             ]
         );
         let workers: Vec<_> = h.classes.iter().map(|c| c.workers).collect();
-        assert_eq!(workers, [2, 2, 2, 4, 5, 17]);
+        assert_eq!(workers, [2, 2, 2, 4, 5, 17, 8, 16, 32]);
         let mem: Vec<_> = h.classes.iter().map(|c| c.memory_mb).collect();
-        assert_eq!(mem, [512, 512, 512, 1024, 2560, 14336]);
+        assert_eq!(mem, [512, 512, 512, 1024, 2560, 14336, 30720, 63488, 129024]);
+        let prices: Vec<_> = h.classes[6..].iter().map(|c| c.price_usd_month).collect();
+        assert_eq!(prices, [500.0, 750.0, 1500.0]);
+        // R15 at 1.2x the quota for the three largest, 2x for the rest.
+        for c in &h.classes {
+            let ratio = c.memory_hard_mb as f64 / c.memory_mb as f64;
+            let want = if c.name.starts_with("performance-") && c.memory_mb > 20_000 {
+                1.2
+            } else {
+                2.0
+            };
+            assert!((ratio - want).abs() < 0.01, "{}: {ratio}", c.name);
+        }
+        assert_eq!(h.classes.iter().filter(|c| c.in_default_run).count(), 6);
+        // Every embedded class has a price, memory, a CPU model and a source.
+        for name in embedded_names() {
+            let c = Catalog::embedded(name).unwrap();
+            assert!(!c.info.price_source.is_empty() && !c.classes.is_empty(), "{name}");
+            for k in &c.classes {
+                assert!(
+                    k.price_usd_month > 0.0 && k.memory_mb > 0 && k.cpu.max_cores() > 0.0,
+                    "{name}/{}",
+                    k.name
+                );
+            }
+        }
+        assert!(embedded_names().len() >= 6);
         assert_eq!(h.class("standard-1x").unwrap().memory_hard_mb, 1024);
         assert!((h.class("standard-1x").unwrap().price_usd_hour() - 25.0 / 720.0).abs() < 1e-12);
         assert!(Catalog::embedded("containers").is_some());
@@ -368,7 +529,47 @@ mod tests {
             err(&dup)
         );
         assert!(err("not toml [").starts_with("t.toml:1:"));
+        let bad_type = format!(
+            "{HEAD}\n[[class]]\nname = \"cheapo\"\nprice_usd_month = \"cheap\"\nmemory_mb = 512\nworkers = 1\ncpu = {{ kind = \"quota\", cores = 1.0 }}\n"
+        );
+        let e = err(&bad_type);
+        assert!(
+            e.starts_with("t.toml:8: class 'cheapo', field 'price_usd_month': invalid type"),
+            "{e}"
+        );
         assert!(err(HEAD).contains("no [[class]]"));
+    }
+
+    #[test]
+    fn mixed_catalogs_qualify_clashing_names() {
+        let c = Catalog::load("heroku,fly").unwrap();
+        // performance-l/xl are Heroku's; fly's performance-1x-2gb does not clash.
+        assert!(c.class("performance-l").is_ok());
+        assert!(
+            c.class("fly/performance-1x-2gb").is_ok(),
+            "qualified lookups work too"
+        );
+        assert_eq!(
+            c.class("shared-cpu-1x-1gb").unwrap().catalog.as_deref(),
+            Some("fly")
+        );
+        let mine = std::env::temp_dir().join(format!("dynobench-mine-{}.toml", std::process::id()));
+        std::fs::write(
+            &mine,
+            format!("{HEAD}\n[[class]]\nname = \"eco\"\nprice_usd_month = 4.0\nmemory_mb = 512\nworkers = 1\ncpu = {{ kind = \"quota\", cores = 0.5 }}\n"),
+        )
+        .unwrap();
+        let clash = Catalog::load(&format!("heroku,{},heroku", mine.display())).unwrap();
+        let _ = std::fs::remove_file(&mine);
+        assert!(
+            clash.classes.iter().any(|k| k.name == "heroku/eco"),
+            "a clash is qualified"
+        );
+        assert!(clash.classes.iter().any(|k| k.name == "t/eco"));
+        assert_eq!(clash.classes.len(), 10, "a repeated catalog is loaded once");
+        assert!(clash.class("eco").is_err());
+        assert_eq!(clash.class("t/eco").unwrap().price_usd_month, 4.0);
+        assert!(Catalog::load("heroku,nope").is_err());
     }
 
     #[test]

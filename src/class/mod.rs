@@ -35,6 +35,30 @@ pub enum CpuModel {
         /// Cores of quota.
         cores: f64,
     },
+    /// A baseline plus a balance of burst time (Fly.io shared CPUs, AWS burstable
+    /// instances): the class runs at `burst_cores` while its balance lasts; the balance
+    /// drains by the CPU used above `baseline_cores` and refills (× `refill`) below it;
+    /// empty, the class is held at the baseline. No neighbours.
+    Burst {
+        /// Cores always allowed.
+        baseline_cores: f64,
+        /// Cores allowed while the balance lasts.
+        burst_cores: f64,
+        /// The most balance the class holds, core-seconds above the baseline (a run starts
+        /// full unless `--start-balance` says otherwise).
+        balance_s: f64,
+        /// Balance regained per unused baseline core-second (1 = all of it).
+        #[serde(default = "one")]
+        refill: f64,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for CpuModel {
@@ -50,6 +74,7 @@ impl CpuModel {
         match *self {
             CpuModel::Shared { burst_cores, .. } => burst_cores,
             CpuModel::Dedicated { cores } | CpuModel::Quota { cores } => cores,
+            CpuModel::Burst { burst_cores, .. } => burst_cores,
         }
     }
 
@@ -70,6 +95,12 @@ impl CpuModel {
             }
             CpuModel::Dedicated { cores } => format!("dedicated {cores} cores"),
             CpuModel::Quota { cores } => format!("quota {cores} cores"),
+            CpuModel::Burst {
+                baseline_cores,
+                burst_cores,
+                balance_s,
+                ..
+            } => format!("burst {baseline_cores:.3}-{burst_cores:.2} cores, balance {balance_s} s"),
         }
     }
 }
@@ -93,6 +124,19 @@ pub struct DynoClass {
     pub compute: Option<String>,
     /// The local CPU model that emulates the class.
     pub cpu: CpuModel,
+    /// Where this class's figures come from (falls back to the catalog's price source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// A figure of this class could not be confirmed offline when the catalog was written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
+    /// Whether `run` without `--class` measures it (large classes that most machines can
+    /// only cap to the same CPUs as a smaller one are measured when named).
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub in_default_run: bool,
+    /// The catalog it comes from, when a run mixes catalogs (`--classes heroku,render`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 impl DynoClass {

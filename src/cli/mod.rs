@@ -60,9 +60,12 @@ pub enum Command {
 /// `dynobench classes`.
 #[derive(Debug, Args)]
 pub struct ClassesArgs {
-    /// Catalog: an embedded name (heroku, containers) or a TOML file.
+    /// Catalog: an embedded name (see --list), a TOML file, or several separated by commas.
     #[arg(long, default_value = "heroku")]
     pub classes: String,
+    /// List the embedded catalogs instead.
+    #[arg(long)]
+    pub list: bool,
     /// Print the catalog as JSON.
     #[arg(long)]
     pub json: bool,
@@ -146,7 +149,9 @@ pub struct RunArgs {
     /// A class to measure (repeatable); default: every class in the catalog.
     #[arg(long = "class", value_name = "NAME")]
     pub class: Vec<String>,
-    /// Class catalog: an embedded name (heroku, containers) or a TOML file.
+    /// Class catalog: an embedded name (heroku, heroku-fir, render, fly, fargate, cloudrun,
+    /// containers), a TOML file, or several separated by commas (classes whose names clash
+    /// are named `catalog/class`).
     #[arg(long = "classes", value_name = "CATALOG", default_value = "heroku")]
     pub catalog: String,
     /// WEB_CONCURRENCY for every class instead of each class's default: one count (4), or
@@ -243,6 +248,9 @@ pub struct RunArgs {
     /// How long a server may take to start and answer /health.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: std::time::Duration,
+    /// Burst-balance classes: the balance at the start: full, empty, or core-seconds.
+    #[arg(long, default_value = "full", value_parser = parse_start_balance)]
+    pub start_balance: StartBalance,
     /// Run one class as a formation of N dynos, each in its own sandbox, behind our router:
     /// open loop at each --util of the formation's measured capacity, under each --router
     /// policy, measured and simulated side by side.
@@ -274,6 +282,28 @@ pub struct RunArgs {
     /// Formation: the router's timeout; a longer request gets a 503 (H12).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub router_timeout: std::time::Duration,
+}
+
+/// Where a burst-balance class's balance starts (`--start-balance`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StartBalance {
+    /// Full: the class's capacity.
+    Full,
+    /// This many core-seconds (0 = drained), at most the capacity.
+    Seconds(f64),
+}
+
+fn parse_start_balance(s: &str) -> Result<StartBalance, String> {
+    match s.trim() {
+        "full" => Ok(StartBalance::Full),
+        "empty" | "drained" => Ok(StartBalance::Seconds(0.0)),
+        t => match t.trim_end_matches('s').parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(StartBalance::Seconds(v)),
+            _ => Err(format!(
+                "'{s}' is not full, empty or a number of core-seconds (e.g. 30)"
+            )),
+        },
+    }
 }
 
 /// `dynobench serve`.

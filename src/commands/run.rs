@@ -26,7 +26,12 @@ use crate::workload::profile::Profile;
 pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
     let catalog = Catalog::load(&a.catalog).map_err(usage)?;
     let classes = if a.class.is_empty() {
-        catalog.classes.clone()
+        catalog
+            .classes
+            .iter()
+            .filter(|c| c.in_default_run)
+            .cloned()
+            .collect()
     } else {
         a.class
             .iter()
@@ -177,6 +182,10 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         ballast_mb: a.worker_ballast_mb,
         capacity,
         formation: formation(a)?,
+        start_balance_s: match a.start_balance {
+            crate::cli::StartBalance::Full => None,
+            crate::cli::StartBalance::Seconds(s) => Some(s),
+        },
     })
 }
 

@@ -77,9 +77,13 @@ pub(crate) fn start_local(
     obs: &mut dyn Observer,
 ) -> Result<LocalServer, Box<StartFailure>> {
     let with_neighbours = plan.neighbours.is_some() && kind != LimiterKind::None;
+    let mut cpu = allot_cpu(&class.name, &class.cpu, &placement.server, with_neighbours);
+    if let (Some(b), Some(start)) = (cpu.burst.as_mut(), plan.start_balance_s) {
+        b.start_s = start.min(b.capacity_s);
+    }
     let spec = SandboxSpec {
         name: label.to_string(),
-        cpu: allot_cpu(&class.name, &class.cpu, &placement.server, with_neighbours),
+        cpu,
         memory_soft_bytes: Some(class.memory_mb * MIB),
         memory_hard_bytes: Some(class.memory_hard_mb * MIB),
         neighbours: plan.neighbours,

@@ -208,6 +208,20 @@ pub(crate) fn run_phase(
     }
     let (attempted, ok, errors) = (rec.attempted(), rec.ok(), rec.errors().clone());
     let mut result = ClassResult::from_recorder(rec, ctx);
+    result.burst = sandbox.as_ref().and_then(|(s, _)| s.burst_trace()).map(|mut t| {
+        t.predict_drain();
+        t
+    });
+    if let Some(b) = &result.burst
+        && let Some(last) = b.samples.last()
+        && last.balance_s > 0.0
+        && b.drained_at_s.is_none()
+    {
+        result.warnings.push(format!(
+            "burst balance: {:.1} of {:.1} core-s were left at the end, so these figures are the burst's ({} cores); sustained load holds the class at {} cores (measure that with --start-balance empty)",
+            last.balance_s, b.capacity_s, b.burst_cores, b.baseline_cores
+        ));
+    }
     if result.calls.digest_mismatches > 0 {
         result.warnings.push(format!(
             "{} responses carried a different digest than the first: the endpoint did not do the same work every call",

@@ -62,6 +62,8 @@ pub struct RunPlan {
     pub capacity: Option<CapacitySpec>,
     /// Run one class as a formation of dynos behind our router instead.
     pub formation: Option<FormationSpec>,
+    /// Burst-balance classes: the balance at the start, core-seconds (`None`: full).
+    pub start_balance_s: Option<f64>,
 }
 
 /// A formation (`--dynos N`): N copies of one class behind our router, driven open loop at

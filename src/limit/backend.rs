@@ -73,6 +73,11 @@ pub(crate) trait Backend: Send {
     fn started(&mut self, _pid: i32) {}
     /// Called before the server is stopped (dutycycle resumes it and stops duty cycling).
     fn before_stop(&mut self) {}
+    /// Something that sets the server's CPU quota (cores) while it runs, for a burst-balance
+    /// CPU; `None` when this backend cannot change it.
+    fn quota_setter(&self) -> Option<super::burst::QuotaSetter> {
+        None
+    }
     /// Current counters; `server` and `neighbours` are the live pids.
     fn counters(&self, server: Option<i32>, neighbours: &[i32]) -> Counters;
     /// Fills backend-specific fields of the applied limits.

@@ -223,6 +223,14 @@ impl Backend for Cgroup1 {
         Self::procs(&dirs)
     }
 
+    fn quota_setter(&self) -> Option<super::burst::QuotaSetter> {
+        let dir = self.cpu.0.clone();
+        Some(Box::new(move |cores: f64| {
+            let q = ((cores * PERIOD_US as f64).round() as u64).max(1000);
+            write(&dir, "cpu.cfs_quota_us", &q.to_string())
+        }))
+    }
+
     fn counters(&self, _server: Option<i32>, _neighbours: &[i32]) -> Counters {
         let stat = read(&self.cpu.0, "cpu.stat").unwrap_or_default();
         let usage = |d: &Path| read_u64(d, "cpuacct.usage").map(|ns| ns / 1000);

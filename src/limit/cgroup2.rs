@@ -224,6 +224,14 @@ impl Backend for Cgroup2 {
         self.procs(&self.neighbours)
     }
 
+    fn quota_setter(&self) -> Option<super::burst::QuotaSetter> {
+        let dir = self.server.clone();
+        Some(Box::new(move |cores: f64| {
+            let q = ((cores * PERIOD_US as f64).round() as u64).max(1000);
+            write(&dir, "cpu.max", &format!("{q} {PERIOD_US}"))
+        }))
+    }
+
     fn counters(&self, _server: Option<i32>, _neighbours: &[i32]) -> Counters {
         let stat = read(&self.server, "cpu.stat").unwrap_or_default();
         let events = read(&self.server, "memory.events").unwrap_or_default();

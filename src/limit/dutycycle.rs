@@ -62,7 +62,8 @@ struct Shared {
 
 /// The dutycycle backend.
 pub(crate) struct Dutycycle {
-    quota: Option<f64>,
+    /// The quota in cores as f64 bits (a burst-balance CPU changes it while the server runs).
+    quota: Option<Arc<AtomicU64>>,
     hard: Option<u64>,
     cpus: usize,
     nice: Option<i32>,
@@ -74,7 +75,10 @@ pub(crate) struct Dutycycle {
 impl Dutycycle {
     pub(crate) fn new(spec: &SandboxSpec) -> Dutycycle {
         Dutycycle {
-            quota: spec.cpu.quota_cores,
+            quota: spec
+                .cpu
+                .quota_cores
+                .map(|q| Arc::new(AtomicU64::new(q.to_bits()))),
             hard: spec.memory_hard_bytes,
             cpus: spec.cpu.cpus.len(),
             nice: spec.cpu.neighbour_weight_ratio.map(nice_for_ratio),
@@ -99,7 +103,7 @@ impl Dutycycle {
 /// the quota running out; it looks at memory at least every 10 ms.
 fn control(
     pid: i32,
-    quota: Option<f64>,
+    quota: Option<Arc<AtomicU64>>,
     cpus: usize,
     hard: Option<u64>,
     shared: Arc<Shared>,
@@ -107,7 +111,6 @@ fn control(
 ) {
     let p = Pid::from_raw(pid);
     let period_ns = PERIOD.as_nanos() as f64;
-    let budget_ns = quota.map(|q| q * period_ns);
     let cpus = cpus.max(1) as f64;
     let mut stopped_since: Option<Instant> = None;
     // CPU used beyond a period's quota is repaid from the next period's, as CFS carries a
@@ -123,6 +126,10 @@ fn control(
                 .fetch_add(start.duration_since(t).as_nanos() as u64, Ordering::Relaxed);
         }
         let Some(cpu0) = process_cpu_ns(pid) else { break };
+        // This period's budget (the quota may have changed: burst balance).
+        let budget_ns = quota
+            .as_ref()
+            .map(|q| f64::from_bits(q.load(Ordering::Relaxed)) * period_ns);
         loop {
             if stop.load(Ordering::SeqCst) {
                 break 'periods;
@@ -236,7 +243,7 @@ impl Backend for Dutycycle {
         if self.quota.is_none() && self.hard.is_none() {
             return;
         }
-        let (q, n, h) = (self.quota, self.cpus, self.hard);
+        let (q, n, h) = (self.quota.clone(), self.cpus, self.hard);
         let (sh, st) = (self.shared.clone(), self.stop.clone());
         let t = std::thread::Builder::new()
             .name("dutycycle".into())
@@ -247,6 +254,14 @@ impl Backend for Dutycycle {
 
     fn before_stop(&mut self) {
         self.stop_controller();
+    }
+
+    fn quota_setter(&self) -> Option<super::burst::QuotaSetter> {
+        let q = self.quota.clone()?;
+        Some(Box::new(move |cores: f64| {
+            q.store(cores.to_bits(), Ordering::Relaxed);
+            Ok(())
+        }))
     }
 
     fn counters(&self, server: Option<i32>, neighbours: &[i32]) -> Counters {
@@ -268,6 +283,7 @@ impl Backend for Dutycycle {
             neighbour_cpu_us: nb,
             stopped_us: self
                 .quota
+                .as_ref()
                 .map(|_| self.shared.stopped_ns.load(Ordering::Relaxed) / 1000),
         }
     }

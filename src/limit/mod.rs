@@ -4,6 +4,7 @@
 //! and removes every process and group it made, on every path.
 
 mod backend;
+pub mod burst;
 pub mod calibrate;
 mod cgroup1;
 mod cgroup2;

@@ -61,6 +61,8 @@ pub struct CpuAllotment {
     pub neighbour_weight_ratio: Option<f64>,
     /// Neighbour processes to start (one per CPU of a shared class).
     pub neighbours: usize,
+    /// A burst-balance CPU: the quota is set from its balance while the server runs.
+    pub burst: Option<super::burst::BurstSpec>,
     /// What was capped.
     pub warnings: Vec<String>,
 }
@@ -99,6 +101,7 @@ pub fn allot_cpu(
                 burst_us,
                 neighbour_weight_ratio: with_neighbours.then(|| (n - floor) / floor),
                 neighbours: if with_neighbours { server_cpus.len() } else { 0 },
+                burst: None,
                 warnings,
             }
         }
@@ -112,6 +115,7 @@ pub fn allot_cpu(
                 burst_us: 0,
                 neighbour_weight_ratio: None,
                 neighbours: 0,
+                burst: None,
                 warnings,
             }
         }
@@ -122,8 +126,33 @@ pub fn allot_cpu(
             burst_us: 0,
             neighbour_weight_ratio: None,
             neighbours: 0,
+            burst: None,
             warnings,
         },
+        CpuModel::Burst {
+            baseline_cores,
+            burst_cores,
+            balance_s,
+            refill,
+        } => {
+            let burst = cap("cores of burst", burst_cores);
+            CpuAllotment {
+                cpus: server_cpus.to_vec(),
+                quota_cores: Some(burst),
+                floor_cores: None,
+                burst_us: 0,
+                neighbour_weight_ratio: None,
+                neighbours: 0,
+                burst: Some(super::burst::BurstSpec {
+                    baseline_cores: baseline_cores.min(burst),
+                    burst_cores: burst,
+                    capacity_s: balance_s,
+                    refill,
+                    start_s: balance_s,
+                }),
+                warnings,
+            }
+        }
     }
 }
 

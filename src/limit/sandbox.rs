@@ -24,6 +24,7 @@ pub struct Sandbox {
     neighbours: Vec<Child>,
     last_counters: Counters,
     torn_down: bool,
+    burst: Option<super::burst::Controller>,
 }
 
 impl Sandbox {
@@ -56,6 +57,7 @@ impl Sandbox {
             neighbours: Vec::new(),
             last_counters: Counters::default(),
             torn_down: false,
+            burst: None,
         })
     }
 
@@ -91,6 +93,11 @@ impl Sandbox {
         let pid = child.id();
         self.server = Some(child);
         self.backend.started(pid as i32);
+        if let Some(b) = self.spec.cpu.burst
+            && let Some(set) = self.backend.quota_setter()
+        {
+            self.burst = Some(super::burst::Controller::start(pid as i32, b, set));
+        }
         Ok(pid)
     }
 
@@ -154,12 +161,33 @@ impl Sandbox {
             ..AppliedLimits::default()
         };
         self.backend.describe(&mut a);
+        if let Some(b) = p.burst {
+            if self.backend.quota_setter().is_some() {
+                a.warnings.push(format!(
+                    "burst-balance CPU: {:.2} cores while the balance lasts ({:.1} of {:.1} core-s at the start), then {:.3}; the quota is set from the balance every 100 ms",
+                    b.burst_cores, b.start_s, b.capacity_s, b.baseline_cores
+                ));
+            } else {
+                a.warnings.push(format!(
+                    "burst-balance CPU not applied: the {} backend cannot change the quota while the server runs",
+                    self.backend.kind().name()
+                ));
+            }
+        }
         a
+    }
+
+    /// A burst-balance CPU's balance over time so far (`None` for other CPU models).
+    pub fn burst_trace(&self) -> Option<crate::record::BurstTrace> {
+        self.burst.as_ref().map(super::burst::Controller::trace)
     }
 
     /// Stops the server: SIGTERM, up to `grace` to exit, then SIGKILL. Returns its status.
     pub fn stop_server(&mut self, grace: Duration) -> Option<ExitStatus> {
         self.counters();
+        if let Some(b) = self.burst.as_mut() {
+            b.stop();
+        }
         self.backend.before_stop();
         let child = self.server.as_mut()?;
         if let Ok(Some(st)) = child.try_wait() {

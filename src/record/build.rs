@@ -117,6 +117,7 @@ impl ClassResult {
             runtime: Vec::new(),
             memory_quota: None,
             capacity: None,
+            burst: None,
             demand: rec.demand.clone(),
             rounds: Vec::new(),
             host_speed: None,

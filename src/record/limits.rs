@@ -148,3 +148,78 @@ pub struct AppliedLimits {
     /// Everything that was capped, skipped or approximated.
     pub warnings: Vec<String>,
 }
+
+/// One sample of a burst-balance CPU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct BurstSample {
+    /// Seconds since the server started.
+    pub t_s: f64,
+    /// Unix time, seconds.
+    pub unix_s: f64,
+    /// Balance left, core-seconds above the baseline.
+    pub balance_s: f64,
+    /// Cores allowed at that moment (burst or baseline).
+    pub cores: f64,
+    /// Cores the server used over the last step.
+    pub cpu_cores: f64,
+}
+
+/// A burst-balance CPU over one class's run: its figures, the balance over time and when it
+/// ran out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct BurstTrace {
+    /// Cores always allowed.
+    pub baseline_cores: f64,
+    /// Cores allowed while the balance lasts.
+    pub burst_cores: f64,
+    /// Most balance, core-seconds.
+    pub capacity_s: f64,
+    /// Balance at the start, core-seconds.
+    pub start_s: f64,
+    /// Seconds from the server's start until the balance first ran out, if it did.
+    pub drained_at_s: Option<f64>,
+    /// When the busy stretch that emptied the balance began, seconds since the server
+    /// started.
+    pub busy_from_s: Option<f64>,
+    /// How long that stretch took to empty the balance, seconds.
+    pub measured_drain_s: Option<f64>,
+    /// The model's time for it: the balance when it began ÷ (cores used − baseline),
+    /// seconds.
+    pub predicted_drain_s: Option<f64>,
+    /// CPU used while controlled, core-seconds.
+    pub cpu_s: f64,
+    /// Samples, one per 100-ms step (at most an hour of them).
+    pub samples: Vec<BurstSample>,
+    /// Quota writes that failed.
+    pub errors: Vec<String>,
+}
+
+impl BurstTrace {
+    /// Fills the drain figures: the busy stretch that emptied the balance (the samples
+    /// before `drained_at_s` in which the server used more than its baseline), how long it
+    /// took, and the model's time for it — the balance when it began ÷ (cores used −
+    /// baseline).
+    pub fn predict_drain(&mut self) {
+        let Some(drained) = self.drained_at_s else { return };
+        let busy = |c: f64| c > self.baseline_cores * 1.2 + 0.005;
+        let Some(end) = self.samples.iter().rposition(|s| s.t_s <= drained + 1e-9) else {
+            return;
+        };
+        let mut start = end;
+        while start > 0 && busy(self.samples[start - 1].cpu_cores) {
+            start -= 1;
+        }
+        // The stretch began when the step before its first sample ended.
+        let (t0, b0) = match start.checked_sub(1) {
+            Some(k) => (self.samples[k].t_s, self.samples[k].balance_s),
+            None => (0.0, self.start_s),
+        };
+        let stretch = &self.samples[start..=end];
+        let used = stretch.iter().map(|s| s.cpu_cores).sum::<f64>() / stretch.len() as f64;
+        self.busy_from_s = Some(t0);
+        self.measured_drain_s = Some(drained - t0);
+        self.predicted_drain_s = (used > self.baseline_cores).then(|| b0 / (used - self.baseline_cores));
+    }
+}

@@ -24,7 +24,7 @@ pub mod value;
 pub mod verdict;
 
 pub use host::{HostFacts, Placement};
-pub use limits::{AppliedLimits, Counters, LimiterKind};
+pub use limits::{AppliedLimits, BurstSample, BurstTrace, Counters, LimiterKind};
 pub use model::{Arrivals, RunConfig, RunReport, SCHEMA_VERSION, SloVerdict, WorkloadFacts};
 pub use recorder::{ClassRecorder, Phase, RequestRecord, digest_hash};
 pub use result::{

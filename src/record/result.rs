@@ -300,6 +300,9 @@ pub struct ClassResult {
     /// The capacity search, with `--find-capacity`.
     #[serde(default)]
     pub capacity: Option<CapacityReport>,
+    /// A burst-balance CPU's balance over the run, and when it ran out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<crate::record::BurstTrace>,
     /// Per-request demand (CPU, non-CPU), sampled: what `plan` models requests with.
     pub demand: DemandSamples,
     /// Each round's figures (`--repeat K`); one entry for a single round.

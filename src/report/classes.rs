@@ -4,17 +4,26 @@ use crate::class::{Catalog, HOURS_PER_MONTH};
 
 /// Renders a catalog as a table with its sources.
 pub fn classes_table(c: &Catalog) -> String {
+    let width = c.classes.iter().map(|k| k.name.len()).max().unwrap_or(5).max(16);
     let mut s = format!(
         "catalog {} ({}): {}\n\n",
         c.info.name, c.origin, c.info.description
     );
     s.push_str(&format!(
-        "{:<16} {:>9} {:>9} {:>8} {:>9} {:>7} {:<10} {}\n",
-        "class", "$/month", "$/hour", "mem MB", "kill MB", "workers", "compute", "local CPU model"
+        "{:<w$} {:>9} {:>9} {:>8} {:>9} {:>7} {:<10} {}\n",
+        "class",
+        "$/month",
+        "$/hour",
+        "mem MB",
+        "kill MB",
+        "workers",
+        "compute",
+        "local CPU model",
+        w = width
     ));
     for k in &c.classes {
         s.push_str(&format!(
-            "{:<16} {:>9.2} {:>9.4} {:>8} {:>9} {:>7} {:<10} {}\n",
+            "{:<w$} {:>9.2} {:>9.4} {:>8} {:>9} {:>7} {:<10} {}{}\n",
             k.name,
             k.price_usd_month,
             k.price_usd_hour(),
@@ -22,7 +31,9 @@ pub fn classes_table(c: &Catalog) -> String {
             k.memory_hard_mb,
             k.workers,
             k.compute.as_deref().unwrap_or("-"),
-            k.cpu.describe()
+            k.cpu.describe(),
+            if k.unverified { "  (unverified)" } else { "" },
+            w = width
         ));
     }
     s.push_str(&format!(
@@ -36,6 +47,40 @@ pub fn classes_table(c: &Catalog) -> String {
             k.price_note.as_deref().unwrap_or("")
         ));
     }
+    for k in c.classes.iter().filter(|k| k.source.is_some()) {
+        s.push_str(&format!(
+            "  {} source: {}\n",
+            k.name,
+            k.source.as_deref().unwrap_or("")
+        ));
+    }
+    if c.classes.iter().any(|k| k.unverified) {
+        s.push_str(
+            "(unverified): a figure could not be confirmed offline when the catalog was written; check it\n",
+        );
+    }
     s.push_str("the catalog file documents how platform compute units map to local cores\n");
+    s
+}
+
+/// The embedded catalogs, one line each.
+pub fn catalogs_table(cats: &[Catalog]) -> String {
+    let mut s = format!(
+        "{:<12} {:>7} {:>10} {:>11}  {}\n",
+        "catalog", "classes", "unverified", "prices of", "what"
+    );
+    for c in cats {
+        s.push_str(&format!(
+            "{:<12} {:>7} {:>10} {:>11}  {}\n",
+            c.info.name,
+            c.classes.len(),
+            c.classes.iter().filter(|k| k.unverified).count(),
+            c.info.price_date,
+            c.info.description
+        ));
+    }
+    s.push_str(
+        "\ndynobench classes --classes NAME shows one (with every source); run --classes a,b,c mixes them\n",
+    );
     s
 }

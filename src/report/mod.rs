@@ -18,4 +18,4 @@ pub mod simulate;
 pub mod table;
 pub mod writer;
 
-pub use classes::classes_table;
+pub use classes::{catalogs_table, classes_table};

@@ -111,7 +111,7 @@ pub fn render_plan(
     let metric = slo.metric_name();
     let _ = writeln!(
         out,
-        "{:<16} {:>11} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+        "{:<18} {:>13} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
         "class",
         "cores",
         "workers",
@@ -128,7 +128,7 @@ pub fn render_plan(
             let (dynos, util, achieved, cost) = cells(slo, &s.outcome);
             let _ = writeln!(
                 out,
-                "{:<16} {:>11} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+                "{:<18} {:>13} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
                 p.class,
                 cpu_cell(s),
                 s.workers,

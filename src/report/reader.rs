@@ -188,7 +188,9 @@ pub fn read_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReadError> {
 /// The per-second intervals of a class's `<class>.hlog` next to the run's run.json, each
 /// as its values (µs) in ascending order; `None` when there is no such file.
 pub fn read_intervals(run: &RunFile, class: &str) -> Result<Option<Vec<Vec<u64>>>, ReadError> {
-    let path = run.dir().join(format!("{class}.hlog"));
+    let path = run
+        .dir()
+        .join(format!("{}.hlog", super::writer::file_stem(class)));
     if !path.is_file() {
         return Ok(None);
     }

@@ -25,7 +25,8 @@ pub fn pct_with_ci(p: Option<&Percentile>) -> String {
     }
 }
 
-/// The class's CPU as applied: `0.17-0.67 sh`, `1 ded`, `0.5 quota`, with `*` when capped.
+/// The class's CPU as applied: `0.17-0.67 sh`, `1 ded`, `0.5 quota`, `0.06-1 bu` (burst
+/// balance), with `*` when capped.
 pub fn cores(c: &ClassResult) -> String {
     let Some(l) = &c.limits else {
         return "remote".into();
@@ -36,6 +37,9 @@ pub fn cores(c: &ClassResult) -> String {
         ""
     };
     let dedicated = matches!(c.class.cpu, crate::class::CpuModel::Dedicated { .. });
+    if let crate::class::CpuModel::Burst { baseline_cores, .. } = c.class.cpu {
+        return format!("{baseline_cores:.2}-{} bu{capped}", l.quota_cores.unwrap_or(0.0));
+    }
     match (l.floor_cores, l.quota_cores) {
         (Some(f), Some(q)) => format!("{f:.2}-{q:.2} sh{capped}"),
         (None, Some(q)) if dedicated => format!("{q} ded{capped}"),

@@ -9,6 +9,11 @@ use super::export::{csv, hgrm, hlog, json, markdown, runtime_log, svg};
 use crate::record::RunReport;
 use crate::record::histogram::decode;
 
+/// A class's file name stem: its name with `/` (a qualified `catalog/class`) as `__`.
+pub fn file_stem(class: &str) -> String {
+    class.replace('/', "__")
+}
+
 /// Writes one run's directory.
 pub struct ResultsWriter {
     dir: PathBuf,
@@ -56,10 +61,18 @@ impl ResultsWriter {
                 continue;
             }
             let h = decode(&c.histograms.client_latency)?;
-            write_atomic(&self.dir, &format!("{}.hgrm", c.name), hgrm::hgrm(&h).as_bytes())
-                .map_err(|e| io("hgrm", e))?;
-            write_atomic(&self.dir, &format!("{}.hlog", c.name), &hlog::hlog(c)?)
-                .map_err(|e| io("hlog", e))?;
+            write_atomic(
+                &self.dir,
+                &format!("{}.hgrm", file_stem(&c.name)),
+                hgrm::hgrm(&h).as_bytes(),
+            )
+            .map_err(|e| io("hgrm", e))?;
+            write_atomic(
+                &self.dir,
+                &format!("{}.hlog", file_stem(&c.name)),
+                &hlog::hlog(c)?,
+            )
+            .map_err(|e| io("hlog", e))?;
             self.written.insert(c.name.clone(), rounds);
             changed = true;
         }
@@ -78,6 +91,10 @@ impl ResultsWriter {
         if let Some(f) = r.formation.as_ref().filter(|f| !f.points.is_empty()) {
             write_atomic(&self.dir, "formation.svg", super::formation::svg(f)?.as_bytes())
                 .map_err(|e| io("formation.svg", e))?;
+        }
+        if r.classes.iter().any(|c| c.burst.is_some()) {
+            write_atomic(&self.dir, "burst.svg", svg::burst_svg(r)?.as_bytes())
+                .map_err(|e| io("burst.svg", e))?;
         }
         if !r.worker_sweeps.is_empty() {
             write_atomic(&self.dir, "workers.svg", svg::workers_svg(r)?.as_bytes())

@@ -496,7 +496,8 @@ pub fn cheapest(plans: &[ClassPlan]) -> Option<usize> {
 }
 
 /// The CPU situations of a class's CPU model: a shared class at its floor (a busy host) and
-/// at its burst cap (an idle host); a dedicated or quota class at its cores.
+/// at its burst cap (an idle host); a burst-balance class drained (its baseline) and with
+/// balance left; a dedicated or quota class at its cores.
 pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
     use crate::class::CpuModel;
     match *model {
@@ -522,6 +523,22 @@ pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
             label: "quota".into(),
             cpu: Cpu::quota(cores),
         }],
+        // Sustained traffic above the baseline drains any balance: plan at the baseline,
+        // and show what a full balance buys while it lasts.
+        CpuModel::Burst {
+            baseline_cores,
+            burst_cores,
+            ..
+        } => vec![
+            CpuScenario {
+                label: "drained (baseline)".into(),
+                cpu: Cpu::quota(baseline_cores),
+            },
+            CpuScenario {
+                label: "balance left (burst)".into(),
+                cpu: Cpu::quota(burst_cores),
+            },
+        ],
     }
 }
 

@@ -62,6 +62,22 @@ fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
         .trim_start_matches("https://")
         .trim_start_matches("http://")
         .to_string();
+    // A burst-balance CPU: its balance once a second.
+    if let Some(b) = &c.burst {
+        let mut next = f64::MIN;
+        for x in &b.samples {
+            if x.t_s + 1e-9 >= next {
+                next = x.t_s + 1.0;
+                out.push((
+                    x.unix_s,
+                    format!(
+                        "heroku[web.1]: source=web.1 dyno={dyno} sample#cpu_balance={:.2}s sample#cpu_allowed={:.3} sample#cpu_used={:.3}",
+                        x.balance_s, x.cores, x.cpu_cores
+                    ),
+                ));
+            }
+        }
+    }
     // A formation's point: the router's own log replaces the client's view of it.
     if let Some(p) = r.formation.as_ref().and_then(|f| {
         f.points

@@ -278,3 +278,81 @@ pub fn workers_svg(r: &RunReport) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// burst.svg: for each burst-balance class, its balance over the run (top) and every
+/// call's latency at the time it finished (bottom), on one time axis (seconds since the
+/// class's load started); a vertical line where the balance ran out.
+pub fn burst_svg(r: &RunReport) -> Result<String, String> {
+    let classes: Vec<&ClassResult> = r.classes.iter().filter(|c| c.burst.is_some()).collect();
+    let mut out = String::new();
+    {
+        let h = 300 * classes.len().max(1) as u32;
+        let root = SVGBackend::with_string(&mut out, (1000, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        for (area, c) in root.split_evenly((classes.len().max(1), 1)).iter().zip(&classes) {
+            let b = c.burst.as_ref().expect("filtered");
+            let t0 = c.load_start_unix_s;
+            let balance: Vec<(f64, f64)> = b.samples.iter().map(|s| (s.unix_s - t0, s.balance_s)).collect();
+            let calls: Vec<(f64, f64)> = c
+                .call_log
+                .iter()
+                .filter(|l| l.error.is_none())
+                .map(|l| (l.done_us as f64 / 1e6, l.service_us as f64 / 1000.0))
+                .collect();
+            let tmax = balance
+                .iter()
+                .chain(calls.iter())
+                .map(|p| p.0)
+                .fold(1.0f64, f64::max);
+            let tmin = balance.iter().map(|p| p.0).fold(0.0f64, f64::min);
+            let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);
+            let mut up = ChartBuilder::on(&top)
+                .caption(
+                    format!(
+                        "{}: burst balance (core-s) — {} → {} cores",
+                        c.name, b.burst_cores, b.baseline_cores
+                    ),
+                    ("sans-serif", 14),
+                )
+                .margin(6)
+                .x_label_area_size(18)
+                .y_label_area_size(55)
+                .build_cartesian_2d(tmin..tmax, 0f64..(b.capacity_s * 1.05).max(0.1))
+                .map_err(err)?;
+            up.configure_mesh().draw().map_err(err)?;
+            up.draw_series(LineSeries::new(balance.iter().copied(), color(0).stroke_width(2)))
+                .map_err(err)?;
+            let ymax = calls.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
+            let mut down = ChartBuilder::on(&bottom)
+                .margin(6)
+                .x_label_area_size(30)
+                .y_label_area_size(55)
+                .build_cartesian_2d(tmin..tmax, 0f64..ymax)
+                .map_err(err)?;
+            down.configure_mesh()
+                .x_desc("seconds since the load started")
+                .y_desc("latency, ms")
+                .draw()
+                .map_err(err)?;
+            down.draw_series(calls.iter().map(|&p| Circle::new(p, 2, color(1).filled())))
+                .map_err(err)?;
+            if let Some(d) = b.drained_at_s {
+                // drained_at_s counts from the server's start; samples carry both clocks.
+                if let Some(s0) = b.samples.first() {
+                    let x = s0.unix_s - s0.t_s + d - t0;
+                    for chart_area in [up.plotting_area(), down.plotting_area()] {
+                        let (_, yr) = (chart_area.get_x_range(), chart_area.get_y_range());
+                        chart_area
+                            .draw(&PathElement::new(
+                                vec![(x, yr.start), (x, yr.end)],
+                                RED.stroke_width(1),
+                            ))
+                            .map_err(err)?;
+                    }
+                }
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(out)
+}
