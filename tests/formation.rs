@@ -187,11 +187,24 @@ fn formation_cmd(out: &Path, extra: &[&str]) -> Command {
     c
 }
 
+/// Runs a 5-dyno formation with `extra` flags to completion: its process id, stderr, results
+/// directory and report.
+fn run_formation(out: &Path, extra: &[&str]) -> (u32, String, std::path::PathBuf, RunReport) {
+    let child = formation_cmd(out, extra).spawn().unwrap();
+    let pid = child.id();
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr).to_string();
+    assert!(done.status.success(), "{err}");
+    let dir = std::fs::read_dir(out).unwrap().next().unwrap().unwrap().path();
+    let r: RunReport = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    (pid, err, dir, r)
+}
+
 #[test]
 fn a_five_dyno_formation_runs_predicts_and_stops_cleanly() {
     let _s = common::serial();
     let out = tempfile::tempdir().unwrap();
-    let child = formation_cmd(
+    let (pid, err, dir, r) = run_formation(
         out.path(),
         &[
             "--router",
@@ -201,20 +214,7 @@ fn a_five_dyno_formation_runs_predicts_and_stops_cleanly() {
             "--calls",
             "150",
         ],
-    )
-    .spawn()
-    .unwrap();
-    let pid = child.id();
-    let done = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&done.stderr);
-    assert!(done.status.success(), "{err}");
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let r: RunReport = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    );
     assert!(r.complete, "{err}");
     let f = r.formation.as_ref().expect("a formation section");
     assert_eq!((f.dynos, f.workers), (5, 1));
@@ -321,7 +321,7 @@ fn haproxy_in_front_of_the_same_dynos_queues_alike() {
     };
     let _s = common::serial();
     let out = tempfile::tempdir().unwrap();
-    let child = formation_cmd(
+    let (pid, _, _, r) = run_formation(
         out.path(),
         &[
             "--balancer",
@@ -333,20 +333,7 @@ fn haproxy_in_front_of_the_same_dynos_queues_alike() {
             "--calls",
             "600",
         ],
-    )
-    .spawn()
-    .unwrap();
-    let pid = child.id();
-    let done = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&done.stderr);
-    assert!(done.status.success(), "{err}");
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let r: RunReport = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    );
     let f = r.formation.unwrap();
     assert!(f.balancer.contains("HAProxy"), "{}", f.balancer);
     let (random, least) = (&f.points[0], &f.points[1]);
