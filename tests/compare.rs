@@ -326,7 +326,7 @@ fn real_runs_same_class_is_no_regression_and_half_the_quota_is() {
     let run = |cores: f64, label: &str| -> std::path::PathBuf {
         let o = Command::new(common::bin())
             .args([
-                "run", "--calls", "300", "--warmup", "5", "--quiet", "--label", label,
+                "run", "--calls", "150", "--repeat", "3", "--warmup", "5", "--quiet", "--label", label,
             ])
             .arg("--classes")
             .arg(catalog(cores))

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod parse;
+mod run;
 
 pub use parse::{Calls, WorkerCounts};
-use parse::{
-    parse_calls, parse_duration, parse_percent, parse_rate, parse_seconds, parse_size, parse_worker_counts,
-};
+use parse::{parse_percent, parse_rate, parse_seconds, parse_size};
+pub use run::{RunArgs, StartBalance};
 
 use crate::simulate::{Arrivals, Policy, UtilRange};
 use crate::slo::Slo;
@@ -141,169 +141,6 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// `dynobench run`.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// A class to measure (repeatable); default: every class in the catalog.
-    #[arg(long = "class", value_name = "NAME")]
-    pub class: Vec<String>,
-    /// Class catalog: an embedded name (heroku, heroku-fir, render, fly, fargate, cloudrun,
-    /// containers), a TOML file, or several separated by commas (classes whose names clash
-    /// are named `catalog/class`).
-    #[arg(long = "classes", value_name = "CATALOG", default_value = "heroku")]
-    pub catalog: String,
-    /// WEB_CONCURRENCY for every class instead of each class's default: one count (4), or
-    /// several to sweep (1..8, 1,2,4,8): each count is measured as CLASS@N with at least N
-    /// callers, and a count is recommended per class.
-    #[arg(long, value_parser = parse_worker_counts)]
-    pub workers: Option<WorkerCounts>,
-    /// Search each class's highest open-loop rate that holds the --slo (bounded, every step
-    /// reported), and its requests per second per $100/month.
-    #[arg(long)]
-    pub find_capacity: bool,
-    /// Most rates tried per class by --find-capacity.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=50))]
-    pub capacity_steps: u64,
-    /// Measured time of each --find-capacity step (plus a warm-up of a fifth of it, at least
-    /// 2 s): long enough for the queue to settle at the rate.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub capacity_step_s: std::time::Duration,
-    /// Warm-up calls per class (reported apart).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub warmup: u32,
-    /// Measured calls per class (per round), or `auto`: enough to bound the strictest
-    /// percentile SLO given (368 for p99, 72 for p95; at least 100).
-    #[arg(long, default_value = "100", value_parser = parse_calls)]
-    pub calls: Calls,
-    /// Rounds: measure every class K times, interleaved (A B C A B C …) so that drift of the
-    /// host hits all classes alike; `compare` then uses the spread between rounds.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub repeat: u32,
-    /// Closed loop: concurrent callers (default 1). Open loop: connections (default 64).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub concurrency: Option<u32>,
-    /// Open loop: send calls at this rate (req/s), timed from their intended send time.
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// Open loop arrivals: constant spacing or a Poisson process.
-    #[arg(long, value_enum, default_value = "constant")]
-    pub arrivals: crate::driver::Arrivals,
-    /// Per-call timeout (the platform router gives up after 30 s).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub timeout: std::time::Duration,
-    /// CPU limiter: auto, cgroup2, cgroup1, dutycycle or none.
-    #[arg(long, default_value = "auto")]
-    pub limiter: crate::limit::LimiterChoice,
-    /// Noisy neighbours of shared classes: bursty[:DUTY], steady, periodic[:DUTY] or none.
-    #[arg(long, default_value = "bursty:0.5")]
-    pub neighbours: String,
-    /// Mean length of a neighbour's busy/idle phase, ms.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    pub neighbour_phase_ms: u64,
-    /// Seed for neighbour patterns and Poisson arrivals.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Drive an already running endpoint (a deployed dyno) instead of local classes; use
-    /// --class to name its class for prices.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Path (and query) to call.
-    #[arg(long, default_value = "/work")]
-    pub path: String,
-    /// Workload profile of /work: cpu, decrypt, io or mixed.
-    #[arg(long, default_value = "cpu")]
-    pub profile: String,
-    /// io and mixed profiles: the simulated downstream wait, ms.
-    #[arg(long, default_value_t = 50)]
-    pub io_ms: u64,
-    /// mixed profile: the share of io calls (0..1).
-    #[arg(long, default_value_t = 0.5)]
-    pub io_share: f64,
-    /// Extra memory per worker of the local servers, MB (models your app's footprint; see serve --ballast-mb).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=65_536))]
-    pub worker_ballast_mb: u64,
-    /// JSON payload for the local servers instead of the bundled orders.
-    #[arg(long)]
-    pub payload: Option<PathBuf>,
-    /// Where results directories go.
-    #[arg(long, default_value = "results")]
-    pub out: PathBuf,
-    /// Label of the results directory (default: local, or remote with --url).
-    #[arg(long)]
-    pub label: Option<String>,
-    /// Do not write a results directory.
-    #[arg(long)]
-    pub no_save: bool,
-    /// Print run.json to stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress bars and no table.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// An SLO every class must meet, e.g. p99<=300ms, max<=2s, error-rate<=1% (repeatable).
-    #[arg(long = "slo", value_name = "SLO")]
-    pub slo: Vec<crate::slo::Slo>,
-    /// How long a server may take to start and answer /health.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub startup_timeout: std::time::Duration,
-    /// Burst-balance classes: the balance at the start: full, empty, or core-seconds.
-    #[arg(long, default_value = "full", value_parser = parse_start_balance)]
-    pub start_balance: StartBalance,
-    /// Run one class as a formation of N dynos, each in its own sandbox, behind our router:
-    /// open loop at each --util of the formation's measured capacity, under each --router
-    /// policy, measured and simulated side by side.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
-    pub dynos: Option<u32>,
-    /// Formation: routing policies, comma-separated: random (the platform's), round-robin,
-    /// least-connections, per-router-least-connections, power-of-two-choices; or all.
-    #[arg(long, default_value = "all")]
-    pub router: String,
-    /// Formation: utilizations of the measured capacity, percent: a list (50,70,80,90) or
-    /// ranges (50..95:5).
-    #[arg(long, value_delimiter = ',', default_value = "50,70,80,90")]
-    pub util: Vec<UtilRange>,
-    /// Formation: independent routers for per-router-least-connections.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub routers: u32,
-    /// Formation: requests the router sends one dyno at once (the platform's per-dyno limit);
-    /// more wait in the router.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub router_max_in_flight: u32,
-    /// Formation: requests allowed to wait in the router for one dyno; beyond that the router
-    /// answers 503 (H11, backlog too deep).
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub router_backlog: u32,
-    /// Formation: the balancer in front of the dynos: ours (the platform's behaviour, with
-    /// router logs and limits) or haproxy (installed separately; a cross-check of ours).
-    #[arg(long, default_value = "ours", value_parser = ["ours", "haproxy"])]
-    pub balancer: String,
-    /// Formation: the router's timeout; a longer request gets a 503 (H12).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub router_timeout: std::time::Duration,
-}
-
-/// Where a burst-balance class's balance starts (`--start-balance`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum StartBalance {
-    /// Full: the class's capacity.
-    Full,
-    /// This many core-seconds (0 = drained), at most the capacity.
-    Seconds(f64),
-}
-
-fn parse_start_balance(s: &str) -> Result<StartBalance, String> {
-    match s.trim() {
-        "full" => Ok(StartBalance::Full),
-        "empty" | "drained" => Ok(StartBalance::Seconds(0.0)),
-        t => match t.trim_end_matches('s').parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(StartBalance::Seconds(v)),
-            _ => Err(format!(
-                "'{s}' is not full, empty or a number of core-seconds (e.g. 30)"
-            )),
-        },
-    }
 }
 
 /// `dynobench serve`.

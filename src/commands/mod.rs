@@ -6,6 +6,7 @@ mod children;
 mod classes;
 mod common;
 mod compare;
+mod formation;
 mod payload;
 mod plan;
 mod run;

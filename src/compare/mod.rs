@@ -7,13 +7,13 @@
 //! much) is not called significant. A slow-down beyond the threshold is a regression.
 //! Pure: takes runs already read (`report::reader`), never reads or runs anything.
 
+mod checks;
 pub mod stats;
 pub mod verdict;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use thiserror::Error;
 
 use crate::record::histogram::decode;
 use crate::record::summary::Percentile;
@@ -21,13 +21,7 @@ use crate::record::{ClassResult, RunReport};
 use stats::{Blocks, Change, bootstrap_changes, harrell_davis, proportion_change, welch_change};
 use verdict::{Verdict, verdict};
 
-/// Why two runs cannot be compared.
-#[derive(Debug, Error)]
-pub enum CompareError {
-    /// The runs differ in a way that makes their figures incomparable.
-    #[error("{0}")]
-    Incompatible(String),
-}
+pub use checks::{CompareError, check_compatible, warnings};
 
 /// The percentiles compared.
 pub const METRICS: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
@@ -143,99 +137,6 @@ pub struct Comparison {
     pub inconclusive: Vec<String>,
     /// Any regression.
     pub regressed: bool,
-}
-
-/// Refuses runs of different workloads.
-pub fn check_compatible(a: &RunReport, b: &RunReport) -> Result<(), CompareError> {
-    let wa = (
-        &a.workload.payload,
-        a.workload.payload_bytes,
-        &a.workload.profile,
-        &a.config.path,
-    );
-    let wb = (
-        &b.workload.payload,
-        b.workload.payload_bytes,
-        &b.workload.profile,
-        &b.config.path,
-    );
-    let la = (
-        &a.config.load_model,
-        a.config.concurrency,
-        a.config.rate,
-        &a.config.arrivals,
-    );
-    let lb = (
-        &b.config.load_model,
-        b.config.concurrency,
-        b.config.rate,
-        &b.config.arrivals,
-    );
-    if la != lb {
-        return Err(CompareError::Incompatible(format!(
-            "the runs applied different load: {} ran {} loop, concurrency {}{}; {} ran {} loop, concurrency {}{}",
-            a.run_id,
-            la.0,
-            la.1,
-            la.2.map_or(String::new(), |r| format!(", {r} req/s")),
-            b.run_id,
-            lb.0,
-            lb.1,
-            lb.2.map_or(String::new(), |r| format!(", {r} req/s"))
-        )));
-    }
-    if wa != wb {
-        return Err(CompareError::Incompatible(format!(
-            "the runs measured different workloads: {} ran {} ({} bytes, profile {}, path {}), {} ran {} ({} bytes, profile {}, path {})",
-            a.run_id, wa.0, wa.1, wa.2, wa.3, b.run_id, wb.0, wb.1, wb.2, wb.3
-        )));
-    }
-    Ok(())
-}
-
-/// Differences that weaken a comparison without making it meaningless.
-pub fn warnings(a: &RunReport, b: &RunReport) -> Vec<String> {
-    let mut w = Vec::new();
-    let mut differ = |what: &str, x: String, y: String| {
-        if x != y {
-            w.push(format!("the runs differ in {what}: A {x}, B {y}"));
-        }
-    };
-    differ("limiter backend", a.host.limiter.clone(), b.host.limiter.clone());
-    differ(
-        "host CPU model",
-        a.host.cpu_model.clone(),
-        b.host.cpu_model.clone(),
-    );
-    differ("host CPUs", a.host.cpus.to_string(), b.host.cpus.to_string());
-    differ(
-        "calls per class",
-        a.config.calls.to_string(),
-        b.config.calls.to_string(),
-    );
-    differ(
-        "rounds (--repeat)",
-        a.config.repeat.max(1).to_string(),
-        b.config.repeat.max(1).to_string(),
-    );
-    for ca in &a.classes {
-        if let Some(cb) = b.class(&ca.name) {
-            let capped = |c: &ClassResult| {
-                c.limits
-                    .as_ref()
-                    .is_some_and(|l| l.warnings.iter().any(|x| x.contains("capped")))
-            };
-            if capped(ca) != capped(cb) {
-                w.push(format!(
-                    "{}: capped to this machine in {} but not in {}",
-                    ca.name,
-                    if capped(ca) { "A" } else { "B" },
-                    if capped(ca) { "B" } else { "A" }
-                ));
-            }
-        }
-    }
-    w
 }
 
 /// The values of a histogram, sorted (µs as f64), for per-round estimates.

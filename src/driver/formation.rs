@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::begin::begin;
 use super::client::Target;
 use super::haproxy::Haproxy;
 use super::load::{LoadModel, schedule};
@@ -15,7 +16,6 @@ use super::observer::Observer;
 use super::phase::{Endpoint, run_phase};
 use super::plan::{FormationSpec, RunError, RunPlan};
 use super::router::{Router, RouterConfig, RouterLog};
-use super::run::begin;
 use crate::limit::Detection;
 use crate::record::formation::{FormationFacts, FormationFigures, FormationPoint};
 use crate::record::histogram::decode;

@@ -25,7 +25,7 @@ pub mod verdict;
 
 pub use host::{HostFacts, Placement};
 pub use limits::{AppliedLimits, BurstSample, BurstTrace, Counters, LimiterKind};
-pub use model::{Arrivals, RunConfig, RunReport, SCHEMA_VERSION, SloVerdict, WorkloadFacts};
+pub use model::{Arrivals, RunConfig, RunReport, SCHEMA_VERSION, WorkloadFacts};
 pub use recorder::{ClassRecorder, Phase, RequestRecord, digest_hash};
 pub use result::{
     CallCounts, CallLine, ClassContext, ClassResult, ClassStatus, ErrorKind, Histograms, HostSpeed,
@@ -33,3 +33,4 @@ pub use result::{
 };
 pub use runtime::{MemoryQuotaReport, RuntimeSample, memory_quota};
 pub use value::apply_value;
+pub use verdict::SloVerdict;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::host::HostFacts;
 use super::result::ClassResult;
 use super::sweep::WorkerSweep;
-use super::verdict::SloOutcome;
+use super::verdict::SloVerdict;
 use crate::class::catalog::CatalogInfo;
 use crate::slo::Slo;
 
@@ -114,32 +114,6 @@ pub struct WorkloadFacts {
     pub payload_bytes: u64,
     /// Workload profile (`cpu`).
     pub profile: String,
-}
-
-/// One SLO verdict for one class, from the 95% interval of the constrained figure.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default)]
-pub struct SloVerdict {
-    /// Class.
-    pub class: String,
-    /// The objective.
-    pub slo: String,
-    /// Point estimate: µs for latency, a fraction for the error rate; absent when not
-    /// estimable (or infinite: the percentile falls on failed calls).
-    pub measured: Option<f64>,
-    /// Lower end of its 95% interval (µs or a fraction); absent when the sample cannot give
-    /// it, or when it falls on failed calls (infinitely slow: the line says so).
-    pub ci_low: Option<f64>,
-    /// Upper end of its 95% interval; absent as `ci_low` is.
-    pub ci_high: Option<f64>,
-    /// meets, breaks or inconclusive.
-    pub outcome: SloOutcome,
-    /// Whether it met the objective (`outcome == meets`; inconclusive is not a pass).
-    pub held: bool,
-    /// When inconclusive: about how many calls would decide it.
-    pub calls_needed: Option<u64>,
-    /// One line for humans.
-    pub line: String,
 }
 
 /// A whole run. Fields a file lacks take their defaults (files of another 1.x version).

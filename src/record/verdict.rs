@@ -5,14 +5,40 @@
 //! decide it. Failed calls count against latency SLOs as infinitely slow, and against the
 //! error rate.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::{Hist, decode, value_at_rank};
-use super::model::SloVerdict;
 use super::result::{ClassResult, ClassStatus};
 use super::summary::{CONFIDENCE, Z95, ci_ranks, estimate_rank, wilson};
 use crate::slo::{Slo, SloMetric};
 use crate::units::ms_text as ms;
+
+/// One SLO verdict for one class, from the 95% interval of the constrained figure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct SloVerdict {
+    /// Class.
+    pub class: String,
+    /// The objective.
+    pub slo: String,
+    /// Point estimate: µs for latency, a fraction for the error rate; absent when not
+    /// estimable (or infinite: the percentile falls on failed calls).
+    pub measured: Option<f64>,
+    /// Lower end of its 95% interval (µs or a fraction); absent when the sample cannot give
+    /// it, or when it falls on failed calls (infinitely slow: the line says so).
+    pub ci_low: Option<f64>,
+    /// Upper end of its 95% interval; absent as `ci_low` is.
+    pub ci_high: Option<f64>,
+    /// meets, breaks or inconclusive.
+    pub outcome: SloOutcome,
+    /// Whether it met the objective (`outcome == meets`; inconclusive is not a pass).
+    pub held: bool,
+    /// When inconclusive: about how many calls would decide it.
+    pub calls_needed: Option<u64>,
+    /// One line for humans.
+    pub line: String,
+}
 
 const Z: f64 = Z95;
 

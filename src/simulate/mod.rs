@@ -10,8 +10,10 @@
 
 mod common;
 pub mod cpu;
+mod demand;
 pub mod event;
 pub mod plan;
+mod plan_model;
 pub mod policy;
 mod routing;
 pub mod service;

@@ -1,0 +1,69 @@
+//! Unit tests of the CPU engine: M/M/1 with one worker on one core, a quota's full speed
+//! then stall, and a closed loop saturating the CPU.
+
+use super::*;
+use crate::simulate::service::ServiceDist;
+
+fn cfg(dynos: u32, workers: u32) -> EventConfig {
+    EventConfig {
+        dynos,
+        workers,
+        requests: 60_000,
+        samples: 4,
+        ..EventConfig::default()
+    }
+}
+
+fn exp_cpu(mean: f64) -> DemandDist {
+    DemandDist::Independent {
+        cpu: ServiceDist::Exponential(mean),
+        other: ServiceDist::Deterministic(0.0),
+    }
+}
+
+#[test]
+fn one_worker_one_core_is_mm1() {
+    // λ = 8/s, S = 100 ms: ρ = 0.8, mean response S / (1 − ρ) = 0.5 s.
+    let p = run_point(
+        &cfg(1, 1),
+        Cpu::cores(1.0),
+        Policy::Random,
+        &exp_cpu(0.1),
+        Load::Rate(8.0),
+    )
+    .unwrap();
+    assert!((p.mean_response - 0.5).abs() / 0.5 < 0.05, "{}", p.mean_response);
+}
+
+#[test]
+fn a_quota_runs_at_full_speed_then_stalls() {
+    // One request of 30 ms CPU alone on a 0.5-core quota: it runs at full speed (the
+    // period holds 50 ms), so it takes 30 ms, not the 60 ms a 0.5 share would.
+    let d = DemandDist::Independent {
+        cpu: ServiceDist::Deterministic(0.03),
+        other: ServiceDist::Deterministic(0.0),
+    };
+    let p = run_point(&cfg(1, 1), Cpu::quota(0.5), Policy::Random, &d, Load::Rate(1.0)).unwrap();
+    assert!(p.p50 < 0.032, "{}", p.p50);
+    let shared = run_point(&cfg(1, 1), Cpu::cores(0.5), Policy::Random, &d, Load::Rate(1.0)).unwrap();
+    assert!((shared.p50 - 0.06).abs() < 0.002, "{}", shared.p50);
+    // Saturated by 4 callers, the quota still gives 0.5 s of CPU a second: 16.7 req/s.
+    let sat = run_point(&cfg(1, 4), Cpu::quota(0.5), Policy::Random, &d, Load::Callers(4)).unwrap();
+    assert!(
+        (sat.rate - 0.5 / 0.03).abs() / (0.5 / 0.03) < 0.02,
+        "{}",
+        sat.rate
+    );
+}
+
+#[test]
+fn closed_loop_saturates_the_cpu() {
+    // 4 callers, 4 workers, 1 core, 50 ms of CPU each: 20 req/s, each call 200 ms.
+    let d = DemandDist::Independent {
+        cpu: ServiceDist::Deterministic(0.05),
+        other: ServiceDist::Deterministic(0.0),
+    };
+    let p = run_point(&cfg(1, 4), Cpu::cores(1.0), Policy::Random, &d, Load::Callers(4)).unwrap();
+    assert!((p.rate - 20.0).abs() < 0.5, "{}", p.rate);
+    assert!((p.mean_response - 0.2).abs() < 0.01, "{}", p.mean_response);
+}

@@ -1,0 +1,136 @@
+//! What the CPU model takes: a request's demand (CPU, then non-CPU time) and where demands
+//! come from (measured pairs or distributions), a dyno's CPU (cores processor-shared by
+//! its computing workers, and an optional CFS-like quota), how load arrives, and a dyno's
+//! capacity bound. The engine that runs them is [`super::cpu`].
+
+use rand::RngExt;
+
+use super::common::SimRng;
+use super::service::ServiceDist;
+
+/// One request's demand, seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Demand {
+    /// CPU time at full speed (one core).
+    pub cpu: f64,
+    /// Time holding the worker without the CPU (IO, downstream, blocked).
+    pub other: f64,
+}
+
+/// Where demands come from.
+#[derive(Debug, Clone)]
+pub enum DemandDist {
+    /// Measured pairs, drawn jointly (a mixed workload keeps its pairing of CPU and IO).
+    Pairs(Vec<Demand>),
+    /// Independent distributions of the two parts.
+    Independent {
+        /// CPU seconds.
+        cpu: ServiceDist,
+        /// Non-CPU seconds.
+        other: ServiceDist,
+    },
+}
+
+impl DemandDist {
+    /// Draws one request's demand.
+    pub fn sample(&self, rng: &mut SimRng) -> Demand {
+        match self {
+            DemandDist::Pairs(v) => v[rng.random_range(0..v.len())],
+            DemandDist::Independent { cpu, other } => Demand {
+                cpu: cpu.sample(rng),
+                other: other.sample(rng),
+            },
+        }
+    }
+
+    /// Mean CPU seconds per request.
+    pub fn mean_cpu(&self) -> f64 {
+        match self {
+            DemandDist::Pairs(v) => v.iter().map(|d| d.cpu).sum::<f64>() / v.len().max(1) as f64,
+            DemandDist::Independent { cpu, .. } => cpu.mean(),
+        }
+    }
+
+    /// Mean non-CPU seconds per request.
+    pub fn mean_other(&self) -> f64 {
+        match self {
+            DemandDist::Pairs(v) => v.iter().map(|d| d.other).sum::<f64>() / v.len().max(1) as f64,
+            DemandDist::Independent { other, .. } => other.mean(),
+        }
+    }
+
+    /// Whether it holds any demand at all.
+    pub fn is_usable(&self) -> bool {
+        let (c, o) = (self.mean_cpu(), self.mean_other());
+        c >= 0.0 && o >= 0.0 && c + o > 0.0 && c.is_finite() && o.is_finite()
+    }
+}
+
+/// Time and CPU below this (a nanosecond) count as zero: without it, rounding could leave a
+/// job a femtosecond short of done and the clock unable to move past it.
+pub(crate) const EPS: f64 = 1e-9;
+
+/// CFS's bandwidth period, seconds.
+pub const QUOTA_PERIOD: f64 = 0.1;
+
+/// One dyno's CPU: cores shared by its computing workers, and an optional quota.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cpu {
+    /// Cores the workers run on (a fraction means a share: every computing worker is slowed).
+    pub cores: f64,
+    /// CPU per second allowed, in cores, enforced per 100 ms period; `None` for none.
+    pub quota: Option<f64>,
+}
+
+impl Cpu {
+    /// Dedicated (or shared at a floor): `cores`, no quota.
+    pub fn cores(cores: f64) -> Cpu {
+        Cpu { cores, quota: None }
+    }
+
+    /// A quota of `q` cores on whole cores (at least one): runs at full speed until the
+    /// period's quota is used.
+    pub fn quota(q: f64) -> Cpu {
+        Cpu {
+            cores: q.ceil().max(1.0),
+            quota: Some(q),
+        }
+    }
+
+    /// The CPU a sandbox applied here: a shared class against busy neighbours at its floor
+    /// (a share), else its quota, else its CPUs.
+    pub fn from_limits(l: &crate::record::AppliedLimits) -> Cpu {
+        match (l.floor_cores.filter(|_| l.neighbours > 0), l.quota_cores) {
+            (Some(f), _) => Cpu::cores(f),
+            (None, Some(q)) => Cpu {
+                cores: (l.cpus.len().max(1) as f64).min(q.ceil().max(1.0)),
+                quota: Some(q),
+            },
+            (None, None) => Cpu::cores(l.cpus.len().max(1) as f64),
+        }
+    }
+
+    /// CPU seconds per second the dyno can use at most.
+    pub fn limit(&self) -> f64 {
+        self.quota.map_or(self.cores, |q| q.min(self.cores))
+    }
+}
+
+/// The most requests per second one dyno can serve: the tighter of its workers (each holds
+/// a request for its CPU and non-CPU time) and its cores (`cores / mean CPU`). The true
+/// saturation point is at most this (the asymptotic bound of queueing networks).
+pub fn dyno_capacity(workers: u32, cpu: Cpu, demand: &DemandDist) -> f64 {
+    let (c, o) = (demand.mean_cpu(), demand.mean_other());
+    let by_workers = f64::from(workers) / (c + o).max(1e-12);
+    let by_cpu = if c > 0.0 { cpu.limit() / c } else { f64::INFINITY };
+    by_workers.min(by_cpu)
+}
+
+/// How load arrives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// Open loop at this many requests per second (all dynos together).
+    Rate(f64),
+    /// A closed loop of this many callers, each sending again as soon as it is answered.
+    Callers(u32),
+}
