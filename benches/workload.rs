@@ -21,6 +21,12 @@ fn stages(c: &mut Criterion) {
     g.bench_function("transform", |b| b.iter(|| orders::transform(&doc)));
     g.bench_function("serialize", |b| b.iter(|| serde_json::to_vec(&report).unwrap()));
     g.bench_function("run", |b| b.iter(|| workload::run(bytes).unwrap()));
+    // The decrypt profile's extra work: authenticated decryption of the payload (what it
+    // adds to `run`; the tests only check that it happens, this measures what it costs).
+    let sealed = workload::profile::seal(bytes);
+    g.bench_function("decrypt", |b| {
+        b.iter(|| workload::profile::open(&sealed).unwrap())
+    });
     g.finish();
 }
 
