@@ -145,20 +145,6 @@ fn formation_processes() -> Vec<String> {
     common::processes_matching(&["dynobench serve --port 0", "dynobench neighbour"])
 }
 
-fn leftover_groups(pid: u32) -> Vec<String> {
-    ["cpu", "cpuacct", "cpuset", "memory", "unified", ""]
-        .iter()
-        .flat_map(|c| {
-            std::fs::read_dir(format!("/sys/fs/cgroup/{c}"))
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with(&format!("dynobench-{pid}-")))
-        .collect()
-}
-
 fn formation_cmd(out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(common::bin());
     c.args([
@@ -241,7 +227,11 @@ fn a_five_dyno_formation_runs_predicts_and_stops_cleanly() {
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(md.contains("Formation: measured vs simulated"));
     assert!(formation_processes().is_empty(), "{:?}", formation_processes());
-    assert!(leftover_groups(pid).is_empty(), "{:?}", leftover_groups(pid));
+    assert!(
+        common::leftover_groups(pid).is_empty(),
+        "{:?}",
+        common::leftover_groups(pid)
+    );
 }
 
 #[test]
@@ -277,7 +267,11 @@ fn ctrl_c_stops_a_formation_and_leaves_nothing_behind() {
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
     assert!(formation_processes().is_empty(), "{:?}", formation_processes());
-    assert!(leftover_groups(pid).is_empty(), "{:?}", leftover_groups(pid));
+    assert!(
+        common::leftover_groups(pid).is_empty(),
+        "{:?}",
+        common::leftover_groups(pid)
+    );
 }
 
 #[test]

@@ -463,20 +463,7 @@ fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
         "no server or neighbour remains: {:?}",
         dynobench_processes()
     );
-    let leftover: Vec<_> = ["cpu", "cpuacct", "cpuset", "memory", "unified"]
-        .iter()
-        .flat_map(|c| {
-            std::fs::read_dir(format!("/sys/fs/cgroup/{c}"))
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("dynobench-{pid}-"))
-        })
-        .collect();
+    let leftover = common::leftover_groups(pid);
     assert!(leftover.is_empty(), "no cgroup remains: {leftover:?}");
 }
 

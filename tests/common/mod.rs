@@ -170,6 +170,22 @@ pub fn processes_matching(needles: &[&str]) -> Vec<String> {
     v
 }
 
+/// Cgroup directories a dynobench process `pid` created that are still there (v1
+/// controllers and the v2 root).
+pub fn leftover_groups(pid: u32) -> Vec<String> {
+    ["cpu", "cpuacct", "cpuset", "memory", "unified", ""]
+        .iter()
+        .flat_map(|c| {
+            std::fs::read_dir(format!("/sys/fs/cgroup/{c}"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(&format!("dynobench-{pid}-")))
+        .collect()
+}
+
 /// How far wall time is from CPU + CPU wait + hypervisor steal over a set of CPU-bound
 /// `/work` calls, as a share of their total wall time (summed, not per call: steal is
 /// counted in 10 ms ticks, so one call's estimate is coarse but the sum is not). Calls
