@@ -52,6 +52,7 @@ fn round(rng: &mut ChaCha8Rng, c: &Case, calls: usize, scale: f64, speed: f64) -
             error: None,
             server: None,
             bytes: 1,
+            done_unix_us: 0,
         });
         t += v;
     }

@@ -114,6 +114,13 @@ pub fn parse_cpu_list(s: &str) -> Vec<usize> {
     out
 }
 
+/// The wall clock, µs since the Unix epoch (0 if the clock is before it).
+pub fn unix_now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,7 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
                 ..WorkResponse::default()
             }),
             bytes: 100,
+            done_unix_us: 0,
         });
         t += l;
     }
@@ -51,6 +52,7 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             error: Some(dynobench::record::ErrorKind::Status),
             server: None,
             bytes: 0,
+            done_unix_us: 0,
         });
     }
     let cat = Catalog::default_catalog();

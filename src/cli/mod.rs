@@ -40,6 +40,8 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(CompareArgs),
+    /// Merge the shards of one run (`run --shard I/N`) into one results directory.
+    Merge(MergeArgs),
     /// Simulate request routing over many dynos: queueing vs utilization per routing policy.
     Simulate(SimulateArgs),
     /// Plan dynos and monthly cost for a target rate and SLO from measured results.
@@ -120,6 +122,29 @@ pub struct BurnArgs {
     /// MB of memory to allocate and touch first.
     #[arg(long, default_value_t = 0)]
     pub alloc_mb: u64,
+}
+
+/// `dynobench merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' results directories (or their run.json), any order.
+    #[arg(required = true, num_args = 1..)]
+    pub shards: Vec<PathBuf>,
+    /// Merge even when shards are missing (the merged load is then less than the run's).
+    #[arg(long)]
+    pub partial: bool,
+    /// Where the merged results directory goes.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Label of the merged directory (default: the shards' label, or merged).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Do not write a results directory.
+    #[arg(long)]
+    pub no_save: bool,
+    /// Print the merged run.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `dynobench compare`.

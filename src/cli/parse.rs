@@ -103,3 +103,30 @@ pub(crate) fn parse_rate(s: &str) -> Result<f64, String> {
     }
     Ok(v / per)
 }
+
+/// `I/N`: shard I of N, 0 ≤ I < N ≤ 1000.
+pub(crate) fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not a shard such as 0/4 (index/count, 0 ≤ index < count ≤ 1000)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || n > 1000 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// An absolute time: RFC 3339 (`2026-12-01T10:00:00Z`) or seconds since the Unix epoch.
+pub(crate) fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs > 0.0 {
+            return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_rfc3339_weak(t).map_err(|e| {
+        format!("'{s}' is not a time ({e}); write RFC 3339 in UTC (2026-12-01T10:00:00Z) or seconds since the Unix epoch")
+    })
+}

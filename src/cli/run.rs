@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::parse::{Calls, WorkerCounts, parse_calls, parse_duration, parse_worker_counts};
+use super::parse::{
+    Calls, WorkerCounts, parse_calls, parse_duration, parse_shard, parse_start_at, parse_worker_counts,
+};
 use crate::simulate::UtilRange;
 
 /// `dynobench run`.
@@ -145,6 +147,15 @@ pub struct RunArgs {
     /// router logs and limits) or haproxy (installed separately; a cross-check of ours).
     #[arg(long, default_value = "ours", value_parser = ["ours", "haproxy"])]
     pub balancer: String,
+    /// Run the I-th share of a run split between N drivers (0 ≤ I < N), e.g. 0/4: rate / N
+    /// (open loop) or calls and callers / N (closed loop), a seed derived from --seed, and
+    /// results marked as a shard for `dynobench merge`. Needs --url.
+    #[arg(long, value_parser = parse_shard, value_name = "I/N")]
+    pub shard: Option<(u32, u32)>,
+    /// With --shard: when every shard starts its measured calls (the barrier), RFC 3339
+    /// (2026-12-01T10:00:00Z) or seconds since the Unix epoch. Give every shard the same.
+    #[arg(long, value_parser = parse_start_at, value_name = "TIME")]
+    pub start_at: Option<std::time::SystemTime>,
     /// Formation: the router's timeout; a longer request gets a 503 (H12).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub router_timeout: std::time::Duration,

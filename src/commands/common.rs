@@ -1,12 +1,12 @@
 //! Small edge helpers shared by the subcommands: this executable's path, writing an output
-//! file named by a flag, and printing to stdout.
+//! file named by a flag, printing to stdout, and the exit of a report's SLO verdicts.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::error::{CliError, failed, usage};
+use crate::error::{CliError, Outcome, failed, usage};
 
 /// The dynobench binary for helper processes: this executable.
 pub(crate) fn own_exe() -> Result<std::path::PathBuf, CliError> {
@@ -29,4 +29,18 @@ pub(crate) fn print(text: &str) -> Result<(), CliError> {
         .write_all(text.as_bytes())
         .context("writing to stdout")
         .map_err(failed)
+}
+
+/// The exit for a finished report: 1 (threshold failed) when an SLO broke, each named on
+/// stderr; else success.
+pub(crate) fn slo_outcome(report: &crate::record::RunReport) -> Outcome {
+    let broken: Vec<_> = report.slo.iter().filter(|v| !v.held).collect();
+    for v in &broken {
+        eprintln!("SLO {}: {}", v.outcome.word(), v.line);
+    }
+    if broken.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::ThresholdFailed
+    }
 }

@@ -7,10 +7,12 @@ mod classes;
 mod common;
 mod compare;
 mod formation;
+mod merge;
 mod payload;
 mod plan;
 mod run;
 mod serve;
+mod shard;
 mod simulate;
 mod validate;
 
@@ -29,6 +31,7 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
         Command::Burn(a) => children::burn_child(a),
         Command::Run(a) => run::run(*a),
         Command::Compare(a) => compare::compare(a),
+        Command::Merge(a) => merge::merge(a),
         Command::Schema => {
             print!("{}", crate::report::export::json::schema());
             Ok(Outcome::Ok)

@@ -154,7 +154,7 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
             "--label '{label}' may use only letters, digits, '-', '_' and '.'"
         )));
     }
-    Ok(RunPlan {
+    let mut plan = RunPlan {
         catalog,
         classes,
         workers: a.workers.clone().map(|w| w.0).unwrap_or_default(),
@@ -185,7 +185,10 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
             crate::cli::StartBalance::Full => None,
             crate::cli::StartBalance::Seconds(s) => Some(s),
         },
-    })
+        shard: None,
+    };
+    super::shard::apply(a, &mut plan)?;
+    Ok(plan)
 }
 
 /// Progress bars and class-by-class saving.
@@ -342,14 +345,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
             report.classes[0].failure.as_deref().unwrap_or("unknown")
         )));
     }
-    let broken: Vec<_> = report.slo.iter().filter(|v| !v.held).collect();
-    if !broken.is_empty() {
-        for v in &broken {
-            eprintln!("SLO {}: {}", v.outcome.word(), v.line);
-        }
-        return Ok(Outcome::ThresholdFailed);
-    }
-    Ok(Outcome::Ok)
+    Ok(super::common::slo_outcome(&report))
 }
 
 fn round(d: Duration) -> Duration {

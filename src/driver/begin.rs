@@ -94,5 +94,6 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         slos: plan.slos.clone(),
         find_capacity: plan.capacity.as_ref().map(|c| c.slo.text.clone()),
         worker_ballast_mb: plan.ballast_mb,
+        shard: plan.shard.clone(),
     }
 }

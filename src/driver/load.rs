@@ -75,6 +75,12 @@ pub struct LoadSpec {
     pub path: String,
     /// Seed of Poisson arrivals.
     pub seed: u64,
+    /// A barrier (shards of one run): the measured calls start at this wall-clock time, once
+    /// warm-up is done and every caller is connected (at once if it has passed).
+    pub start_at: Option<std::time::SystemTime>,
+    /// The first measured call's delay after the start (interleaves shards' constant
+    /// arrivals).
+    pub offset: Duration,
 }
 
 /// What the load sends its observer.
@@ -125,6 +131,7 @@ fn to_record(
         error: out.error,
         server: out.server,
         bytes: out.bytes,
+        done_unix_us: crate::units::unix_now_us(),
     }
 }
 
@@ -200,7 +207,16 @@ pub async fn drive(
         LoadModel::Closed { .. } => (None, 0),
     };
     let total = warm + spec.calls;
-    let start = Instant::now();
+    if let Some(at) = spec.start_at {
+        let wait = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            Ok(_) = stop.wait_for(|s| *s) => return,
+        }
+    }
+    let start = Instant::now() + spec.offset;
     // The measured phase starts at the first measured call's intended time.
     let measuring_at = sched.as_ref().map_or(start, |s| start + s[warm as usize]);
     let mut marker = {

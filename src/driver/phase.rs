@@ -90,6 +90,25 @@ pub(crate) fn failed_class(
     r
 }
 
+/// A shard that started its measured calls well after the barrier (its warm-up or
+/// connections took longer, or the time had passed): its share of the load came late.
+fn late_barrier(plan: &RunPlan, measured_start: f64) -> Option<String> {
+    let s = plan.shard.as_ref()?;
+    let due = s.start_at_unix_s? + s.arrival_offset_ms / 1000.0;
+    let late = measured_start - due;
+    (measured_start > 0.0 && late > BARRIER_SLACK_S).then(|| {
+        format!(
+            "shard {}/{}: the measured calls started {late:.2} s after --start-at {} (warm-up and connecting took longer, or the time had passed); give the shards a later --start-at",
+            s.index,
+            s.count,
+            s.start_at.as_deref().unwrap_or("?")
+        )
+    })
+}
+
+/// How late a shard may start its measured calls before it is reported, s.
+const BARRIER_SLACK_S: f64 = 0.05;
+
 /// If the server has exited, why (naming OOM kills), after `calls` measured calls.
 fn server_failure(s: &mut Sandbox, kind: LimiterKind, hard: Option<u64>, calls: u64) -> Option<String> {
     let st = s.server_exited()?;
@@ -121,6 +140,12 @@ pub(crate) fn run_phase(
         timeout: plan.timeout,
         path: plan.path.clone(),
         seed: plan.seed,
+        start_at: plan
+            .shard
+            .as_ref()
+            .and_then(|s| s.start_at_unix_s)
+            .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t)),
+        offset: Duration::from_secs_f64(plan.shard.as_ref().map_or(0.0, |s| s.arrival_offset_ms / 1000.0)),
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -221,6 +246,9 @@ pub(crate) fn run_phase(
             "burst balance: {:.1} of {:.1} core-s were left at the end, so these figures are the burst's ({} cores); sustained load holds the class at {} cores (measure that with --start-balance empty)",
             last.balance_s, b.capacity_s, b.burst_cores, b.baseline_cores
         ));
+    }
+    if let Some(w) = late_barrier(plan, measured_start) {
+        result.warnings.push(w);
     }
     if result.calls.digest_mismatches > 0 {
         result.warnings.push(format!(

@@ -121,6 +121,7 @@ impl ClassResult {
             demand: rec.demand.clone(),
             rounds: Vec::new(),
             host_speed: None,
+            clock: rec.clock.offset(),
             intervals: rec.intervals,
             call_log: rec.call_log,
             load_start_unix_s: ctx.load_start_unix_s,

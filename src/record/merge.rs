@@ -80,11 +80,58 @@ fn weighted_breakdown(parts: &[&ClassResult]) -> Option<LatencyBreakdown> {
     })
 }
 
-/// Merges measurements of one class, in order. The first part gives the class, limits and
-/// load facts; a part that failed makes the whole failed (its cause kept), but what the
-/// other parts measured stays. `rounds` is filled from the parts' own rounds (or one round
-/// per part). `Err` when a histogram does not decode.
+/// Merges measurements of one class taken one after another (rounds), in order. The first
+/// part gives the class, limits and load facts; a part that failed makes the whole failed
+/// (its cause kept), but what the other parts measured stays. `rounds` is filled from the
+/// parts' own rounds (or one round per part). `Err` when a histogram does not decode.
 pub fn merge(parts: &[ClassResult]) -> Result<ClassResult, String> {
+    merge_parts(parts, "round", 1)
+}
+
+/// Merges measurements of one class taken at the same time by several drivers (shards of
+/// one run): histograms and counts add as for rounds, but the load adds up (rates, callers)
+/// and time does not: the duration is the span of the shards' measured windows on the
+/// server's clock (each shard's start corrected by its clock offset, when known), and the
+/// result is one round.
+pub fn merge_concurrent(parts: &[ClassResult]) -> Result<ClassResult, String> {
+    let mut m = merge_parts(parts, "shard", 0)?;
+    let refs: Vec<&ClassResult> = parts.iter().collect();
+    let windows: Vec<(f64, f64)> = refs
+        .iter()
+        .filter(|c| c.measured_start_unix_s > 0.0)
+        .map(|c| {
+            let start = c.measured_start_unix_s + c.clock.map_or(0.0, |k| k.offset_ms / 1000.0);
+            (start, start + c.duration_s)
+        })
+        .collect();
+    let span = match (
+        windows.iter().map(|w| w.0).reduce(f64::min),
+        windows.iter().map(|w| w.1).reduce(f64::max),
+    ) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => refs.iter().map(|c| c.duration_s).fold(0.0, f64::max),
+    };
+    m.duration_s = span;
+    m.throughput_rps = if span > 0.0 { m.calls.ok as f64 / span } else { 0.0 };
+    m.load.achieved_rps = m.throughput_rps;
+    m.load.concurrency = refs.iter().map(|c| c.load.concurrency).sum();
+    m.load.target_rps = refs
+        .iter()
+        .map(|c| c.load.target_rps)
+        .try_fold(0.0, |acc, r| r.map(|r| acc + r));
+    m.measured_start_unix_s = windows.iter().map(|w| w.0).reduce(f64::min).unwrap_or(0.0);
+    m.load_start_unix_s = refs
+        .iter()
+        .map(|c| c.load_start_unix_s)
+        .filter(|t| *t > 0.0)
+        .reduce(f64::min)
+        .unwrap_or(0.0);
+    m.clock = None;
+    m.rounds = vec![round_of(&m, 1, Vec::new())];
+    Ok(m)
+}
+
+fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result<ClassResult, String> {
     let Some(first) = parts.first() else {
         return Err("nothing to merge".into());
     };
@@ -234,8 +281,8 @@ pub fn merge(parts: &[ClassResult]) -> Result<ClassResult, String> {
         m.status = bad.status;
         let i = refs.iter().position(|c| std::ptr::eq(*c, *bad)).unwrap_or(0);
         m.failure = Some(format!(
-            "round {}: {}",
-            i + 1,
+            "{part} {}: {}",
+            i + first_number,
             bad.failure.as_deref().unwrap_or("failed")
         ));
     }

@@ -7,6 +7,7 @@
 mod build;
 pub mod calibration;
 pub mod capacity;
+pub mod clock;
 pub mod cost;
 pub mod formation;
 pub mod histogram;
@@ -18,11 +19,14 @@ pub mod model_check;
 pub mod recorder;
 mod result;
 pub mod runtime;
+pub mod shard;
+pub mod shards;
 pub mod summary;
 pub mod sweep;
 pub mod value;
 pub mod verdict;
 
+pub use clock::{ClockBounds, ClockOffset};
 pub use host::{HostFacts, Placement};
 pub use limits::{AppliedLimits, BurstSample, BurstTrace, Counters, LimiterKind};
 pub use model::{Arrivals, RunConfig, RunReport, SCHEMA_VERSION, WorkloadFacts};
@@ -32,5 +36,6 @@ pub use result::{
     HostSpeedIndex, LatencyBreakdown, LoadFacts, RoundResult, WarmupFacts,
 };
 pub use runtime::{MemoryQuotaReport, RuntimeSample, memory_quota};
+pub use shard::ShardFacts;
 pub use value::apply_value;
 pub use verdict::SloVerdict;

@@ -102,6 +102,9 @@ pub struct RunConfig {
     /// Extra memory per worker, MB (`--worker-ballast-mb`).
     #[serde(default)]
     pub worker_ballast_mb: u64,
+    /// With `--shard I/N`: this run is one share of a run; `merge` combines the shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shard::ShardFacts>,
 }
 
 /// What the endpoint worked on.
@@ -156,6 +159,9 @@ pub struct RunReport {
     /// A formation run (`--dynos N`): N dynos behind our router, measured and simulated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formation: Option<super::formation::FormationFacts>,
+    /// A run merged from shards (`dynobench merge`): the shards, their rates and barrier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<super::shards::MergeFacts>,
     /// What the reader should know about the run as a whole (the host's speed moving).
     pub warnings: Vec<String>,
 }

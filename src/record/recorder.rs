@@ -45,6 +45,9 @@ pub struct RequestRecord {
     pub server: Option<WorkResponse>,
     /// Response body bytes.
     pub bytes: u64,
+    /// The driver's wall clock at completion, µs since the Unix epoch (0: unknown): with
+    /// the server's stamp it bounds the clocks' offset.
+    pub done_unix_us: u64,
 }
 
 /// Histograms and counters of one class.
@@ -87,6 +90,8 @@ pub struct ClassRecorder {
     pub intervals: Vec<Hist>,
     /// Every call, warm-up included, for router-style log lines.
     pub call_log: Vec<CallLine>,
+    /// The server's clock against the driver's, bounded by the answered calls.
+    pub clock: super::clock::ClockBounds,
     warmup: Hist,
     warmup_calls: u64,
     warmup_ok: u64,
@@ -125,6 +130,7 @@ impl ClassRecorder {
             connect: new_hist(),
             intervals: Vec::new(),
             call_log: Vec::new(),
+            clock: Default::default(),
             warmup: new_hist(),
             warmup_calls: 0,
             warmup_ok: 0,
@@ -187,6 +193,11 @@ impl ClassRecorder {
                 }
                 self.record_interval(r.done_us, corrected);
                 if let Some(s) = &r.server {
+                    if r.done_unix_us > 0 {
+                        let sent = r.done_unix_us.saturating_sub(elapsed);
+                        self.clock
+                            .observe(sent, r.done_unix_us, s.at_unix_us, s.queue_us + s.wall_us);
+                    }
                     record(&mut self.server_wall, s.wall_us);
                     record(&mut self.server_cpu, s.cpu_us);
                     record(&mut self.cpu_wait, s.wait_us);
@@ -372,6 +383,7 @@ mod tests {
                 ..WorkResponse::default()
             }),
             bytes: 10,
+            done_unix_us: 0,
         }
     }
 

@@ -294,6 +294,7 @@ mod tests {
             error,
             server: None,
             bytes: 1,
+            done_unix_us: 0,
         };
         for &ms in ok_ms {
             rec.record(&call(t, ms * 1000, None));

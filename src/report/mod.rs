@@ -9,6 +9,7 @@ mod classes;
 pub mod compare;
 pub mod export;
 pub mod formation;
+pub mod merge;
 pub mod model_check;
 pub mod palette;
 pub mod plan;

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use thiserror::Error;
 
-use crate::record::histogram::decode;
+use crate::record::histogram::{Hist, decode};
 use crate::record::{ClassResult, RunReport, SCHEMA_VERSION};
 
 /// Why a results file cannot be read (all are input errors: exit 2).
@@ -188,6 +188,22 @@ pub fn read_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReadError> {
 /// The per-second intervals of a class's `<class>.hlog` next to the run's run.json, each
 /// as its values (µs) in ascending order; `None` when there is no such file.
 pub fn read_intervals(run: &RunFile, class: &str) -> Result<Option<Vec<Vec<u64>>>, ReadError> {
+    Ok(read_interval_histograms(run, class)?.map(|hs| {
+        hs.iter()
+            .map(|h| {
+                let mut v = Vec::with_capacity(h.len() as usize);
+                for x in h.iter_recorded() {
+                    let value = h.highest_equivalent(x.value_iterated_to());
+                    v.extend(std::iter::repeat_n(value, x.count_at_value() as usize));
+                }
+                v
+            })
+            .collect()
+    }))
+}
+
+/// The class's per-interval histograms from its .hlog, in order (`None` without one).
+pub fn read_interval_histograms(run: &RunFile, class: &str) -> Result<Option<Vec<Hist>>, ReadError> {
     let path = run
         .dir()
         .join(format!("{}.hlog", super::writer::file_stem(class)));
@@ -205,14 +221,10 @@ pub fn read_intervals(run: &RunFile, class: &str) -> Result<Option<Vec<Vec<u64>>
     let mut out = Vec::new();
     for entry in IntervalLogIterator::new(&bytes) {
         if let LogEntry::Interval(iv) = entry.map_err(|e| bad(format!("{e:?}")))? {
-            let h = decode(iv.encoded_histogram())
-                .map_err(|e| bad(format!("interval at {:?}: {e}", iv.start_timestamp())))?;
-            let mut v = Vec::with_capacity(h.len() as usize);
-            for x in h.iter_recorded() {
-                let value = h.highest_equivalent(x.value_iterated_to());
-                v.extend(std::iter::repeat_n(value, x.count_at_value() as usize));
-            }
-            out.push(v);
+            out.push(
+                decode(iv.encoded_histogram())
+                    .map_err(|e| bad(format!("interval at {:?}: {e}", iv.start_timestamp())))?,
+            );
         }
     }
     Ok(Some(out))

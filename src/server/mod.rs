@@ -92,6 +92,11 @@ pub struct WorkResponse {
     /// Server process id.
     #[serde(default)]
     pub pid: u32,
+    /// The server's wall clock when the handler finished, µs since the Unix epoch: lets a
+    /// driver bound its clock's offset from the server's (shards of one run share the server
+    /// as their reference clock).
+    #[serde(default)]
+    pub at_unix_us: u64,
     /// Why `wait_us` is unavailable, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

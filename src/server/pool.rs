@@ -167,6 +167,7 @@ impl WorkerPool {
                             kind: format!("{:?}", o.kind).to_lowercase(),
                             profile: ran.to_string(),
                             pid,
+                            at_unix_us: crate::units::unix_now_us(),
                             note: t.note,
                         });
                         // The client may have gone away; that is not the worker's problem.
