@@ -3,6 +3,7 @@
 
 pub mod class;
 pub mod cli;
+pub mod cluster;
 pub mod compare;
 pub mod driver;
 pub mod error;

@@ -40,6 +40,9 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(CompareArgs),
+    /// Write Kubernetes manifests: a Deployment and Service per class (limits from the class),
+    /// and the driver as an Indexed Job of shards.
+    K8s(K8sArgs),
     /// Merge the shards of one run (`run --shard I/N`) into one results directory.
     Merge(MergeArgs),
     /// Simulate request routing over many dynos: queueing vs utilization per routing policy.
@@ -122,6 +125,39 @@ pub struct BurnArgs {
     /// MB of memory to allocate and touch first.
     #[arg(long, default_value_t = 0)]
     pub alloc_mb: u64,
+}
+
+/// `dynobench k8s`.
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// A class to deploy and measure (repeatable).
+    #[arg(long = "class", value_name = "NAME", required = true)]
+    pub class: Vec<String>,
+    /// Class catalog: an embedded name, a TOML file, or several separated by commas.
+    #[arg(long = "classes", value_name = "CATALOG", default_value = "heroku")]
+    pub catalog: String,
+    /// Driver shards per class (pods of the Indexed Job), each running `run --shard I/N`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub shards: u32,
+    /// The image with dynobench on its PATH (build it from the repository's Dockerfile).
+    #[arg(long, default_value = "dynobench:latest")]
+    pub image: String,
+    /// Namespace of every object (default: kubectl's current one).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// The drivers' barrier (RFC 3339 or Unix seconds); default: now + --start-in.
+    #[arg(long, value_parser = parse::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// Without --start-at: the barrier this long after generating (time to apply and pull).
+    #[arg(long, default_value = "10m", value_parser = parse::parse_duration)]
+    pub start_in: std::time::Duration,
+    /// Where the manifests go: DIR/servers/*.json (apply first), DIR/drivers/*.json.
+    #[arg(long, default_value = "k8s")]
+    pub out: PathBuf,
+    /// `run` flags for every driver after `--` (load, calls, profile, SLOs), e.g.
+    /// `-- --rate 400 --calls 20000 --profile io`; checked now, not on the cluster.
+    #[arg(last = true, value_name = "RUN FLAGS")]
+    pub run_args: Vec<String>,
 }
 
 /// `dynobench merge`.

@@ -7,6 +7,7 @@ mod classes;
 mod common;
 mod compare;
 mod formation;
+mod k8s;
 mod merge;
 mod payload;
 mod plan;
@@ -32,6 +33,7 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
         Command::Run(a) => run::run(*a),
         Command::Compare(a) => compare::compare(a),
         Command::Merge(a) => merge::merge(a),
+        Command::K8s(a) => k8s::k8s(a),
         Command::Schema => {
             print!("{}", crate::report::export::json::schema());
             Ok(Outcome::Ok)

@@ -128,6 +128,13 @@ pub fn read_run(path: &Path) -> Result<RunFile, ReadError> {
         path: file.clone(),
         message,
     };
+    // A driver's log (`run --json` in a pod) may hold lines around the report: keep the
+    // object from a line "{" to the last line "}".
+    let text = if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() {
+        embedded_object(&text).unwrap_or(text)
+    } else {
+        text
+    };
     let probe: VersionProbe = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
     if let Some(v) = &probe.schema_version
         && major(v) != major(SCHEMA_VERSION)
@@ -152,6 +159,15 @@ pub fn read_run(path: &Path) -> Result<RunFile, ReadError> {
         }
     }
     Ok(RunFile { path: file, report })
+}
+
+/// The pretty-printed JSON object inside other lines: from the first line that is `{` to
+/// the last line that is `}`.
+fn embedded_object(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| l.trim_end() == "{")?;
+    let end = lines.iter().rposition(|l| l.trim_end() == "}")?;
+    (end > start).then(|| lines[start..=end].join("\n"))
 }
 
 /// Reads an HdrHistogram interval log (values in µs) and merges all its intervals; `None`
