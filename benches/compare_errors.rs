@@ -53,6 +53,7 @@ fn round(rng: &mut ChaCha8Rng, c: &Case, calls: usize, scale: f64, speed: f64) -
             server: None,
             bytes: 1,
             done_unix_us: 0,
+            reconnects: 0,
         });
         t += v;
     }

@@ -62,6 +62,7 @@ fn request(c: &mut Criterion) {
         backlog: 16,
         payload,
         ballast_mb: 0,
+        timeouts: Default::default(),
     })
     .unwrap();
     let mut stream = BufReader::new(TcpStream::connect(srv.addr).unwrap());

@@ -38,6 +38,7 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             }),
             bytes: 100,
             done_unix_us: 0,
+            reconnects: 0,
         });
         t += l;
     }
@@ -53,6 +54,7 @@ fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
             server: None,
             bytes: 0,
             done_unix_us: 0,
+            reconnects: 0,
         });
     }
     let cat = Catalog::default_catalog();

@@ -349,6 +349,7 @@ fn url_drives_a_running_serve_with_server_timings() {
         backlog: 16,
         payload: dynobench::workload::Payload::bundled(),
         ballast_mb: 0,
+        timeouts: Default::default(),
     })
     .unwrap();
     let url = format!("http://{}", srv.addr);

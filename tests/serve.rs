@@ -17,6 +17,7 @@ fn start(workers: usize, backlog: usize) -> server::ServerHandle {
         backlog,
         payload: Payload::bundled(),
         ballast_mb: 0,
+        timeouts: Default::default(),
     })
     .expect("server starts")
 }

@@ -42,6 +42,7 @@ fn class(lat_us: &[u64], t0: u64) -> ClassResult {
             }),
             bytes: 100,
             done_unix_us: 0,
+            reconnects: 0,
         });
         t += l;
     }
@@ -246,6 +247,7 @@ fn four_shard_processes_merge_to_one_drivers_load() {
         backlog: 64,
         payload: Payload::bundled(),
         ballast_mb: 0,
+        timeouts: Default::default(),
     })
     .expect("server starts");
     let url = format!("http://{}", s.addr);

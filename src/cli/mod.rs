@@ -43,6 +43,9 @@ pub enum Command {
     /// Write Kubernetes manifests: a Deployment and Service per class (limits from the class),
     /// and the driver as an Indexed Job of shards.
     K8s(K8sArgs),
+    /// Endurance of the driver and server: RSS over a long open-loop run, p50 over time, and
+    /// the server with many idle connections, against their goals.
+    Soak(SoakArgs),
     /// Merge the shards of one run (`run --shard I/N`) into one results directory.
     Merge(MergeArgs),
     /// Simulate request routing over many dynos: queueing vs utilization per routing policy.
@@ -160,6 +163,26 @@ pub struct K8sArgs {
     pub run_args: Vec<String>,
 }
 
+/// `dynobench soak`.
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// How long the open-loop run lasts (1h for the full soak).
+    #[arg(long, default_value = "10m", value_parser = parse::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Its rate, req/s.
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// How often the driver's RSS is read.
+    #[arg(long, default_value = "5s", value_parser = parse::parse_duration)]
+    pub sample_every: std::time::Duration,
+    /// Calls of the closed-loop run at concurrency 64.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(64..=10_000_000))]
+    pub closed_calls: u32,
+    /// Idle kept-alive connections opened to the server.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub idle_connections: u64,
+}
+
 /// `dynobench merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -227,6 +250,13 @@ pub struct ServeArgs {
     /// footprint (a forked Rails worker is often 150-300 MB) on top of its working set.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub ballast_mb: u64,
+    /// A request head must arrive within this from its first byte (slow clients are cut off).
+    #[arg(long, default_value = "30s", value_parser = parse::parse_duration)]
+    pub head_timeout: std::time::Duration,
+    /// A kept-alive connection without a request is closed after this (platform routers keep
+    /// idle connections ~55-90 s).
+    #[arg(long, default_value = "90s", value_parser = parse::parse_duration)]
+    pub idle_timeout: std::time::Duration,
 }
 
 /// `dynobench payload`.

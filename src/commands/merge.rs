@@ -72,7 +72,7 @@ pub(crate) fn merge(a: MergeArgs) -> Result<Outcome, CliError> {
                 parts.push((start_ms / 1000.0, iv));
             }
         }
-        c.intervals = merge_intervals(&parts).map_err(|e| failed(anyhow!(e)))?;
+        c.intervals = merge_intervals(&parts);
     }
     let dir = if a.no_save {
         None

@@ -15,6 +15,7 @@ mod run;
 mod serve;
 mod shard;
 mod simulate;
+mod soak;
 mod validate;
 
 pub(crate) use run::plan as run_plan;
@@ -34,6 +35,7 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
         Command::Compare(a) => compare::compare(a),
         Command::Merge(a) => merge::merge(a),
         Command::K8s(a) => k8s::k8s(a),
+        Command::Soak(a) => soak::soak(a),
         Command::Schema => {
             print!("{}", crate::report::export::json::schema());
             Ok(Outcome::Ok)

@@ -201,6 +201,8 @@ struct Progress {
     out: Option<PathBuf>,
     writer: Option<ResultsWriter>,
     save_error: Option<String>,
+    /// Classes in the last run.json written.
+    saved_classes: usize,
 }
 
 impl Progress {
@@ -218,10 +220,13 @@ impl Progress {
                 }
             }
         }
-        if let Some(w) = &mut self.writer
-            && let Err(e) = w.write(report)
-        {
-            self.save_error.get_or_insert(e);
+        if let Some(w) = &mut self.writer {
+            match w.write(report) {
+                Ok(()) => self.saved_classes = report.classes.len(),
+                Err(e) => {
+                    self.save_error.get_or_insert(e);
+                }
+            }
         }
     }
 }
@@ -273,7 +278,13 @@ impl Observer for Progress {
     }
 
     fn note(&mut self, line: &str) {
-        let _ = self.multi.println(format!("note: {line}"));
+        // Hidden bars (--quiet, --json, stderr not a terminal) print nothing: notes still
+        // reach stderr.
+        if self.multi.is_hidden() {
+            eprintln!("note: {line}");
+        } else {
+            let _ = self.multi.println(format!("note: {line}"));
+        }
     }
 }
 
@@ -305,6 +316,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
         out,
         writer: None,
         save_error: None,
+        saved_classes: 0,
     };
     let started = std::time::Instant::now();
     let report = match driver::run(&plan, &detection, &mut progress) {
@@ -330,7 +342,21 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
         }
     }
     if let Some(e) = progress.save_error {
-        return Err(failed(anyhow!("{e}")));
+        if a.quiet && !a.json {
+            // Nothing measured is lost: what could not be saved is printed.
+            println!("{}", table::render(&report));
+        }
+        let kept = match &dir {
+            Some(d) if progress.saved_classes > 0 => format!(
+                "; {d}/run.json holds the {} class(es) saved before that",
+                progress.saved_classes
+            ),
+            _ => String::new(),
+        };
+        return Err(failed(anyhow!(
+            "the results could not be saved ({e}){kept}; every class measured is in the table above{}",
+            if a.json { " (the JSON on stdout)" } else { "" }
+        )));
     }
     if report.interrupted {
         return Err(CliError::Interrupted(anyhow!(

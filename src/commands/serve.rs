@@ -43,6 +43,10 @@ pub(crate) fn serve(a: ServeArgs) -> Result<Outcome, CliError> {
         backlog: a.backlog as usize,
         payload,
         ballast_mb: a.ballast_mb,
+        timeouts: server::ConnTimeouts {
+            head: a.head_timeout,
+            idle: a.idle_timeout,
+        },
     };
     server::run_foreground(cfg)
         .with_context(|| format!("serving on {addr}"))

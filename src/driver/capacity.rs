@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use super::client::Caller;
 use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep, rising};
-use crate::record::histogram::new_hist;
-use crate::record::recorder::INTERVAL_US;
 use crate::record::verdict::{min_calls_for, slo_verdict};
 use crate::record::{Arrivals, ClassResult, ClassStatus};
 use crate::server::StatsResponse;
@@ -125,17 +123,11 @@ fn capacity_search(
         let drained_ms = drain(ep, plan.timeout);
         let v = slo_verdict(&r, &spec.slo);
         // Per-second medians (the recorded intervals are 100 ms).
-        let per_s = (1_000_000 / INTERVAL_US).max(1) as usize;
+        let per_s = (1_000_000 / r.intervals.width_us()).max(1) as usize;
         let series: Vec<f64> = r
             .intervals
-            .chunks(per_s)
-            .filter_map(|chunk| {
-                let mut h = new_hist();
-                for x in chunk {
-                    h.add(x).ok()?;
-                }
-                (!h.is_empty()).then(|| h.value_at_quantile(0.5) as f64)
-            })
+            .grouped(per_s)
+            .filter_map(|h| (!h.is_empty()).then(|| h.value_at_quantile(0.5) as f64))
             .collect();
         let trend = rising(&series);
         let achieved_ok = r.throughput_rps >= 0.95 * rate;

@@ -120,6 +120,9 @@ pub struct CallOutcome {
     pub server: Option<WorkResponse>,
     /// Body bytes.
     pub bytes: u64,
+    /// Kept-alive connections found closed by the server (idle timeout) and replaced during
+    /// this call; a request lost that way was sent again.
+    pub reconnects: u32,
 }
 
 /// A caller's connection slot: connects on first use and after any failure.
@@ -181,6 +184,7 @@ impl Caller {
             connect_us: None,
             server: None,
             bytes: 0,
+            reconnects: 0,
         };
         let result = tokio::time::timeout(timeout, self.get_inner(path, &mut out)).await;
         match result {
@@ -226,26 +230,47 @@ impl Caller {
     }
 
     async fn get_inner(&mut self, path: &str, out: &mut CallOutcome) -> Result<(), ErrorKind> {
-        if let Some(c) = &mut self.conn
-            && c.ready().await.is_err()
-        {
-            self.conn = None;
-        }
-        if self.conn.is_none() {
-            let t = Instant::now();
-            self.conn = Some(self.connect().await?);
-            out.connect_us = Some(t.elapsed().as_micros() as u64);
-        }
-        let sender = self.conn.as_mut().expect("connected above");
-        let req = Request::get(format!("{}{path}", self.target.base_path))
-            .header(hyper::header::HOST, &self.authority)
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("dynobench/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())
-            .map_err(|_| ErrorKind::Http)?;
-        let resp = sender.send_request(req).await.map_err(|_| ErrorKind::Http)?;
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            if let Some(c) = &mut self.conn
+                && c.ready().await.is_err()
+            {
+                // The server closed the kept-alive connection while it was idle.
+                self.conn = None;
+                out.reconnects += 1;
+            }
+            let reused = self.conn.is_some();
+            if self.conn.is_none() {
+                let t = Instant::now();
+                self.conn = Some(self.connect().await?);
+                out.connect_us = Some(out.connect_us.unwrap_or(0) + t.elapsed().as_micros() as u64);
+            }
+            let sender = self.conn.as_mut().expect("connected above");
+            let req = Request::get(format!("{}{path}", self.target.base_path))
+                .header(hyper::header::HOST, &self.authority)
+                .header(
+                    hyper::header::USER_AGENT,
+                    concat!("dynobench/", env!("CARGO_PKG_VERSION")),
+                )
+                .body(Empty::<Bytes>::new())
+                .map_err(|_| ErrorKind::Http)?;
+            match sender.send_request(req).await {
+                Ok(r) => break r,
+                // A kept-alive connection the server closed as the request went out (its
+                // idle timeout): nothing was answered, and a GET may be sent again, once,
+                // on a new connection.
+                Err(e)
+                    if reused
+                        && attempt == 1
+                        && (e.is_incomplete_message() || e.is_closed() || e.is_canceled()) =>
+                {
+                    self.conn = None;
+                    out.reconnects += 1;
+                }
+                Err(_) => return Err(ErrorKind::Http),
+            }
+        };
         let status = resp.status().as_u16();
         out.status = Some(status);
         let body = resp

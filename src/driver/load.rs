@@ -91,26 +91,60 @@ pub enum Event {
     Measuring(u64),
     /// A call finished.
     Call(Box<RequestRecord>),
+    /// The load stopped early and this many measured calls were still unanswered after
+    /// [`STOP_GRACE`]: they count as attempted and abandoned.
+    Abandoned(u64),
+}
+
+/// When a load is stopped early, how long calls in flight get to finish (and be recorded)
+/// before they are abandoned.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Intended send offsets of open-loop calls, generated as they are needed (an hour at a
+/// high rate is millions of calls: the schedule is never held whole).
+#[derive(Debug, Clone)]
+pub struct ArrivalTimes {
+    rng: ChaCha8Rng,
+    t: f64,
+    i: u64,
+    rate: f64,
+    arrivals: Arrivals,
+}
+
+impl ArrivalTimes {
+    /// Arrivals at `rate` per second, constant or Poisson (seeded).
+    pub fn new(rate: f64, arrivals: Arrivals, seed: u64) -> ArrivalTimes {
+        ArrivalTimes {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            t: 0.0,
+            i: 0,
+            rate,
+            arrivals,
+        }
+    }
+}
+
+impl Iterator for ArrivalTimes {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let at = match self.arrivals {
+            Arrivals::Constant => self.i as f64 / self.rate,
+            Arrivals::Poisson => {
+                let now = self.t;
+                let u: f64 = self.rng.random::<f64>().max(1e-12);
+                self.t += -u.ln() / self.rate;
+                now
+            }
+        };
+        self.i += 1;
+        Some(Duration::from_secs_f64(at))
+    }
 }
 
 /// Intended send offsets of `n` open-loop calls.
 pub fn schedule(n: u32, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<Duration> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut t = 0.0f64;
-    (0..n)
-        .map(|i| {
-            let at = match arrivals {
-                Arrivals::Constant => i as f64 / rate,
-                Arrivals::Poisson => {
-                    let now = t;
-                    let u: f64 = rng.random::<f64>().max(1e-12);
-                    t += -u.ln() / rate;
-                    now
-                }
-            };
-            Duration::from_secs_f64(at)
-        })
-        .collect()
+    ArrivalTimes::new(rate, arrivals, seed).take(n as usize).collect()
 }
 
 fn to_record(
@@ -132,6 +166,7 @@ fn to_record(
         server: out.server,
         bytes: out.bytes,
         done_unix_us: crate::units::unix_now_us(),
+        reconnects: out.reconnects,
     }
 }
 
@@ -172,7 +207,7 @@ pub async fn drive(
             caller
         });
     }
-    if !join_or_stop(&mut set, &mut stop, &mut callers).await {
+    if !join_or_stop(&mut set, &mut stop, &mut callers, None).await {
         return;
     }
     // Measured calls. Keep warmed-up connections; add callers as needed.
@@ -190,18 +225,13 @@ pub async fn drive(
             c
         });
     }
-    if !join_or_stop(&mut connecting, &mut stop, &mut callers).await {
+    if !join_or_stop(&mut connecting, &mut stop, &mut callers, None).await {
         return;
     }
     let next = Arc::new(AtomicU32::new(0));
     let (sched, warm) = match spec.model {
         LoadModel::Open { rate, arrivals, .. } => (
-            Some(Arc::new(schedule(
-                spec.open_warmup + spec.calls,
-                rate,
-                arrivals,
-                spec.seed,
-            ))),
+            Some(ArrivalTimes::new(rate, arrivals, spec.seed)),
             spec.open_warmup,
         ),
         LoadModel::Closed { .. } => (None, 0),
@@ -218,7 +248,12 @@ pub async fn drive(
     }
     let start = Instant::now() + spec.offset;
     // The measured phase starts at the first measured call's intended time.
-    let measuring_at = sched.as_ref().map_or(start, |s| start + s[warm as usize]);
+    let measuring_at = sched
+        .as_ref()
+        .and_then(|s| s.clone().nth(warm as usize))
+        .map_or(start, |d| start + d);
+    // Callers claim calls in order: the index, and in open loop its intended time.
+    let sched = Arc::new(std::sync::Mutex::new(sched));
     let mut marker = {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -232,39 +267,82 @@ pub async fn drive(
         // Closed loop (and open loop without warm-up): measuring starts now, before any call.
         let _ = (&mut marker).await;
     }
+    // Measured calls: on a stop, callers take no new call, and calls in flight get
+    // STOP_GRACE to finish; those still unanswered then are counted as abandoned.
+    let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let in_flight = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for mut caller in callers.drain(..) {
         let (next, spec, tx, sched) = (next.clone(), spec.clone(), tx.clone(), sched.clone());
+        let (halt, in_flight) = (halt.clone(), in_flight.clone());
         set.spawn(async move {
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
+                if halt.load(Ordering::Relaxed) {
+                    break;
+                }
+                let (i, offset) = {
+                    let mut g = sched.lock().expect("no caller panics holding it");
+                    (
+                        next.fetch_add(1, Ordering::Relaxed),
+                        g.as_mut().and_then(Iterator::next),
+                    )
+                };
                 if i >= total {
                     break;
                 }
                 let phase = if i < warm { Phase::Warmup } else { Phase::Measured };
-                let intended = sched.as_ref().map(|s| start + s[i as usize]);
+                let intended = offset.map(|d| start + d);
                 if let Some(at) = intended {
                     tokio::time::sleep_until(at).await;
+                    if halt.load(Ordering::Relaxed) {
+                        break;
+                    }
                 }
                 let sent = Instant::now();
+                let measured = phase == Phase::Measured;
+                if measured {
+                    in_flight.fetch_add(1, Ordering::Relaxed);
+                }
                 let out = caller.get(&spec.path, spec.timeout).await;
+                if measured {
+                    in_flight.fetch_sub(1, Ordering::Relaxed);
+                }
                 let _ = tx.send(Event::Call(Box::new(to_record(phase, base, intended, sent, out))));
             }
             caller
         });
     }
     let mut done = Vec::new();
-    join_or_stop(&mut set, &mut stop, &mut done).await;
+    if !join_or_stop(&mut set, &mut stop, &mut done, Some(&halt)).await {
+        let left = in_flight.load(Ordering::Relaxed);
+        if left > 0 {
+            let _ = tx.send(Event::Abandoned(left));
+        }
+    }
     marker.abort();
 }
 
-/// Waits for every task, or aborts them when `stop` turns true. Returns whether all finished.
+/// Waits for every task, or stops them when `stop` turns true: at once, or with `halt`, by
+/// raising it and giving them [`STOP_GRACE`] to finish their calls. Returns whether all
+/// finished on their own.
 async fn join_or_stop(
     set: &mut JoinSet<Caller>,
     stop: &mut watch::Receiver<bool>,
     out: &mut Vec<Caller>,
+    halt: Option<&std::sync::atomic::AtomicBool>,
 ) -> bool {
     loop {
         if *stop.borrow() {
+            if let Some(h) = halt {
+                h.store(true, Ordering::Relaxed);
+                let _ = tokio::time::timeout(STOP_GRACE, async {
+                    while let Some(j) = set.join_next().await {
+                        if let Ok(c) = j {
+                            out.push(c);
+                        }
+                    }
+                })
+                .await;
+            }
             set.abort_all();
             return false;
         }

@@ -67,7 +67,7 @@ impl Drop for Monitor {
     }
 }
 
-fn sample_loop(pid: u32, period: Duration, stop: &AtomicBool) -> Vec<RuntimeSample> {
+fn sample_loop(pid: u32, mut period: Duration, stop: &AtomicBool) -> Vec<RuntimeSample> {
     let mut out = Vec::new();
     let Ok(mut sys) = System::new() else { return out };
     let spid = Pid::from_u32(pid);
@@ -111,9 +111,17 @@ fn sample_loop(pid: u32, period: Duration, stop: &AtomicBool) -> Vec<RuntimeSamp
             load_avg_5m: l5,
             load_avg_15m: l15,
         });
+        // A long run keeps a bounded record: every other sample, at twice the period.
+        if out.len() >= MAX_SAMPLES {
+            out = out.into_iter().step_by(2).collect();
+            period *= 2;
+        }
     }
     out
 }
+
+/// Most runtime samples kept per class; beyond it the samples thin out (memory stays flat).
+pub const MAX_SAMPLES: usize = 4096;
 
 #[cfg(test)]
 mod tests {

@@ -182,7 +182,18 @@ pub(crate) fn run_phase(
                         }
                         obs.call_done(r.phase == Phase::Measured, r.error.is_none());
                         rec.record(&r);
+                        // Every caller (warm-up uses at least one per worker) timed out with
+                        // no response in between: nothing is coming back.
+                        if failure.is_none() && rec.timeouts_in_a_row() >= u64::from(plan.load.concurrency().max(workers).max(1)) {
+                            failure = Some(format!(
+                                "the server stopped answering: {} call(s) in a row got no response within the {} timeout (hung, stopped, or overloaded beyond the timeout)",
+                                rec.timeouts_in_a_row(),
+                                crate::units::fmt_secs(plan.timeout.as_secs_f64())
+                            ));
+                            let _ = stop_tx.send(true);
+                        }
                     }
+                    Some(Event::Abandoned(n)) => rec.abandoned(n),
                 },
                 _ = tick.tick() => {
                     if crate::interrupt::requested() {

@@ -124,6 +124,7 @@ impl ClassResult {
             clock: rec.clock.offset(),
             intervals: rec.intervals,
             call_log: rec.call_log,
+            call_log_dropped: rec.call_log_dropped,
             load_start_unix_s: ctx.load_start_unix_s,
             measured_start_unix_s: ctx.measured_start_unix_s,
             calls,

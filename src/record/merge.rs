@@ -157,6 +157,7 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     m.calls.ok = refs.iter().map(|c| c.calls.ok).sum();
     m.calls.response_bytes = refs.iter().map(|c| c.calls.response_bytes).sum();
     m.calls.digest_mismatches = refs.iter().map(|c| c.calls.digest_mismatches).sum();
+    m.calls.reconnects = refs.iter().map(|c| c.calls.reconnects).sum();
     m.calls.errors.clear();
     m.calls.status_codes.clear();
     for c in &refs {
@@ -241,8 +242,12 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
         .memory_quota
         .as_ref()
         .map(|q| memory_quota(&m.runtime, q.quota_bytes));
-    m.intervals = refs.iter().flat_map(|c| c.intervals.iter().cloned()).collect();
+    m.intervals = first.intervals.clone();
+    for c in refs.iter().skip(1) {
+        m.intervals.append(&c.intervals);
+    }
     m.call_log = refs.iter().flat_map(|c| c.call_log.iter().cloned()).collect();
+    m.call_log_dropped = refs.iter().map(|c| c.call_log_dropped).sum();
     m.warnings.clear();
     for w in refs.iter().flat_map(|c| c.warnings.iter()) {
         if !m.warnings.contains(w) {

@@ -12,6 +12,7 @@ pub mod cost;
 pub mod formation;
 pub mod histogram;
 pub mod host;
+pub mod intervals;
 pub mod limits;
 pub mod merge;
 pub mod model;

@@ -14,6 +14,8 @@ pub const DEMAND_SAMPLES: usize = 4096;
 /// Length of the recorded latency intervals, µs (100 ms: short enough that even a run of a
 /// few seconds has enough blocks of consecutive calls for `compare`).
 pub const INTERVAL_US: u64 = 100_000;
+/// Calls kept in a class's call log (for runtime.log and plots); later calls are counted.
+pub const CALL_LOG_MAX: usize = 20_000;
 
 /// Which part of a class's run a call belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub struct RequestRecord {
     /// The driver's wall clock at completion, µs since the Unix epoch (0: unknown): with
     /// the server's stamp it bounds the clocks' offset.
     pub done_unix_us: u64,
+    /// Kept-alive connections found closed by the server and replaced during the call.
+    pub reconnects: u32,
 }
 
 /// Histograms and counters of one class.
@@ -87,9 +91,12 @@ pub struct ClassRecorder {
     pub connect: Hist,
     /// Client latency per interval of [`INTERVAL_US`] of the measured phase (by completion
     /// time): the .hlog, and the blocks of consecutive calls `compare` resamples.
-    pub intervals: Vec<Hist>,
-    /// Every call, warm-up included, for router-style log lines.
+    pub intervals: super::intervals::IntervalSeries,
+    /// Every call, warm-up included, for router-style log lines (the first
+    /// [`CALL_LOG_MAX`]; the rest are counted in `call_log_dropped`).
     pub call_log: Vec<CallLine>,
+    /// Calls beyond [`CALL_LOG_MAX`], not in `call_log`.
+    pub call_log_dropped: u64,
     /// The server's clock against the driver's, bounded by the answered calls.
     pub clock: super::clock::ClockBounds,
     warmup: Hist,
@@ -100,6 +107,8 @@ pub struct ClassRecorder {
     errors: BTreeMap<String, u64>,
     statuses: BTreeMap<String, u64>,
     late_sends: u64,
+    reconnects: u64,
+    timeouts_in_a_row: u64,
     last_done_us: u64,
     measure_start_us: Option<u64>,
     digest_first: BTreeMap<u64, u64>,
@@ -128,8 +137,9 @@ impl ClassRecorder {
             major_faults: 0,
             voluntary_switches: 0,
             connect: new_hist(),
-            intervals: Vec::new(),
+            intervals: Default::default(),
             call_log: Vec::new(),
+            call_log_dropped: 0,
             clock: Default::default(),
             warmup: new_hist(),
             warmup_calls: 0,
@@ -139,6 +149,8 @@ impl ClassRecorder {
             errors: BTreeMap::new(),
             statuses: BTreeMap::new(),
             late_sends: 0,
+            reconnects: 0,
+            timeouts_in_a_row: 0,
             last_done_us: 0,
             measure_start_us: None,
             digest_first: BTreeMap::new(),
@@ -151,14 +163,23 @@ impl ClassRecorder {
     /// a timed-out call enters the latency histograms at the timeout value.
     pub fn record(&mut self, r: &RequestRecord) {
         let elapsed = r.done_us.saturating_sub(r.sent_us);
-        self.call_log.push(CallLine {
-            done_us: r.done_us,
-            connect_us: r.connect_us.unwrap_or(0),
-            service_us: elapsed,
-            status: r.status,
-            error: r.error,
-            bytes: r.bytes,
-        });
+        if self.call_log.len() >= CALL_LOG_MAX {
+            self.call_log_dropped += 1;
+        } else {
+            self.call_log.push(CallLine {
+                done_us: r.done_us,
+                connect_us: r.connect_us.unwrap_or(0),
+                service_us: elapsed,
+                status: r.status,
+                error: r.error,
+                bytes: r.bytes,
+            });
+        }
+        if r.status.is_some() {
+            self.timeouts_in_a_row = 0;
+        } else if r.error == Some(ErrorKind::Timeout) {
+            self.timeouts_in_a_row += 1;
+        }
         if r.phase == Phase::Warmup {
             self.warmup_calls += 1;
             if r.error.is_none() {
@@ -168,6 +189,7 @@ impl ClassRecorder {
             return;
         }
         self.attempted += 1;
+        self.reconnects += u64::from(r.reconnects);
         let start = r.intended_us.unwrap_or(r.sent_us);
         self.measure_start_us.get_or_insert(start);
         self.last_done_us = self.last_done_us.max(r.done_us);
@@ -262,17 +284,28 @@ impl ClassRecorder {
 
     fn record_interval(&mut self, done_us: u64, value: u64) {
         let base = self.measure_start_us.unwrap_or(0);
-        let i = (done_us.saturating_sub(base) / INTERVAL_US) as usize;
-        while self.intervals.len() <= i {
-            self.intervals.push(new_hist());
-        }
-        record(&mut self.intervals[i], value);
+        self.intervals.record(done_us.saturating_sub(base), value);
     }
 
     /// Marks the start of the measured phase (µs since the load started): the base of the
     /// intervals and of the measured duration.
     pub fn measuring_from(&mut self, at_us: u64) {
         self.measure_start_us = Some(at_us);
+    }
+
+    /// Calls (warm-up or measured) that timed out since the last response of any status.
+    pub fn timeouts_in_a_row(&self) -> u64 {
+        self.timeouts_in_a_row
+    }
+
+    /// `n` measured calls were still in flight when the load stopped early: attempted, and
+    /// failed as abandoned.
+    pub fn abandoned(&mut self, n: u64) {
+        self.attempted += n;
+        *self
+            .errors
+            .entry(ErrorKind::Abandoned.name().to_string())
+            .or_default() += n;
     }
 
     /// Whether this recorder is for an open-loop run.
@@ -310,6 +343,7 @@ impl ClassRecorder {
             },
             response_bytes: self.bytes,
             digest_mismatches: self.digest_mismatches,
+            reconnects: self.reconnects,
         }
     }
 

@@ -27,6 +27,7 @@ fn call(
         }),
         bytes: 10,
         done_unix_us: 0,
+        reconnects: 0,
     }
 }
 

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::capacity::CapacityReport;
 use super::cost::Cost;
-use super::histogram::Hist;
 use super::limits::{AppliedLimits, Counters};
 use super::runtime::{MemoryQuotaReport, RuntimeSample};
 use super::summary::Summary;
@@ -126,6 +125,10 @@ pub struct CallCounts {
     pub response_bytes: u64,
     /// Responses whose `digest` differed from the first one (should be 0: same work every call).
     pub digest_mismatches: u64,
+    /// Measured calls that found their kept-alive connection closed by the server (its idle
+    /// timeout) and reconnected; a request lost that way was sent again.
+    #[serde(default)]
+    pub reconnects: u64,
 }
 
 /// The warm-up calls, reported apart from the measurement.
@@ -312,11 +315,15 @@ pub struct ClassResult {
     /// Per-second client-latency histograms (for the .hlog; not stored in run.json).
     #[serde(skip)]
     #[schemars(skip)]
-    pub intervals: Vec<Hist>,
+    pub intervals: crate::record::intervals::IntervalSeries,
     /// Every call (for runtime.log router lines; not stored in run.json).
     #[serde(skip)]
     #[schemars(skip)]
     pub call_log: Vec<CallLine>,
+    /// Calls beyond the call log's bound (not in `call_log`; not stored in run.json).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub call_log_dropped: u64,
     /// Seconds since the Unix epoch when the class's load started (call_log times are
     /// relative to it).
     #[serde(default)]
@@ -374,6 +381,9 @@ pub enum ErrorKind {
     Http,
     /// A response with a status other than 200.
     Status,
+    /// Still in flight when the run stopped early (interrupt, failed server), unanswered
+    /// after the stop's grace.
+    Abandoned,
 }
 
 impl ErrorKind {
@@ -384,6 +394,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Http => "http",
             ErrorKind::Status => "status",
+            ErrorKind::Abandoned => "abandoned",
         }
     }
 }

@@ -382,24 +382,24 @@ fn merge_facts(shards: &[ShardRun], facts: &ShardFacts, merged: &[ClassResult]) 
     (facts, warnings)
 }
 
-/// The shards' per-second intervals of one class merged by time: a shard whose measured
-/// calls started `start_s` after the earliest shard's (server clock) has its interval k
-/// added to merged interval `k + round(start_s)`. Exact counts; the alignment is to the
-/// nearest second, which is what a 1-s interval can resolve.
+/// The shards' intervals of one class merged by time: a shard whose measured calls started
+/// `start_s` after the earliest shard's (server clock) has its interval k added to merged
+/// interval `k + round(start_s / width)`, at the coarsest of the shards' widths. Exact
+/// counts; the alignment is to the nearest interval, which is what an interval can resolve.
 pub fn merge_intervals(
-    parts: &[(f64, Vec<super::histogram::Hist>)],
-) -> Result<Vec<super::histogram::Hist>, String> {
-    let mut out: Vec<super::histogram::Hist> = Vec::new();
-    for (start_s, intervals) in parts {
-        let shift = start_s.max(0.0).round() as usize;
-        for (k, h) in intervals.iter().enumerate() {
-            while out.len() <= k + shift {
-                out.push(super::histogram::new_hist());
-            }
-            out[k + shift]
-                .add(h)
-                .map_err(|e| format!("adding intervals: {e:?}"))?;
+    parts: &[(f64, super::intervals::IntervalSeries)],
+) -> super::intervals::IntervalSeries {
+    let width = parts
+        .iter()
+        .map(|p| p.1.width_us())
+        .max()
+        .unwrap_or(super::recorder::INTERVAL_US);
+    let mut out = super::intervals::IntervalSeries::new(width);
+    for (start_s, series) in parts {
+        let shift = (start_s.max(0.0) * 1e6 / width as f64).round() as usize;
+        for (k, h) in series.regrouped(width).iter().enumerate() {
+            out.add_at(k + shift, &h);
         }
     }
-    Ok(out)
+    out
 }

@@ -295,6 +295,7 @@ mod tests {
             server: None,
             bytes: 1,
             done_unix_us: 0,
+            reconnects: 0,
         };
         for &ms in ok_ms {
             rec.record(&call(t, ms * 1000, None));

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod reader;
 pub mod service;
 pub mod simulate;
+pub mod soak;
 pub mod table;
 pub mod writer;
 

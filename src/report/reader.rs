@@ -9,6 +9,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use thiserror::Error;
 
 use crate::record::histogram::{Hist, decode};
+use crate::record::intervals::IntervalSeries;
 use crate::record::{ClassResult, RunReport, SCHEMA_VERSION};
 
 /// Why a results file cannot be read (all are input errors: exit 2).
@@ -204,8 +205,8 @@ pub fn read_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReadError> {
 /// The per-second intervals of a class's `<class>.hlog` next to the run's run.json, each
 /// as its values (µs) in ascending order; `None` when there is no such file.
 pub fn read_intervals(run: &RunFile, class: &str) -> Result<Option<Vec<Vec<u64>>>, ReadError> {
-    Ok(read_interval_histograms(run, class)?.map(|hs| {
-        hs.iter()
+    Ok(read_interval_histograms(run, class)?.map(|s| {
+        s.iter()
             .map(|h| {
                 let mut v = Vec::with_capacity(h.len() as usize);
                 for x in h.iter_recorded() {
@@ -218,8 +219,9 @@ pub fn read_intervals(run: &RunFile, class: &str) -> Result<Option<Vec<Vec<u64>>
     }))
 }
 
-/// The class's per-interval histograms from its .hlog, in order (`None` without one).
-pub fn read_interval_histograms(run: &RunFile, class: &str) -> Result<Option<Vec<Hist>>, ReadError> {
+/// The class's intervals from its .hlog, in order, at the log's interval width (`None`
+/// without one).
+pub fn read_interval_histograms(run: &RunFile, class: &str) -> Result<Option<IntervalSeries>, ReadError> {
     let path = run
         .dir()
         .join(format!("{}.hlog", super::writer::file_stem(class)));
@@ -234,16 +236,28 @@ pub fn read_interval_histograms(run: &RunFile, class: &str) -> Result<Option<Vec
         path: path.clone(),
         reason,
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Hist> = Vec::new();
+    let mut width_us = crate::record::recorder::INTERVAL_US;
     for entry in IntervalLogIterator::new(&bytes) {
         if let LogEntry::Interval(iv) = entry.map_err(|e| bad(format!("{e:?}")))? {
-            out.push(
-                decode(iv.encoded_histogram())
-                    .map_err(|e| bad(format!("interval at {:?}: {e}", iv.start_timestamp())))?,
-            );
+            let h = decode(iv.encoded_histogram())
+                .map_err(|e| bad(format!("interval at {:?}: {e}", iv.start_timestamp())))?;
+            width_us = (iv.duration().as_micros() as u64).max(1);
+            // Empty intervals are not logged: place each by its start.
+            let k = (iv.start_timestamp().as_micros() as u64 / width_us) as usize;
+            if k > out.len() + crate::record::intervals::MAX_INTERVALS * 16 {
+                return Err(bad(format!(
+                    "interval at {:?} is far beyond the previous one (timestamps must be relative to the log's start)",
+                    iv.start_timestamp()
+                )));
+            }
+            while out.len() < k {
+                out.push(crate::record::histogram::new_hist());
+            }
+            out.push(h);
         }
     }
-    Ok(Some(out))
+    Ok(Some(IntervalSeries::from_hists(width_us, out)))
 }
 
 #[cfg(test)]

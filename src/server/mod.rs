@@ -2,6 +2,7 @@
 //! with its server-side timings) and `GET /stats`, on hyper + axum, with the work done by a
 //! pool of `WEB_CONCURRENCY` worker threads and a graceful shutdown on SIGTERM/SIGINT.
 
+pub mod conn;
 mod pool;
 mod process;
 pub mod timing;
@@ -18,13 +19,14 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use conn::ConnTimeouts;
+use conn::{Activity, TrackedIo};
 pub use pool::{SubmitError, WorkerPool};
 pub use process::{ProcessStats, process_stats};
 
@@ -115,6 +117,8 @@ pub struct ServeConfig {
     pub payload: Payload,
     /// Extra memory each worker keeps, MB (models an app's per-worker footprint).
     pub ballast_mb: u64,
+    /// Connection timeouts: a request head, and an idle kept-alive connection.
+    pub timeouts: ConnTimeouts,
 }
 
 /// Shared state of the handlers.
@@ -272,14 +276,22 @@ async fn stats(State(state): State<Arc<AppState>>) -> Json<StatsResponse> {
     })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and gives
-/// in-flight requests up to [`SHUTDOWN_GRACE`] to finish.
+/// Most connections open at once; beyond it new ones are closed at once (memory stays
+/// bounded whatever clients do).
+pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, closes
+/// idle connections and gives in-flight requests up to [`SHUTDOWN_GRACE`] to finish. Each
+/// connection is closed after `timeouts.head` if a request head trickles in, and after
+/// `timeouts.idle` without a request.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    timeouts: ConnTimeouts,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -289,25 +301,68 @@ pub async fn serve(
                     // Out of file descriptors and the like: back off instead of spinning.
                     Err(_) => { tokio::time::sleep(Duration::from_millis(10)).await; continue; }
                 };
+                while conns.try_join_next().is_some() {}
+                if conns.len() >= MAX_CONNECTIONS {
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
-                let svc = TowerToHyperService::new(router.clone());
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .max_buf_size(MAX_HEAD_BYTES)
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), svc);
-                let watched = graceful.watch(conn);
-                tokio::spawn(async move { let _ = watched.await; });
+                conns.spawn(connection(stream, router.clone(), timeouts, closing_rx.clone()));
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => {}
-    }
+    let _ = closing_tx.send(true);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
     Ok(())
+}
+
+/// One connection until the client closes it, a timeout passes or the server shuts down
+/// (then the request in progress, if any, is finished first).
+async fn connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    timeouts: ConnTimeouts,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    let activity = Activity::new();
+    let inner = TowerToHyperService::new(router);
+    let act = activity.clone();
+    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        act.request_started();
+        let fut = hyper::service::Service::call(&inner, req);
+        let act = act.clone();
+        async move {
+            let r = fut.await;
+            act.request_done();
+            r
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(TrackedIo::new(stream, activity.clone())), svc);
+    tokio::pin!(conn);
+    let mut tick = tokio::time::interval(conn::check_period(&timeouts));
+    let mut shutting = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            Ok(()) = closing.changed(), if !shutting => {
+                shutting = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tick.tick(), if !shutting => {
+                // Nothing is in progress on an expired connection: drop it.
+                if activity.expired(&timeouts).is_some() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Resolves on the first SIGTERM or SIGINT.
@@ -384,7 +439,7 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
                 };
                 let _ = ready_tx.send(Ok(listener.local_addr()?));
                 let router = app(pool, &cfg.payload);
-                serve(listener, router, async {
+                serve(listener, router, cfg.timeouts, async {
                     let _ = stop_rx.await;
                 })
                 .await
@@ -419,7 +474,7 @@ pub fn run_foreground(cfg: ServeConfig) -> std::io::Result<()> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let router = app(pool, &cfg.payload);
-        serve(listener, router, termination_signal()).await?;
+        serve(listener, router, cfg.timeouts, termination_signal()).await?;
         eprintln!("dynobench serve: shut down gracefully");
         Ok::<(), std::io::Error>(())
     })

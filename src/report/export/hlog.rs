@@ -7,7 +7,6 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::record::ClassResult;
-use crate::record::recorder::INTERVAL_US;
 
 /// Renders a class's interval histograms as an interval log.
 pub fn hlog(c: &ClassResult) -> Result<Vec<u8>, String> {
@@ -25,14 +24,15 @@ pub fn hlog(c: &ClassResult) -> Result<Vec<u8>, String> {
         .begin_log_with(&mut buf, &mut ser)
         .map_err(|e| e.to_string())?;
     let tag = Tag::new(&c.name).ok_or_else(|| format!("class name '{}' cannot be an hlog tag", c.name))?;
+    let width = c.intervals.width_us();
     for (i, h) in c.intervals.iter().enumerate() {
         if h.is_empty() {
             continue;
         }
         w.write_histogram(
-            h,
-            Duration::from_micros(i as u64 * INTERVAL_US),
-            Duration::from_micros(INTERVAL_US),
+            &h,
+            Duration::from_micros(i as u64 * width),
+            Duration::from_micros(width),
             Some(tag),
         )
         .map_err(|e| format!("{e:?}"))?;

@@ -116,6 +116,17 @@ fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
         };
         out.push((t, line));
     }
+    if c.call_log_dropped > 0 {
+        let t = c.load_start_unix_s + c.call_log.last().map_or(0.0, |l| l.done_us as f64 / 1e6);
+        out.push((
+            t,
+            format!(
+                "dynobench: {} later calls are not logged here (the log keeps the first {}); the histograms and .hlog hold every call",
+                c.call_log_dropped,
+                crate::record::recorder::CALL_LOG_MAX
+            ),
+        ));
+    }
     if let Some(f) = &c.failure
         && f.contains("R15")
     {
