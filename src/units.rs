@@ -53,7 +53,7 @@ pub fn parse_duration_us(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("'{s}' needs a unit: us, ms or s"))?;
+        .ok_or_else(|| format!("'{s}' needs a unit: us, ms, s, m or h"))?;
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().map_err(|_| format!("'{s}' is not a duration"))?;
     let mult = match unit.trim() {
@@ -61,9 +61,10 @@ pub fn parse_duration_us(s: &str) -> Result<f64, String> {
         "ms" => 1e3,
         "s" => 1e6,
         "m" | "min" => 60e6,
+        "h" => 3600e6,
         other => {
             return Err(format!(
-                "unknown duration unit '{other}' in '{s}'; use us, ms or s"
+                "unknown duration unit '{other}' in '{s}'; use us, ms, s, m or h"
             ));
         }
     };

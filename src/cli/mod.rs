@@ -166,8 +166,8 @@ pub struct K8sArgs {
 /// `dynobench soak`.
 #[derive(Debug, Args)]
 pub struct SoakArgs {
-    /// How long the open-loop run lasts (1h for the full soak).
-    #[arg(long, default_value = "10m", value_parser = parse::parse_duration)]
+    /// How long the open-loop run lasts (1h for the full soak; at most 24h).
+    #[arg(long, default_value = "10m", value_parser = parse::parse_long_duration)]
     pub duration: std::time::Duration,
     /// Its rate, req/s.
     #[arg(long, default_value_t = 50.0)]

@@ -73,6 +73,15 @@ pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_micros(us as u64))
 }
 
+/// A duration of up to a day (`10m`, `1h`).
+pub(crate) fn parse_long_duration(s: &str) -> Result<std::time::Duration, String> {
+    let us = crate::units::parse_duration_us(s)?;
+    if !(1e6..=86_400e6).contains(&us) {
+        return Err(format!("'{s}' must be between 1s and 24h"));
+    }
+    Ok(std::time::Duration::from_micros(us as u64))
+}
+
 pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     crate::workload::generate::parse_size(s)
 }

@@ -147,6 +147,11 @@ pub struct RunArgs {
     /// router logs and limits) or haproxy (installed separately; a cross-check of ours).
     #[arg(long, default_value = "ours", value_parser = ["ours", "haproxy"])]
     pub balancer: String,
+    /// Measure classes whose local emulation is identical (same CPU model, memory and
+    /// workers, e.g. eco, basic and standard-1x) each on their own, instead of once for all
+    /// (their figures then differ only by run-to-run noise).
+    #[arg(long)]
+    pub measure_identical: bool,
     /// Run the I-th share of a run split between N drivers (0 ≤ I < N), e.g. 0/4: rate / N
     /// (open loop) or calls and callers / N (closed loop), a seed derived from --seed, and
     /// results marked as a shard for `dynobench merge`. Needs --url.

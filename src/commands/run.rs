@@ -186,6 +186,7 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
             crate::cli::StartBalance::Seconds(s) => Some(s),
         },
         shard: None,
+        share_identical: !a.measure_identical,
     };
     super::shard::apply(a, &mut plan)?;
     Ok(plan)

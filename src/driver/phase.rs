@@ -37,10 +37,11 @@ pub(crate) struct Endpoint<'a> {
     pub(crate) sandbox: Option<(&'a mut Sandbox, LimiterKind)>,
 }
 
-/// Warm-up calls for `workers`: at least two per worker (unless warm-up is off), so that every
-/// worker has served before the measurement.
+/// Warm-up calls for `workers`: at least one per worker (unless warm-up is off), sent by at
+/// least as many callers as workers, so that every worker has served (and touched its
+/// memory) before the measurement.
 pub(crate) fn effective_warmup(warmup: u32, workers: u32) -> u32 {
-    if warmup == 0 { 0 } else { warmup.max(2 * workers) }
+    if warmup == 0 { 0 } else { warmup.max(workers) }
 }
 
 fn load_facts(plan: &RunPlan) -> LoadFacts {

@@ -64,6 +64,9 @@ pub struct RunPlan {
     pub formation: Option<FormationSpec>,
     /// Burst-balance classes: the balance at the start, core-seconds (`None`: full).
     pub start_balance_s: Option<f64>,
+    /// Local classes with an identical emulation are measured once, the others reporting
+    /// that measurement (false with `--measure-identical`).
+    pub share_identical: bool,
     /// With `--shard I/N`: this driver's share of the run (calls, load and seed above are
     /// already the share's) and its barrier.
     pub shard: Option<crate::record::ShardFacts>,

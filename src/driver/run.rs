@@ -85,6 +85,38 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
             } else {
                 name.clone()
             };
+            // A local class emulated exactly as one already measured this round reports
+            // that measurement.
+            if plan.share_identical
+                && !remote
+                && let Some(j) = (0..i).find(|&j| {
+                    parts[j].len() == round as usize
+                        && parts[j][round as usize - 1].same_as.is_none()
+                        && same_emulation(units[j].0, units[j].1, class, workers)
+                })
+            {
+                let mut result = parts[j][round as usize - 1].clone();
+                let of = units[j].2.clone();
+                obs.note(&format!(
+                    "{name}: the same emulation as {of} (CPU {}, {} MB, {workers} workers): its figures are {of}'s measurement (--measure-identical measures it again)",
+                    class.cpu.describe(),
+                    class.memory_mb
+                ));
+                result.name = name.clone();
+                result.class = class.clone();
+                result.price_usd_month = class.price_usd_month;
+                result.cost.usd_month = class.price_usd_month;
+                result.cost.usd_hour = class.price_usd_hour();
+                result.same_as = Some(of);
+                parts[i].push(result);
+                attempted += 1;
+                report.classes = merged_classes(&parts);
+                apply_value(&mut report.classes);
+                report.slo = slo_verdicts(&report.classes, &plan.slos);
+                report.worker_sweeps = worker_sweeps(&report.classes, &plan.slos);
+                obs.class_done(&report);
+                continue;
+            }
             obs.class_started(&label, effective_warmup(p.warmup, workers), p.calls);
             let before = hostspeed::measure(&speed_cpus, 3);
             let mut result = match (&p.target, kind) {
@@ -122,6 +154,11 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
     report.complete = !report.interrupted && attempted == expected;
     report.finished_at = Some(rfc3339(SystemTime::now()));
     Ok(report)
+}
+
+/// Whether two classes are emulated identically here: CPU model, memory and workers.
+fn same_emulation(a: &DynoClass, aw: u32, b: &DynoClass, bw: u32) -> bool {
+    a.cpu == b.cpu && a.memory_mb == b.memory_mb && a.memory_hard_mb == b.memory_hard_mb && aw == bw
 }
 
 /// Each unit's rounds merged into one class result, with its host-speed index.

@@ -122,6 +122,7 @@ impl ClassResult {
             rounds: Vec::new(),
             host_speed: None,
             clock: rec.clock.offset(),
+            same_as: None,
             intervals: rec.intervals,
             call_log: rec.call_log,
             call_log_dropped: rec.call_log_dropped,

@@ -9,6 +9,9 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 
 use super::histogram::{Hist, new_hist, record};
 
+/// Length of the recorded latency intervals, µs (100 ms: short enough that even a run of a
+/// few seconds has enough blocks of consecutive calls for `compare`).
+pub const INTERVAL_US: u64 = 100_000;
 /// Most intervals kept; beyond it the width doubles.
 pub const MAX_INTERVALS: usize = 4096;
 /// Live (uncompressed) intervals kept for calls that complete out of order.
@@ -47,7 +50,7 @@ pub struct IntervalSeries {
 
 impl Default for IntervalSeries {
     fn default() -> IntervalSeries {
-        IntervalSeries::new(super::recorder::INTERVAL_US)
+        IntervalSeries::new(INTERVAL_US)
     }
 }
 

@@ -11,9 +11,7 @@ use crate::server::WorkResponse;
 /// Most demand samples kept per class.
 pub const DEMAND_SAMPLES: usize = 4096;
 
-/// Length of the recorded latency intervals, µs (100 ms: short enough that even a run of a
-/// few seconds has enough blocks of consecutive calls for `compare`).
-pub const INTERVAL_US: u64 = 100_000;
+pub use super::intervals::INTERVAL_US;
 /// Calls kept in a class's call log (for runtime.log and plots); later calls are counted.
 pub const CALL_LOG_MAX: usize = 20_000;
 

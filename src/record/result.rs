@@ -330,6 +330,10 @@ pub struct ClassResult {
     pub load_start_unix_s: f64,
     /// Seconds since the Unix epoch when the measured calls started (for the .hlog).
     pub measured_start_unix_s: f64,
+    /// Not measured on its own: its local emulation (CPU model, memory, workers) is this
+    /// class's, whose measurement it reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
     /// The server's clock against the driver's (server − driver), bounded by the calls;
     /// `None` when the endpoint does not stamp its answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

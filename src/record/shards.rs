@@ -393,7 +393,7 @@ pub fn merge_intervals(
         .iter()
         .map(|p| p.1.width_us())
         .max()
-        .unwrap_or(super::recorder::INTERVAL_US);
+        .unwrap_or(super::intervals::INTERVAL_US);
     let mut out = super::intervals::IntervalSeries::new(width);
     for (start_s, series) in parts {
         let shift = (start_s.max(0.0) * 1e6 / width as f64).round() as usize;

@@ -149,7 +149,7 @@ pub fn render(r: &RunReport) -> String {
     }
     let n = r.config.calls;
     s.push_str(&format!(
-        "\n{} measured calls per class after {} warm-up (at least 2 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
+        "\n{} measured calls per class after {} warm-up (at least 1 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
         n,
         r.config.warmup,
         r.config.load_model,
@@ -173,6 +173,17 @@ pub fn render(r: &RunReport) -> String {
         s.push_str(
             "* capped: the class asks for more CPU than this machine can give the server (see summary.md)\n",
         );
+    }
+    let shared: Vec<String> = r
+        .classes
+        .iter()
+        .filter_map(|c| c.same_as.as_ref().map(|of| format!("{} = {of}", c.name)))
+        .collect();
+    if !shared.is_empty() {
+        s.push_str(&format!(
+            "{}: emulated exactly alike here (CPU model, memory, workers), so measured once; prices differ (--measure-identical measures each)\n",
+            shared.join(", ")
+        ));
     }
     for c in &r.classes {
         if c.status != ClassStatus::Ok {

@@ -2,7 +2,8 @@
 //! request head must arrive within the head timeout from its first byte (slow-loris
 //! defence), while a kept-alive connection may sit idle between requests for the much longer
 //! idle timeout (the platform keeps idle connections ~55–90 s). hyper has one timer for
-//! both, so the connection's bytes and its requests are watched here instead.
+//! both, so each connection's bytes and requests are watched here, and a connection is
+//! served by [`connection`] until the client leaves, a clock runs out or the server stops.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -150,6 +151,53 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
 /// How often a connection's clocks are checked: often enough for the shorter timeout.
 pub fn check_period(t: &ConnTimeouts) -> Duration {
     (t.head.min(t.idle) / 8).clamp(Duration::from_millis(5), Duration::from_secs(1))
+}
+
+/// One connection until the client closes it, a timeout passes or the server shuts down
+/// (then the request in progress, if any, is finished first).
+pub(crate) async fn connection(
+    stream: tokio::net::TcpStream,
+    router: axum::Router,
+    timeouts: ConnTimeouts,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    let activity = Activity::new();
+    let inner = hyper_util::service::TowerToHyperService::new(router);
+    let act = activity.clone();
+    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        act.request_started();
+        let fut = hyper::service::Service::call(&inner, req);
+        let act = act.clone();
+        async move {
+            let r = fut.await;
+            act.request_done();
+            r
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .max_buf_size(super::MAX_HEAD_BYTES)
+        .serve_connection(
+            hyper_util::rt::TokioIo::new(TrackedIo::new(stream, activity.clone())),
+            svc,
+        );
+    tokio::pin!(conn);
+    let mut tick = tokio::time::interval(check_period(&timeouts));
+    let mut shutting = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            Ok(()) = closing.changed(), if !shutting => {
+                shutting = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tick.tick(), if !shutting => {
+                // Nothing is in progress on an expired connection: drop it.
+                if activity.expired(&timeouts).is_some() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,14 +19,11 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use conn::ConnTimeouts;
-use conn::{Activity, TrackedIo};
 pub use pool::{SubmitError, WorkerPool};
 pub use process::{ProcessStats, process_stats};
 
@@ -307,7 +304,7 @@ pub async fn serve(
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                conns.spawn(connection(stream, router.clone(), timeouts, closing_rx.clone()));
+                conns.spawn(conn::connection(stream, router.clone(), timeouts, closing_rx.clone()));
             }
             () = &mut shutdown => break,
         }
@@ -319,50 +316,6 @@ pub async fn serve(
     })
     .await;
     Ok(())
-}
-
-/// One connection until the client closes it, a timeout passes or the server shuts down
-/// (then the request in progress, if any, is finished first).
-async fn connection(
-    stream: tokio::net::TcpStream,
-    router: Router,
-    timeouts: ConnTimeouts,
-    mut closing: tokio::sync::watch::Receiver<bool>,
-) {
-    let activity = Activity::new();
-    let inner = TowerToHyperService::new(router);
-    let act = activity.clone();
-    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        act.request_started();
-        let fut = hyper::service::Service::call(&inner, req);
-        let act = act.clone();
-        async move {
-            let r = fut.await;
-            act.request_done();
-            r
-        }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .max_buf_size(MAX_HEAD_BYTES)
-        .serve_connection(TokioIo::new(TrackedIo::new(stream, activity.clone())), svc);
-    tokio::pin!(conn);
-    let mut tick = tokio::time::interval(conn::check_period(&timeouts));
-    let mut shutting = false;
-    loop {
-        tokio::select! {
-            _ = conn.as_mut() => return,
-            Ok(()) = closing.changed(), if !shutting => {
-                shutting = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            _ = tick.tick(), if !shutting => {
-                // Nothing is in progress on an expired connection: drop it.
-                if activity.expired(&timeouts).is_some() {
-                    return;
-                }
-            }
-        }
-    }
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

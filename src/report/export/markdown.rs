@@ -337,6 +337,16 @@ pub fn summary_md(r: &RunReport) -> String {
          p99's upper bound), and n/e a percentile it cannot estimate (p99.9 needs 1000 calls). \
          `value p99` = (cheapest p99 / p99) ÷ (price / cheapest price). `*` = capped to this machine."
     );
+    for c in &r.classes {
+        if let Some(of) = &c.same_as {
+            let _ = writeln!(
+                s,
+                "\n{}: emulated here exactly as {of} (CPU model, memory, workers), so its figures are {of}'s \
+                 measurement; only the price differs. `run --measure-identical` measures it on its own.",
+                c.name
+            );
+        }
+    }
     if !r.slo.is_empty() {
         let _ = writeln!(s, "\n## SLOs\n");
         for v in &r.slo {
