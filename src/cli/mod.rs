@@ -40,20 +40,20 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(CompareArgs),
+    /// Merge the shards of one run (`run --shard I/N`) into one results directory.
+    Merge(MergeArgs),
     /// Write Kubernetes manifests: a Deployment and Service per class (limits from the class),
     /// and the driver as an Indexed Job of shards.
     K8s(K8sArgs),
-    /// Endurance of the driver and server: RSS over a long open-loop run, p50 over time, and
-    /// the server with many idle connections, against their goals.
-    Soak(SoakArgs),
-    /// Merge the shards of one run (`run --shard I/N`) into one results directory.
-    Merge(MergeArgs),
     /// Simulate request routing over many dynos: queueing vs utilization per routing policy.
     Simulate(SimulateArgs),
     /// Plan dynos and monthly cost for a target rate and SLO from measured results.
     Plan(PlanArgs),
     /// Check the CPU capacity model against live runs: measured vs predicted throughput, p50, p95.
     Validate(ValidateArgs),
+    /// Endurance of the driver and server: RSS over a long open-loop run, p50 over time, and
+    /// the server with many idle connections, against their goals.
+    Soak(SoakArgs),
     /// (internal) A noisy neighbour: burn CPU in a seeded load pattern until killed.
     #[command(hide = true)]
     Neighbour(NeighbourArgs),
