@@ -51,10 +51,6 @@ fn servers_of(parent: u32) -> Vec<i32> {
     v
 }
 
-fn dynobench_children() -> Vec<String> {
-    common::processes_matching(&["dynobench serve --port 0", "dynobench neighbour"])
-}
-
 #[test]
 fn a_server_that_stops_answering_fails_its_class_and_the_next_class_runs() {
     let _s = common::serial();
@@ -118,7 +114,11 @@ fn a_server_that_stops_answering_fails_its_class_and_the_next_class_runs() {
         r.classes[1].failure
     );
     assert!(r.complete);
-    assert!(dynobench_children().is_empty(), "{:?}", dynobench_children());
+    assert!(
+        common::dynobench_children().is_empty(),
+        "{:?}",
+        common::dynobench_children()
+    );
     assert!(
         common::leftover_groups(pid).is_empty(),
         "{:?}",
@@ -155,10 +155,14 @@ fn a_killed_driver_leaves_groups_the_next_run_removes() {
     child.wait().unwrap();
     // The server dies with its parent (PR_SET_PDEATHSIG).
     let t = Instant::now();
-    while !dynobench_children().is_empty() && t.elapsed() < Duration::from_secs(5) {
+    while !common::dynobench_children().is_empty() && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(dynobench_children().is_empty(), "{:?}", dynobench_children());
+    assert!(
+        common::dynobench_children().is_empty(),
+        "{:?}",
+        common::dynobench_children()
+    );
     let stale = common::leftover_groups(pid);
     if stale.is_empty() {
         // The dutycycle fallback creates no groups: nothing for the next run to remove.

@@ -394,10 +394,6 @@ fn url_drives_a_running_serve_with_server_timings() {
     assert_eq!(r.classes[0].calls.errors["connect"], 3);
 }
 
-fn dynobench_processes() -> Vec<String> {
-    common::processes_matching(&["dynobench serve --port 0", "dynobench neighbour"])
-}
-
 #[test]
 fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
     let _s = common::serial();
@@ -430,7 +426,11 @@ fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
             .and_then(|mut d| d.next())
             .and_then(|e| e.ok())
             .is_some_and(|e| e.path().join("performance-m.hgrm").exists());
-        if saved && dynobench_processes().iter().any(|c| c.contains("neighbour")) {
+        if saved
+            && common::dynobench_children()
+                .iter()
+                .any(|c| c.contains("neighbour"))
+        {
             break;
         }
         assert!(
@@ -460,9 +460,9 @@ fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
     }
     validate_against_schema(&dir);
     assert!(
-        dynobench_processes().is_empty(),
+        common::dynobench_children().is_empty(),
         "no server or neighbour remains: {:?}",
-        dynobench_processes()
+        common::dynobench_children()
     );
     let leftover = common::leftover_groups(pid);
     assert!(leftover.is_empty(), "no cgroup remains: {leftover:?}");

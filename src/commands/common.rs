@@ -44,3 +44,33 @@ pub(crate) fn slo_outcome(report: &crate::record::RunReport) -> Outcome {
         Outcome::ThresholdFailed
     }
 }
+
+/// Checks a results label (`--label`): letters, digits, '-', '_' and '.' only.
+pub(crate) fn check_label(label: &str) -> Result<(), CliError> {
+    if label.is_empty()
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(usage(anyhow::anyhow!(
+            "--label '{label}' may use only letters, digits, '-', '_' and '.'"
+        )));
+    }
+    Ok(())
+}
+
+/// The classes `--class` names, from `catalog`; the error names the flag.
+pub(crate) fn named_classes(
+    catalog: &crate::class::Catalog,
+    names: &[String],
+) -> Result<Vec<crate::class::DynoClass>, CliError> {
+    names
+        .iter()
+        .map(|n| {
+            catalog
+                .class(n)
+                .cloned()
+                .map_err(|e| usage(anyhow::anyhow!("--class: {e}")))
+        })
+        .collect()
+}

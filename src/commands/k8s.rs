@@ -28,16 +28,7 @@ const OWNED: [&str; 8] = [
 
 pub(crate) fn k8s(a: K8sArgs) -> Result<Outcome, CliError> {
     let catalog = Catalog::load(&a.catalog).map_err(usage)?;
-    let classes = a
-        .class
-        .iter()
-        .map(|n| {
-            catalog
-                .class(n)
-                .cloned()
-                .map_err(|e| usage(anyhow!("--class: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let classes = super::common::named_classes(&catalog, &a.class)?;
     if let Some(f) = a
         .run_args
         .iter()

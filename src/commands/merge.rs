@@ -40,15 +40,7 @@ pub(crate) fn merge(a: MergeArgs) -> Result<Outcome, CliError> {
             .and_then(|s| base_label(&s.report.label))
             .map_or("merged".into(), |b| format!("{b}-merged")),
     };
-    if label.is_empty()
-        || !label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(usage(anyhow!(
-            "--label '{label}' may use only letters, digits, '-', '_' and '.'"
-        )));
-    }
+    super::common::check_label(&label)?;
     let run_id = format!("{}-{label}", compact_stamp(SystemTime::now()));
     let mut report = merge_shards(shards, a.partial, &run_id).map_err(usage)?;
     // The per-second intervals (for compare's blocks and the .hlog), aligned by start time.

@@ -32,15 +32,7 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
             .cloned()
             .collect()
     } else {
-        a.class
-            .iter()
-            .map(|n| {
-                catalog
-                    .class(n)
-                    .cloned()
-                    .map_err(|e| usage(anyhow!("--class: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?
+        super::common::named_classes(&catalog, &a.class)?
     };
     let load = match a.rate {
         Some(r) if !(r > 0.0 && r <= 100_000.0) => {
@@ -145,15 +137,7 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
             "local".into()
         }
     });
-    if label.is_empty()
-        || !label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(usage(anyhow!(
-            "--label '{label}' may use only letters, digits, '-', '_' and '.'"
-        )));
-    }
+    super::common::check_label(&label)?;
     let mut plan = RunPlan {
         catalog,
         classes,

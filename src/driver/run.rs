@@ -87,14 +87,14 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
             };
             // A local class emulated exactly as one already measured this round reports
             // that measurement.
-            if plan.share_identical
-                && !remote
-                && let Some(j) = (0..i).find(|&j| {
-                    parts[j].len() == round as usize
-                        && parts[j][round as usize - 1].same_as.is_none()
-                        && same_emulation(units[j].0, units[j].1, class, workers)
-                })
-            {
+            let same = (0..i).find(|&j| {
+                plan.share_identical
+                    && !remote
+                    && parts[j].len() == round as usize
+                    && parts[j][round as usize - 1].same_as.is_none()
+                    && same_emulation(units[j].0, units[j].1, class, workers)
+            });
+            let result = if let Some(j) = same {
                 let mut result = parts[j][round as usize - 1].clone();
                 let of = units[j].2.clone();
                 obs.note(&format!(
@@ -108,37 +108,32 @@ pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Res
                 result.cost.usd_month = class.price_usd_month;
                 result.cost.usd_hour = class.price_usd_hour();
                 result.same_as = Some(of);
-                parts[i].push(result);
-                attempted += 1;
-                report.classes = merged_classes(&parts);
-                apply_value(&mut report.classes);
-                report.slo = slo_verdicts(&report.classes, &plan.slos);
-                report.worker_sweeps = worker_sweeps(&report.classes, &plan.slos);
-                obs.class_done(&report);
-                continue;
-            }
-            obs.class_started(&label, effective_warmup(p.warmup, workers), p.calls);
-            let before = hostspeed::measure(&speed_cpus, 3);
-            let mut result = match (&p.target, kind) {
-                (Some(t), _) => {
-                    let mut ep = Endpoint {
-                        rt: &rt,
-                        target: Arc::new(t.clone()),
-                        tls: tls.clone(),
-                        sandbox: None,
-                    };
-                    measure(&mut ep, &p, class, workers, obs)
-                }
-                (None, Some(k)) => local_class(&rt, &p, class, workers, k, detection, &placement, obs),
-                (None, None) => unreachable!("local runs always have a limiter"),
+                result
+            } else {
+                obs.class_started(&label, effective_warmup(p.warmup, workers), p.calls);
+                let before = hostspeed::measure(&speed_cpus, 3);
+                let mut result = match (&p.target, kind) {
+                    (Some(t), _) => {
+                        let mut ep = Endpoint {
+                            rt: &rt,
+                            target: Arc::new(t.clone()),
+                            tls: tls.clone(),
+                            sandbox: None,
+                        };
+                        measure(&mut ep, &p, class, workers, obs)
+                    }
+                    (None, Some(k)) => local_class(&rt, &p, class, workers, k, detection, &placement, obs),
+                    (None, None) => unreachable!("local runs always have a limiter"),
+                };
+                let after = hostspeed::measure(&speed_cpus, 3);
+                result.name = name.clone();
+                result.rounds = vec![round_of(
+                    &result,
+                    round,
+                    before.into_iter().chain(after).collect(),
+                )];
+                result
             };
-            let after = hostspeed::measure(&speed_cpus, 3);
-            result.name = name.clone();
-            result.rounds = vec![round_of(
-                &result,
-                round,
-                before.into_iter().chain(after).collect(),
-            )];
             parts[i].push(result);
             attempted += 1;
             report.classes = merged_classes(&parts);

@@ -170,6 +170,11 @@ pub fn processes_matching(needles: &[&str]) -> Vec<String> {
     v
 }
 
+/// Servers and neighbours a run started that are still running.
+pub fn dynobench_children() -> Vec<String> {
+    processes_matching(&["dynobench serve --port 0", "dynobench neighbour"])
+}
+
 /// Cgroup directories a dynobench process `pid` created that are still there (v1
 /// controllers and the v2 root).
 pub fn leftover_groups(pid: u32) -> Vec<String> {
