@@ -235,6 +235,26 @@ fn refuses_missing_corrupt_and_incompatible_runs() {
     let o = compare(&a, &other, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("different workloads"));
+
+    // An empty or truncated baseline is an input error, not a run without classes that
+    // "shows no regression".
+    for (name, text, field) in [
+        ("empty", "{}", "schema_version"),
+        (
+            "noclasses",
+            "{\"schema_version\": \"1.3\", \"classes\": []}",
+            "classes",
+        ),
+    ] {
+        let d = tmp.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("run.json"), text).unwrap();
+        for o in [compare(&d, &a, &[]), compare(&a, &d, &[])] {
+            assert_eq!(o.status.code(), Some(2), "{name}");
+            let e = String::from_utf8_lossy(&o.stderr);
+            assert!(e.contains(&format!("{name}/run.json: {field}")), "{e}");
+        }
+    }
 }
 
 /// `n` lognormal latencies (µs), median 100 ms, seeded.

@@ -222,6 +222,11 @@ pub struct CompareArgs {
     /// Also exit 1 when a metric's verdict is "insufficient data" (inconclusive is not a pass).
     #[arg(long)]
     pub strict: bool,
+    /// Run-to-run spread of one round's percentiles on your hosts, percent per run (default:
+    /// this project's measured figures, 4-6%; measure yours with `dynobench validate --aa`).
+    /// Used only when a run has one round; with --repeat the rounds show their own spread.
+    #[arg(long, value_parser = parse_percent)]
+    pub run_to_run: Option<f64>,
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,

@@ -28,6 +28,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
     let opts = CompareOptions {
         threshold_pct: a.threshold,
         noise_pct: a.noise,
+        run_to_run_pct: a.run_to_run,
         ..CompareOptions::default()
     };
     let c = diff(

@@ -169,11 +169,19 @@ fn percentile_of(sorted: &mut [f64], q: f64) -> f64 {
     sorted[i]
 }
 
-/// Block-bootstrap intervals of the change of each percentile in `ps` (0..1) from A to B.
-/// `None` per percentile when either side has fewer than 2 blocks.
-pub fn bootstrap_changes(a: &Blocks, b: &Blocks, ps: &[f64], seed: u64) -> Vec<Option<Change>> {
+/// Block-bootstrap replicates of the log change of each percentile in `ps` (0..1) from A
+/// to B, resampled jointly (one resample of each run serves every percentile, so their
+/// dependence is kept), with the log change of the estimates themselves. `None` when either
+/// side has fewer than 2 blocks.
+#[allow(clippy::type_complexity)]
+pub fn bootstrap_replicates(
+    a: &Blocks,
+    b: &Blocks,
+    ps: &[f64],
+    seed: u64,
+) -> Option<(Vec<Option<f64>>, Vec<Vec<f64>>)> {
     if a.blocks.len() < 2 || b.blocks.len() < 2 {
-        return vec![None; ps.len()];
+        return None;
     }
     let mut values: Vec<u64> = a.blocks.iter().chain(&b.blocks).flatten().copied().collect();
     values.sort_unstable();
@@ -198,14 +206,32 @@ pub fn bootstrap_changes(a: &Blocks, b: &Blocks, ps: &[f64], seed: u64) -> Vec<O
         v
     };
     let (sa, sb) = (sorted(a), sorted(b));
-    ps.iter()
-        .zip(logs.iter_mut())
-        .map(|(&p, l)| {
+    let center = ps
+        .iter()
+        .map(|&p| {
             let (va, vb) = (nearest_rank(&sa, p)?, nearest_rank(&sb, p)?);
+            Some((vb.max(1) as f64 / va.max(1) as f64).ln())
+        })
+        .collect();
+    Some((center, logs))
+}
+
+/// Block-bootstrap intervals of the change of each percentile in `ps` (0..1) from A to B,
+/// one at a time (percentile method, not simultaneous). `None` per percentile when either
+/// side has fewer than 2 blocks.
+pub fn bootstrap_changes(a: &Blocks, b: &Blocks, ps: &[f64], seed: u64) -> Vec<Option<Change>> {
+    let Some((center, mut logs)) = bootstrap_replicates(a, b, ps, seed) else {
+        return vec![None; ps.len()];
+    };
+    center
+        .iter()
+        .zip(logs.iter_mut())
+        .map(|(c, l)| {
+            let c = (*c)?;
             l.sort_by(f64::total_cmp);
             let alpha = (1.0 - CONFIDENCE) / 2.0;
             Some(Change {
-                estimate: vb.max(1) as f64 / va.max(1) as f64 - 1.0,
+                estimate: c.exp() - 1.0,
                 lo: percentile_of(l, alpha).exp() - 1.0,
                 hi: percentile_of(l, 1.0 - alpha).exp() - 1.0,
             })

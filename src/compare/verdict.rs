@@ -11,8 +11,8 @@ pub enum Verdict {
     Faster,
     /// B is higher, significantly and by more than the noise threshold.
     Slower,
-    /// The interval lies within ± the noise threshold, or the change is significant but
-    /// smaller than the threshold.
+    /// The whole interval lies within ± the noise threshold (an equivalence test: both
+    /// one-sided tests against ± the threshold reject).
     NoChange,
     /// The interval allows a change beyond the noise threshold but does not show one (or
     /// there is no interval at all).
@@ -36,12 +36,11 @@ pub fn verdict(change: Option<Change>, noise: f64) -> Verdict {
     let Some(c) = change else {
         return Verdict::InsufficientData;
     };
-    let significant = c.lo > 0.0 || c.hi < 0.0;
     if c.lo > 0.0 && c.estimate > noise {
         Verdict::Slower
     } else if c.hi < 0.0 && c.estimate < -noise {
         Verdict::Faster
-    } else if (c.lo >= -noise && c.hi <= noise) || (significant && c.estimate.abs() <= noise) {
+    } else if c.lo >= -noise && c.hi <= noise {
         Verdict::NoChange
     } else {
         Verdict::InsufficientData
@@ -61,7 +60,10 @@ mod tests {
         assert_eq!(verdict(c(0.2, 0.1, 0.3), 0.02), Verdict::Slower);
         assert_eq!(verdict(c(-0.2, -0.3, -0.1), 0.02), Verdict::Faster);
         assert_eq!(verdict(c(0.0, -0.01, 0.015), 0.02), Verdict::NoChange);
-        assert_eq!(verdict(c(0.01, 0.005, 0.03), 0.02), Verdict::NoChange);
+        // Significant but small, with an interval reaching past the threshold: "no change"
+        // is not shown (equivalence needs the whole interval inside).
+        assert_eq!(verdict(c(0.01, 0.005, 0.03), 0.02), Verdict::InsufficientData);
+        assert_eq!(verdict(c(0.01, 0.005, 0.015), 0.02), Verdict::NoChange);
         assert_eq!(verdict(c(0.05, -0.1, 0.2), 0.02), Verdict::InsufficientData);
         assert_eq!(verdict(None, 0.02), Verdict::InsufficientData);
     }

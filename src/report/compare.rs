@@ -70,7 +70,7 @@ fn class_rows(s: &mut String, d: &ClassDelta) {
 /// The comparison as Markdown.
 pub fn render_markdown(c: &Comparison) -> String {
     let mut s = format!(
-        "# dynobench compare\n\nA = `{}`, B = `{}`. Each change is B/A − 1 with its 95% interval; a slower verdict beyond {}% is a regression, changes within {}% are noise.\n\n",
+        "# dynobench compare\n\nA = `{}`, B = `{}`. Each change is B/A − 1 with its interval; a class's four intervals hold together at 95% and classes are tested with Holm, so the whole comparison has one 5% error rate. A slower verdict beyond {}% is a regression; \"no change\" needs the whole interval within ±{}%.\n\n",
         c.a, c.b, c.threshold_pct, c.noise_pct
     );
     s.push_str(
@@ -89,6 +89,14 @@ pub fn render_markdown(c: &Comparison) -> String {
                     .map(|n| format!("- {} {}: {n}", d.class, m.metric))
             })
         })
+        .collect();
+    let notes: Vec<String> = notes
+        .into_iter()
+        .chain(
+            c.classes
+                .iter()
+                .filter_map(|d| d.drift_note.as_ref().map(|n| format!("- {}: {n}", d.class))),
+        )
         .collect();
     if !notes.is_empty() {
         s.push_str("\nNotes:\n");

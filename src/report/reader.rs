@@ -105,6 +105,8 @@ impl RunFile {
 struct VersionProbe {
     #[serde(default)]
     schema_version: Option<String>,
+    #[serde(default)]
+    classes: Option<Vec<serde::de::IgnoredAny>>,
 }
 
 /// The newest run under `dir` (results directories are named by their start time, so the
@@ -124,8 +126,8 @@ pub fn latest_run(dir: &Path) -> Result<PathBuf, ReadError> {
 }
 
 /// Reads `path`: a results directory or its run.json. Within a major version, fields a file
-/// lacks (it was written by an older or a newer 1.x) take their defaults; a file without a
-/// `schema_version` is read as the current major version.
+/// lacks (it was written by an older or a newer 1.x) take their defaults; `schema_version`
+/// and at least one class are required.
 pub fn read_run(path: &Path) -> Result<RunFile, ReadError> {
     let file = if path.is_dir() {
         path.join("run.json")
@@ -160,6 +162,31 @@ pub fn read_run(path: &Path) -> Result<RunFile, ReadError> {
             path: file,
             found: v.clone(),
         });
+    }
+    // What every run.json has: its format's version and at least one class. An empty object
+    // (a corrupt or truncated baseline) must not read as a run that measured nothing.
+    for (field, present) in [
+        (
+            "schema_version",
+            probe
+                .schema_version
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty()),
+        ),
+        ("classes", probe.classes.as_ref().is_some_and(|c| !c.is_empty())),
+    ] {
+        if !present {
+            return Err(ReadError::Invalid {
+                path: file,
+                field: field.into(),
+                reason: if field == "classes" {
+                    "a run needs at least one class; this file has none (an empty or truncated run.json?)"
+                        .into()
+                } else {
+                    "missing or empty: not a run.json written by dynobench run or merge".into()
+                },
+            });
+        }
     }
     let de = &mut serde_json::Deserializer::from_str(&text);
     let report: RunReport = serde_path_to_error::deserialize(de).map_err(|e| {
