@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod parse;
+mod reports;
 mod run;
 
 pub use parse::{Calls, WorkerCounts};
-use parse::{parse_percent, parse_rate, parse_seconds, parse_size};
+use parse::{parse_rate, parse_seconds, parse_size};
+pub use reports::{CompareArgs, CompareLimits, MergeArgs, ReportArgs};
 pub use run::{RunArgs, StartBalance};
 
 use crate::simulate::{Arrivals, Policy, UtilRange};
@@ -40,6 +42,8 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(CompareArgs),
+    /// (Re)write a results directory's index.html; with several, a page of them side by side.
+    Report(ReportArgs),
     /// Merge the shards of one run (`run --shard I/N`) into one results directory.
     Merge(MergeArgs),
     /// Write Kubernetes manifests: a Deployment and Service per class (limits from the class),
@@ -181,50 +185,6 @@ pub struct SoakArgs {
     /// Idle kept-alive connections opened to the server.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub idle_connections: u64,
-}
-
-/// `dynobench merge`.
-#[derive(Debug, Args)]
-pub struct MergeArgs {
-    /// The shards' results directories (or their run.json), any order.
-    #[arg(required = true, num_args = 1..)]
-    pub shards: Vec<PathBuf>,
-    /// Merge even when shards are missing (the merged load is then less than the run's).
-    #[arg(long)]
-    pub partial: bool,
-    /// Where the merged results directory goes.
-    #[arg(long, default_value = "results")]
-    pub out: PathBuf,
-    /// Label of the merged directory (default: the shards' label, or merged).
-    #[arg(long)]
-    pub label: Option<String>,
-    /// Do not write a results directory.
-    #[arg(long)]
-    pub no_save: bool,
-    /// Print the merged run.json to stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// `dynobench compare`.
-#[derive(Debug, Args)]
-pub struct CompareArgs {
-    /// The baseline results directory (or its run.json).
-    pub a: PathBuf,
-    /// The results directory compared with it.
-    pub b: PathBuf,
-    /// A significant slow-down beyond this many percent is a regression (exit 1).
-    #[arg(long, default_value = "10%", value_parser = parse_percent)]
-    pub threshold: f64,
-    /// Changes smaller than this are "no change" (noise), percent.
-    #[arg(long, default_value = "2%", value_parser = parse_percent)]
-    pub noise: f64,
-    /// Also exit 1 when a metric's verdict is "insufficient data" (inconclusive is not a pass).
-    #[arg(long)]
-    pub strict: bool,
-    /// Print the comparison as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `dynobench serve`.
@@ -425,4 +385,7 @@ pub struct PlanArgs {
     /// Also write the plan to this CSV file.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Also write the plan to this HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }

@@ -324,6 +324,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
                 "results: {d}/ (summary.md, run.json, latency.svg, …) in {:.0?}",
                 round(started.elapsed())
             );
+            println!("page:    {d}/{}", crate::report::export::html::INDEX);
         }
     }
     if let Some(e) = progress.save_error {

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod hgrm;
 pub mod hlog;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod runtime_log;

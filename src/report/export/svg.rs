@@ -8,10 +8,60 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::record::histogram::decode;
 use crate::record::{ClassResult, RunReport};
-use crate::report::palette::{color, legend};
+use crate::report::palette::{axes, color, legend};
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("plotting: {e:?}")
+}
+
+/// One chart of a results directory: its file name, what it shows, and its SVG text.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// The file it is written to (`latency.svg`).
+    pub file: &'static str,
+    /// What it shows, in a few words.
+    pub title: &'static str,
+    /// The SVG document.
+    pub svg: String,
+}
+
+/// Every chart the run's data supports, in the order a reader wants them: latency, cost,
+/// then a formation, burst balances and worker sweeps where the run has them.
+pub fn charts(r: &RunReport) -> Result<Vec<Chart>, String> {
+    let mut out = vec![
+        Chart {
+            file: "latency.svg",
+            title: "Client latency by percentile",
+            svg: latency_svg(r)?,
+        },
+        Chart {
+            file: "cost.svg",
+            title: "Tail latency and cost per million requests",
+            svg: cost_svg(r)?,
+        },
+    ];
+    if let Some(f) = r.formation.as_ref().filter(|f| !f.points.is_empty()) {
+        out.push(Chart {
+            file: "formation.svg",
+            title: "Formation: measured vs simulated",
+            svg: crate::report::formation::svg(f)?,
+        });
+    }
+    if r.classes.iter().any(|c| c.burst.is_some()) {
+        out.push(Chart {
+            file: "burst.svg",
+            title: "Burst balance and latency over time",
+            svg: burst_svg(r)?,
+        });
+    }
+    if !r.worker_sweeps.is_empty() {
+        out.push(Chart {
+            file: "workers.svg",
+            title: "Throughput and p99 by worker count",
+            svg: workers_svg(r)?,
+        });
+    }
+    Ok(out)
 }
 
 /// Percentile curve points (x = 1/(1-p), y = ms) of a class's client latency.
@@ -48,28 +98,26 @@ pub fn latency_svg(r: &RunReport) -> Result<String, String> {
             .flat_map(|(_, p)| p.iter().map(|x| x.1))
             .fold(1.0f64, f64::max)
             * 1.1;
+        // Ticks at the percentiles people quote, up to the highest the calls reach.
+        let keys: Vec<f64> = [1.0, 2.0, 4.0, 10.0, 20.0, 100.0, 1000.0, 10_000.0, 100_000.0]
+            .into_iter()
+            .filter(|k| *k <= xmax * 1.0001)
+            .collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 format!("client latency by percentile — {}", r.run_id),
                 ("sans-serif", 18),
             )
             .margin(12)
-            .x_label_area_size(40)
+            .margin_right(36)
+            .x_label_area_size(46)
             .y_label_area_size(60)
-            .build_cartesian_2d((1.0f64..xmax).log_scale(), 0.0f64..ymax)
+            .build_cartesian_2d((1.0f64..xmax).log_scale().with_key_points(keys), 0.0f64..ymax)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile (log scale of 1/(1-p))")
-            .y_desc("latency, ms")
-            .x_label_formatter(&|x| {
-                let p = (1.0 - 1.0 / x) * 100.0;
-                if p < 99.0 {
-                    format!("{p:.0}%")
-                } else {
-                    format!("{p:.2}%")
-                }
-            })
+        axes(&mut chart.configure_mesh())
+            .x_desc("percentile (log scale: each step right is ten times rarer)")
+            .y_desc("latency (ms)")
+            .x_label_formatter(&|x| format!("p{}", crate::report::palette::tick(&((1.0 - 1.0 / x) * 100.0))))
             .draw()
             .map_err(err)?;
         for (i, (name, pts)) in curves.iter().enumerate() {
@@ -108,8 +156,7 @@ fn class_axes<'a, 'b>(
         .y_label_area_size(55)
         .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
         .map_err(err)?;
-    chart
-        .configure_mesh()
+    axes(&mut chart.configure_mesh())
         .x_labels(0)
         .y_desc(ydesc)
         .disable_x_mesh()
@@ -135,6 +182,31 @@ fn class_axes<'a, 'b>(
     Ok(chart)
 }
 
+/// Room above the tallest bar for the legend and the bars' labels (the axis reaches this
+/// multiple of it).
+const HEADROOM: f64 = 1.4;
+
+/// The one word that says where a capacity comes from.
+fn origin(b: crate::record::cost::CapacityBasis) -> &'static str {
+    if b.is_estimate() { "estimated" } else { "measured" }
+}
+
+/// Writes a short label centred above each bar top `(x, y, text)`.
+fn bar_labels(
+    chart: &mut Axes<'_, '_>,
+    labels: impl Iterator<Item = (f64, f64, String)>,
+) -> Result<(), String> {
+    let style = TextStyle::from(("sans-serif", 14).into_font())
+        .color(&RGBColor(70, 70, 70))
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    chart
+        .draw_series(
+            labels.map(|(x, y, text)| EmptyElement::at((x, y)) + Text::new(text, (0, -3), style.clone())),
+        )
+        .map_err(err)?;
+    Ok(())
+}
+
 /// cost.svg: per class, p95 and p99 (left) and USD per million requests at capacity, with
 /// measured and estimated capacities told apart (right).
 pub fn cost_svg(r: &RunReport) -> Result<String, String> {
@@ -149,9 +221,16 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
             .filter_map(|c| c.latency.value(99.0).or(Some(c.latency.max_us)))
             .fold(1u64, u64::max) as f64
             / 1000.0
-            * 1.15;
+            * HEADROOM;
         let names: Vec<String> = ok.iter().map(|c| c.name.clone()).collect();
-        let mut chart = class_axes(&left, "tail latency per class (ms)", 16, &names, lat_max, "ms")?;
+        let mut chart = class_axes(
+            &left,
+            "tail latency per class",
+            16,
+            &names,
+            lat_max,
+            "latency (ms)",
+        )?;
         for (p, offset, color) in [(95.0, 0.15, color(0)), (99.0, 0.5, color(3))] {
             chart
                 .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
@@ -168,14 +247,14 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
             .iter()
             .filter_map(|c| c.cost.usd_per_million_requests)
             .fold(0.01f64, f64::max)
-            * 1.15;
+            * HEADROOM;
         let mut chart = class_axes(
             &right,
-            "USD per million requests, one dyno at capacity",
+            "cost per million requests, one dyno at capacity",
             14,
             &names,
             cost_max,
-            "USD",
+            "USD per million requests",
         )?;
         for (estimated, fill, label) in [
             (false, color(2).filled(), "measured at capacity"),
@@ -191,6 +270,14 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
                 .label(label)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill));
         }
+        // Each bar says where its capacity comes from, without the legend.
+        bar_labels(
+            &mut chart,
+            ok.iter().enumerate().filter_map(|(i, c)| {
+                let v = c.cost.usd_per_million_requests?;
+                Some((i as f64 + 0.5, v, origin(c.cost.capacity_basis?).to_string()))
+            }),
+        )?;
         legend(&mut chart)?;
         root.present().map_err(err)?;
     }
@@ -224,8 +311,8 @@ pub fn workers_svg(r: &RunReport) -> Result<String, String> {
             / 1000.0
             * 1.15;
         for (area, title, ymax, is_tp) in [
-            (&left, "throughput, req/s", tmax, true),
-            (&right, "p99 latency, ms (x: over memory quota)", pmax, false),
+            (&left, "throughput", tmax, true),
+            (&right, "p99 latency (x: over the memory quota)", pmax, false),
         ] {
             let mut chart = ChartBuilder::on(area)
                 .caption(title, ("sans-serif", 16))
@@ -234,9 +321,13 @@ pub fn workers_svg(r: &RunReport) -> Result<String, String> {
                 .y_label_area_size(55)
                 .build_cartesian_2d(0.5f64..wmax, 0f64..ymax)
                 .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc("WEB_CONCURRENCY (workers)")
+            axes(&mut chart.configure_mesh())
+                .x_desc("workers (WEB_CONCURRENCY)")
+                .y_desc(if is_tp {
+                    "requests per second"
+                } else {
+                    "p99 latency (ms)"
+                })
                 .draw()
                 .map_err(err)?;
             for (i, s) in sweeps.iter().enumerate() {
@@ -319,7 +410,10 @@ pub fn burst_svg(r: &RunReport) -> Result<String, String> {
                 .y_label_area_size(55)
                 .build_cartesian_2d(tmin..tmax, 0f64..(b.capacity_s * 1.05).max(0.1))
                 .map_err(err)?;
-            up.configure_mesh().draw().map_err(err)?;
+            axes(&mut up.configure_mesh())
+                .y_desc("balance (core-s)")
+                .draw()
+                .map_err(err)?;
             up.draw_series(LineSeries::new(balance.iter().copied(), color(0).stroke_width(2)))
                 .map_err(err)?;
             let ymax = calls.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
@@ -329,9 +423,9 @@ pub fn burst_svg(r: &RunReport) -> Result<String, String> {
                 .y_label_area_size(55)
                 .build_cartesian_2d(tmin..tmax, 0f64..ymax)
                 .map_err(err)?;
-            down.configure_mesh()
-                .x_desc("seconds since the load started")
-                .y_desc("latency, ms")
+            axes(&mut down.configure_mesh())
+                .x_desc("time since the load started (s)")
+                .y_desc("latency (ms)")
                 .draw()
                 .map_err(err)?;
             down.draw_series(calls.iter().map(|&p| Circle::new(p, 2, color(1).filled())))
