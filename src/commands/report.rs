@@ -50,8 +50,20 @@ pub(crate) fn report(a: ReportArgs) -> Result<Outcome, CliError> {
     Ok(Outcome::Ok)
 }
 
+/// The run's charts: each as its directory holds it (drawn when the run was: a burst chart
+/// holds every call, which run.json does not keep), else drawn from run.json.
 fn run_charts(run: &RunFile) -> Result<Vec<Chart>, CliError> {
-    charts(&run.report).map_err(|e| failed(anyhow!("{}: drawing its charts: {e}", run.path.display())))
+    let mut out = charts(&run.report)
+        .map_err(|e| failed(anyhow!("{}: drawing its charts: {e}", run.path.display())))?;
+    for c in &mut out {
+        if let Ok(svg) = std::fs::read_to_string(run.dir().join(c.file))
+            && svg.trim_start().starts_with("<svg")
+            && svg.trim_end().ends_with("</svg>")
+        {
+            c.svg = svg;
+        }
+    }
+    Ok(out)
 }
 
 /// Writes `run`'s index.html into its directory, linking the raw files that are there.

@@ -9,3 +9,4 @@ pub mod json;
 pub mod markdown;
 pub mod runtime_log;
 pub mod svg;
+mod svg_extra;
