@@ -359,6 +359,7 @@ fn url_drives_a_running_serve_with_server_timings() {
         payload: dynobench::workload::Payload::bundled(),
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .unwrap();
     let url = format!("http://{}", srv.addr);

@@ -248,6 +248,7 @@ fn four_shard_processes_merge_to_one_drivers_load() {
         payload: Payload::bundled(),
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .expect("server starts");
     let url = format!("http://{}", s.addr);

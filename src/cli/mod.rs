@@ -14,7 +14,7 @@ use parse::{parse_rate, parse_seconds, parse_size};
 pub use reports::{CompareArgs, CompareLimits, MergeArgs, ReportArgs};
 pub use run::{RunArgs, StartBalance};
 
-use crate::simulate::{Arrivals, Policy, UtilRange};
+use crate::simulate::{Arrivals, Policy, UtilList};
 use crate::slo::Slo;
 
 /// Which dyno class, how many workers, how many dynos: measured tail latency, CPU
@@ -149,8 +149,8 @@ pub struct K8sArgs {
     /// The image with dynobench on its PATH (build it from the repository's Dockerfile).
     #[arg(long, default_value = "dynobench:latest")]
     pub image: String,
-    /// Namespace of every object (default: kubectl's current one).
-    #[arg(long)]
+    /// Namespace of every object, a DNS-1123 label (default: kubectl's current one).
+    #[arg(long, value_parser = parse::parse_dns_label)]
     pub namespace: Option<String>,
     /// The drivers' barrier (RFC 3339 or Unix seconds); default: now + --start-in.
     #[arg(long, value_parser = parse::parse_start_at)]
@@ -217,6 +217,15 @@ pub struct ServeArgs {
     /// idle connections ~55-90 s).
     #[arg(long, default_value = "90s", value_parser = parse::parse_duration)]
     pub idle_timeout: std::time::Duration,
+    /// /work and /stats answer only calls with `Authorization: Bearer TOKEN` (others get 401;
+    /// /health stays open). Set it on a deployed endpoint, as the DYNOBENCH_TOKEN variable.
+    #[arg(long, env = "DYNOBENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The longest io_ms a call may ask for (longer get 400); the default is the platform
+    /// router's 30 s timeout.
+    #[arg(long, default_value_t = crate::server::guard::ROUTER_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub max_io_ms: u64,
 }
 
 /// `dynobench payload`.
@@ -257,9 +266,10 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub workers: Option<u32>,
     /// Utilization to sweep, percent of total capacity: A..B (both included), A..B:STEP, or
-    /// one value. Default 0..110 (step 1) for tick, 0..110:5 for event.
+    /// A, several separated by commas (10,20,30). Default 0..110 (step 1) for tick,
+    /// 0..110:5 for event.
     #[arg(long, allow_hyphen_values = true)]
-    pub util: Option<UtilRange>,
+    pub util: Option<UtilList>,
     /// Ticks per sample (tick engine; default 500).
     #[arg(long)]
     pub ticks: Option<u32>,
@@ -388,4 +398,28 @@ pub struct PlanArgs {
     /// Also write the plan to this HTML page.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn util_is_one_grammar_for_run_and_simulate() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.command);
+        for util in ["10,20,30", "10..30:10", "10,20..30:10"] {
+            let Ok(Command::Simulate(s)) = parse(&["dynobench", "simulate", "--util", util]) else {
+                panic!("simulate --util {util}")
+            };
+            let Ok(Command::Run(r)) = parse(&["dynobench", "run", "--util", util]) else {
+                panic!("run --util {util}")
+            };
+            assert_eq!(s.util.unwrap().points(), vec![10.0, 20.0, 30.0]);
+            assert_eq!(r.util.points(), vec![10.0, 20.0, 30.0]);
+        }
+        let e = parse(&["dynobench", "simulate", "--util", "10,x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--util") && e.contains("A..B:STEP"), "{e}");
+    }
 }
