@@ -117,7 +117,7 @@ pub fn latency_svg(r: &RunReport) -> Result<String, String> {
             .build_cartesian_2d((1.0f64..xmax).log_scale().with_key_points(keys), 0.0f64..ymax)
             .map_err(err)?;
         axes(&mut chart.configure_mesh())
-            .x_desc("percentile (log scale: each step right is ten times rarer)")
+            .x_desc("percentile (log scale: p90, p99, p99.9 equally spaced)")
             .y_desc("latency (ms)")
             .x_label_formatter(&|x| format!("p{}", crate::report::palette::tick(&((1.0 - 1.0 / x) * 100.0))))
             .draw()

@@ -6,7 +6,7 @@
 use super::{Tone, anchor, badge, esc, facts, file_link, list, table};
 use crate::record::summary::Summary;
 use crate::record::{ClassResult, ClassStatus, RunReport};
-use crate::report::table::{cores, pct_with_ci};
+use crate::report::table::{calls_text, class_text, cores, pct_with_ci};
 use crate::report::writer::file_stem;
 use crate::units::{mib, ms};
 
@@ -32,7 +32,7 @@ pub(super) fn section(r: &RunReport, c: &ClassResult, has: &dyn Fn(&str) -> bool
         ));
     }
     s.push_str(&facts(&[
-        ("class", esc(&class_line(c))),
+        ("class", esc(&class_text(c))),
         ("applied", esc(&applied_line(c))),
         ("calls", esc(&calls_line(c))),
     ]));
@@ -72,21 +72,6 @@ pub(super) fn section(r: &RunReport, c: &ClassResult, has: &dyn Fn(&str) -> bool
     s
 }
 
-fn class_line(c: &ClassResult) -> String {
-    format!(
-        "{} workers, {} MB (killed at {} MB), {}, ${}/month{}",
-        c.workers,
-        c.class.memory_mb,
-        c.class.memory_hard_mb,
-        c.class.cpu.describe(),
-        c.price_usd_month,
-        c.class
-            .compute
-            .as_ref()
-            .map_or(String::new(), |x| format!(", platform compute {x}"))
-    )
-}
-
 fn applied_line(c: &ClassResult) -> String {
     let Some(l) = &c.limits else {
         return "remote endpoint: no local limits".into();
@@ -106,18 +91,8 @@ fn applied_line(c: &ClassResult) -> String {
 
 fn calls_line(c: &ClassResult) -> String {
     let mut s = format!(
-        "{} measured ({} ok, error rate {:.2}%{}), {} warm-up; {:.2} req/s over {:.1} s, {} loop at {}",
-        c.calls.attempted,
-        c.calls.ok,
-        c.calls.error_rate * 100.0,
-        if c.calls.errors.is_empty() {
-            String::new()
-        } else {
-            format!(", errors {:?}", c.calls.errors)
-        },
-        c.warmup.calls,
-        c.throughput_rps,
-        c.duration_s,
+        "{}; {} loop at {}",
+        calls_text(c),
         c.load.model,
         c.load.concurrency
     );

@@ -81,7 +81,7 @@ fn attributes(s: &str) -> Vec<(&str, &str)> {
 }
 
 /// The `id` of a class's section (`class-standard-1x`).
-pub(crate) fn anchor(name: &str) -> String {
+pub fn anchor(name: &str) -> String {
     let slug: String = name
         .chars()
         .map(|c| {

@@ -102,7 +102,7 @@ fn side_by_side(runs: &[RunEntry<'_>]) -> String {
     s.push_str("<p class=\"note\">Each class's rows sit together, one per run (by label); the columns are those of each run's own table.</p>\n<div class=\"grid2\">\n");
     for r in runs {
         if let Some(c) = r.charts.iter().find(|c| c.file == "latency.svg") {
-            s.push_str(&figure(c, &r.href));
+            s.push_str(&figure(c, Some(&r.href)));
         }
     }
     s.push_str("</div>\n</section>\n");

@@ -43,7 +43,8 @@ pub fn run_page_with(r: &RunReport, charts: &[Chart], files: &[String]) -> Strin
     b.push_str("</section>\n");
     b.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     for c in charts {
-        b.push_str(&figure(c, ""));
+        let linked = files.iter().any(|f| f == c.file);
+        b.push_str(&figure(c, linked.then_some("")));
     }
     b.push_str("</section>\n");
     b.push_str(&extras(r));
@@ -278,14 +279,17 @@ pub(super) fn verdict_list(r: &RunReport) -> String {
     s
 }
 
-/// A chart as a figure with its caption and a link to its file under `dir` (`""` or
-/// `results/RUN/`).
-pub(super) fn figure(c: &Chart, dir: &str) -> String {
+/// A chart as a figure with its caption and, with `dir` (`""` or `results/RUN/`), a link
+/// to its file there.
+pub(super) fn figure(c: &Chart, dir: Option<&str>) -> String {
     format!(
-        "<figure>\n{}\n<figcaption>{} — {}</figcaption>\n</figure>\n",
+        "<figure>\n{}\n<figcaption>{}{}</figcaption>\n</figure>\n",
         inline_svg(&c.svg, c.title),
         esc(c.title),
-        file_link(&format!("{dir}{}", c.file), c.file)
+        dir.map_or(String::new(), |d| format!(
+            " — {}",
+            file_link(&format!("{d}{}", c.file), c.file)
+        ))
     )
 }
 
