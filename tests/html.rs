@@ -71,14 +71,26 @@ fn report_writes_a_self_contained_page_for_the_reference_run() {
     ] {
         assert!(links.contains(&f), "{f} is linked: {links:?}");
     }
-    // The cost chart says where each bar's capacity comes from, on the bars.
+    // The cost chart says where each bar's capacity comes from, on the bars (figures as a
+    // run today computes them: the reference run may predate capacity points).
+    let mut r = r;
+    dynobench::record::apply_value(&mut r.classes);
     let cost = dynobench::report::export::svg::cost_svg(&r).unwrap();
     let labelled = r
         .classes
         .iter()
-        .filter(|c| c.cost.usd_per_million_requests.is_some())
+        .filter(|c| {
+            c.cost
+                .capacity
+                .iter()
+                .any(|p| p.usd_per_million_requests.is_some())
+        })
         .count();
-    let marks = cost.matches(">\nestimated\n<").count() + cost.matches(">\nmeasured\n<").count();
+    let marks = cost
+        .lines()
+        .filter(|l| l.split('/').all(|t| ["meas.", "extrap.", "est."].contains(&t)))
+        .count();
+    assert!(labelled > 0);
     assert_eq!(marks, labelled, "one origin label per cost bar");
     // Whole milliseconds are labelled as such.
     let latency = dynobench::report::export::svg::latency_svg(&r).unwrap();
@@ -94,6 +106,7 @@ fn report_writes_a_self_contained_page_for_the_reference_run() {
 fn a_written_run_links_failures_slos_and_notes() {
     let src = read_run(&common::reference_runs()[0]).unwrap().report;
     let mut r: RunReport = src.clone();
+    dynobench::record::apply_value(&mut r.classes);
     r.run_id = "20260101-000000-variant".into();
     r.classes[1].status = ClassStatus::Failed;
     r.classes[1].failure = Some("server <exited> & was not restarted".into());
@@ -132,6 +145,16 @@ fn a_written_run_links_failures_slos_and_notes() {
     assert!(
         verdicts.iter().any(|v| v.starts_with("inconclusive standard-2x")),
         "{verdicts:?}"
+    );
+    // Each class's capacity figures, each with its origin.
+    let eco = doc.select(&sel("article[id=\"class-eco\"]")).next().unwrap();
+    let origins: Vec<String> = eco.select(&sel("td .badge")).map(text).collect();
+    assert!(!origins.is_empty(), "eco's capacity figures");
+    assert!(
+        origins
+            .iter()
+            .all(|o| ["measured", "extrapolated", "estimated"].contains(&o.as_str())),
+        "{origins:?}"
     );
     let notes = text(doc.select(&sel("#notes")).next().unwrap());
     assert!(

@@ -563,6 +563,7 @@ fn burn_burst(
         baseline_cores: 0.2,
         burst_cores: 1.0,
         balance_s: 0.8,
+        initial_balance_s: None,
         refill: 1.0,
     };
     let mut s = spec(model, None, None);

@@ -377,7 +377,7 @@ fn plan_says_when_no_size_can_meet_the_slo() {
     };
     let slow = PlanClass {
         name: "slow".into(),
-        price_usd_month: 7.0,
+        class: dynobench::class::DynoClass::priced(7.0),
         model: DynoModel::Servers {
             workers: 1,
             service: ServiceDist::LogNormal {
@@ -389,7 +389,7 @@ fn plan_says_when_no_size_can_meet_the_slo() {
     };
     let fast = PlanClass {
         name: "fast".into(),
-        price_usd_month: 25.0,
+        class: dynobench::class::DynoClass::priced(25.0),
         model: DynoModel::Servers {
             workers: 2,
             service: ServiceDist::LogNormal {
@@ -950,7 +950,7 @@ mod cpu_model {
             };
             let class = PlanClass {
                 name: "cpu-bound".into(),
-                price_usd_month: 50.0,
+                class: dynobench::class::DynoClass::priced(50.0),
                 source: "test".into(),
                 model: DynoModel::Cpu {
                     workers: Workers::Search { max: 8 },

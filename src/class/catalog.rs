@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use toml::Spanned;
 
-use super::{CpuModel, DynoClass};
+use super::{Billing, CpuModel, DynoClass};
 
 /// The catalogs built into the binary, by name.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -17,6 +17,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("fly", include_str!("../../catalogs/fly.toml")),
     ("fargate", include_str!("../../catalogs/fargate.toml")),
     ("cloudrun", include_str!("../../catalogs/cloudrun.toml")),
+    ("railway", include_str!("../../catalogs/railway.toml")),
+    ("digitalocean", include_str!("../../catalogs/digitalocean.toml")),
+    ("koyeb", include_str!("../../catalogs/koyeb.toml")),
+    ("aws-t3", include_str!("../../catalogs/aws-t3.toml")),
     ("containers", include_str!("../../catalogs/containers.toml")),
 ];
 
@@ -74,6 +78,9 @@ pub struct CatalogInfo {
     pub price_source: String,
     /// When the prices were recorded (YYYY-MM-DD).
     pub price_date: String,
+    /// How the platform bills its classes (a class may name its own); absent: monthly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
 }
 
 /// A validated catalog.
@@ -106,6 +113,7 @@ struct RawClass {
     workers: Spanned<i64>,
     compute: Option<String>,
     cpu: Spanned<CpuModel>,
+    billing: Option<Spanned<Billing>>,
     source: Option<String>,
     #[serde(default)]
     unverified: bool,
@@ -142,6 +150,86 @@ fn class_and_field_at(text: &str, line: usize) -> Option<(String, String)> {
         .map(|(_, v)| v.trim().trim_matches('"').to_string())
         .unwrap_or_else(|| "(unnamed)".into());
     Some((class, field))
+}
+
+/// Checks a billing model's figures, and that a class's monthly price agrees with the
+/// model's rates (within 2%) where the model has rates.
+fn check_billing(b: &Billing, price: f64, vcpus: f64, memory_mb: f64) -> Result<(), String> {
+    let rate = |name: &str, v: f64| -> Result<(), String> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(())
+        } else {
+            Err(format!("{name} must be a non-negative number of USD, got {v}"))
+        }
+    };
+    let hours = b.hours_per_month();
+    if !(hours.is_finite() && (1.0..=744.0).contains(&hours)) {
+        return Err(format!(
+            "hours_per_month must be between 1 and 744 (720 for a 30-day month, 730 for an average one), got {hours}"
+        ));
+    }
+    match *b {
+        Billing::Monthly { .. } => {}
+        Billing::PerSecond {
+            usd_per_vcpu_hour,
+            usd_per_gb_hour,
+            minimum_s,
+            ..
+        } => {
+            rate("usd_per_vcpu_hour", usd_per_vcpu_hour.unwrap_or(0.0))?;
+            rate("usd_per_gb_hour", usd_per_gb_hour.unwrap_or(0.0))?;
+            if !(minimum_s.is_finite() && (0.0..=86_400.0).contains(&minimum_s)) {
+                return Err(format!(
+                    "minimum_s must be between 0 and 86400 seconds, got {minimum_s}"
+                ));
+            }
+        }
+        Billing::Request {
+            usd_per_vcpu_s,
+            usd_per_gib_s,
+            usd_per_million_requests,
+            max_concurrency,
+            rounding_ms,
+            ..
+        } => {
+            rate("usd_per_vcpu_s", usd_per_vcpu_s)?;
+            rate("usd_per_gib_s", usd_per_gib_s)?;
+            rate("usd_per_million_requests", usd_per_million_requests)?;
+            if !(1..=1000).contains(&max_concurrency) {
+                return Err(format!(
+                    "max_concurrency must be between 1 and 1000, got {max_concurrency}"
+                ));
+            }
+            if !(rounding_ms.is_finite() && (0.0..=60_000.0).contains(&rounding_ms)) {
+                return Err(format!(
+                    "rounding_ms must be between 0 and 60000, got {rounding_ms}"
+                ));
+            }
+        }
+        Billing::BurstSurplus {
+            baseline_cores,
+            usd_per_vcpu_hour,
+            ..
+        } => {
+            rate("usd_per_vcpu_hour", usd_per_vcpu_hour)?;
+            if !(baseline_cores.is_finite() && baseline_cores >= 0.0 && baseline_cores <= vcpus) {
+                return Err(format!(
+                    "baseline_cores must be between 0 and the class's {vcpus} cores, got {baseline_cores}"
+                ));
+            }
+        }
+    }
+    if let Some(per_hour) = b.rate_per_hour(vcpus, memory_mb) {
+        let want = per_hour * hours;
+        if (price - want).abs() > 0.02 * want {
+            return Err(format!(
+                "price_usd_month {price} disagrees with the {} rates: {vcpus} vCPU and {memory_mb} MB for {hours} h cost {want:.2}; \
+                 set price_usd_month = {want:.2} or correct the rates",
+                b.name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Catalog {
@@ -205,6 +293,8 @@ impl Catalog {
                     .map(|c| c.info.price_date.clone())
                     .min()
                     .unwrap_or_default(),
+                // Each class carries its own billing.
+                billing: None,
             },
             origin: join(&|c| c.origin.clone(), ","),
             classes,
@@ -348,6 +438,7 @@ impl Catalog {
                     baseline_cores,
                     burst_cores,
                     balance_s,
+                    initial_balance_s,
                     refill,
                 } => {
                     if !positive(baseline_cores) || !positive(burst_cores) || baseline_cores > burst_cores {
@@ -358,6 +449,13 @@ impl Catalog {
                     if !(balance_s.is_finite() && balance_s > 0.0 && balance_s <= 86_400.0) {
                         return Err(cpu_err(format!(
                             "balance_s must be between 0 and 86400 core-seconds, got {balance_s}"
+                        )));
+                    }
+                    if let Some(i) = initial_balance_s
+                        && !(i.is_finite() && (0.0..=balance_s).contains(&i))
+                    {
+                        return Err(cpu_err(format!(
+                            "initial_balance_s must be between 0 and balance_s ({balance_s}), got {i}"
                         )));
                     }
                     if !(refill.is_finite() && refill > 0.0 && refill <= 100.0) {
@@ -372,6 +470,12 @@ impl Catalog {
                     }
                 }
             }
+            let (billing, billing_span) = match &c.billing {
+                Some(b) => (b.get_ref().clone(), b.span()),
+                None => (raw.catalog.billing.clone().unwrap_or_default(), c.cpu.span()),
+            };
+            check_billing(&billing, price, cpu.max_cores(), memory as f64)
+                .map_err(|m| bad(billing_span, "billing", m))?;
             classes.push(DynoClass {
                 name,
                 price_usd_month: price,
@@ -381,6 +485,7 @@ impl Catalog {
                 workers: workers as u32,
                 compute: c.compute,
                 cpu,
+                billing,
                 source: c.source,
                 unverified: c.unverified,
                 in_default_run: c.in_default_run,

@@ -151,3 +151,76 @@ fn missing_file_names_the_embedded_alternatives() {
     let e = Catalog::load("/nonexistent/cat.toml").unwrap_err().to_string();
     assert!(e.contains("/nonexistent/cat.toml") && e.contains("heroku"), "{e}");
 }
+
+#[test]
+fn billing_errors_name_the_class_and_the_field() {
+    // Rates that disagree with the price: the error says what the price would be.
+    let mismatch = format!(
+        "{HEAD}\n[[class]]\nname = \"task\"\nprice_usd_month = 10.0\nmemory_mb = 2048\nworkers = 1\ncpu = {{ kind = \"quota\", cores = 1.0 }}\nbilling = {{ model = \"per-second\", usd_per_vcpu_hour = 0.04048, usd_per_gb_hour = 0.004445, hours_per_month = 730 }}\n"
+    );
+    let e = err(&mismatch);
+    assert!(
+        e.starts_with("t.toml:12: class 'task', field 'billing': price_usd_month 10 disagrees")
+            && e.contains("set price_usd_month = 36.04"),
+        "{e}"
+    );
+    // A catalog-wide billing applies to every class and is checked against each.
+    let month = "[catalog]\nname = \"t\"\nprice_source = \"x\"\nprice_date = \"2026-01-01\"\nbilling = { model = \"monthly\", hours_per_month = 9000 }\n\n[[class]]\nname = \"m\"\nprice_usd_month = 5.0\nmemory_mb = 512\nworkers = 1\ncpu = { kind = \"quota\", cores = 1.0 }\n".to_string();
+    let e = err(&month);
+    assert!(
+        e.contains("class 'm', field 'billing': hours_per_month must be between 1 and 744"),
+        "{e}"
+    );
+    let unknown_model = format!(
+        "{HEAD}\n[[class]]\nname = \"u\"\nprice_usd_month = 5.0\nmemory_mb = 512\nworkers = 1\ncpu = {{ kind = \"quota\", cores = 1.0 }}\nbilling = {{ model = \"yearly\" }}\n"
+    );
+    let e = err(&unknown_model);
+    assert!(e.starts_with("t.toml:12:") && e.contains("yearly"), "{e}");
+    let balance = format!(
+        "{HEAD}\n[[class]]\nname = \"b\"\nprice_usd_month = 5.0\nmemory_mb = 512\nworkers = 1\ncpu = {{ kind = \"burst\", baseline_cores = 0.1, burst_cores = 1.0, balance_s = 10.0, initial_balance_s = 20.0 }}\n"
+    );
+    let e = err(&balance);
+    assert!(
+        e.contains("initial_balance_s must be between 0 and balance_s (10)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_embedded_class_names_its_billing_and_per_second_prices_match_their_rates() {
+    for name in embedded_names() {
+        let c = Catalog::embedded(name).unwrap();
+        for k in &c.classes {
+            let h = k.billing.hours_per_month();
+            assert!((672.0..=744.0).contains(&h), "{name}/{}: {h}", k.name);
+            if let Some(rate) = k.billing.rate_per_hour(k.vcpus(), k.memory_mb as f64) {
+                assert!(
+                    (k.price_usd_month - rate * h).abs() <= 0.02 * rate * h,
+                    "{name}/{}",
+                    k.name
+                );
+            }
+        }
+    }
+    // Fly's shared CPUs: a 500-s balance a new machine starts 5 s into.
+    let fly = Catalog::embedded("fly").unwrap();
+    let CpuModel::Burst {
+        balance_s,
+        initial_balance_s,
+        ..
+    } = fly.class("shared-cpu-1x-256mb").unwrap().cpu
+    else {
+        panic!("fly's shared CPUs are burst-balance CPUs")
+    };
+    assert_eq!((balance_s, initial_balance_s), (500.0, Some(5.0)));
+    for (cat, model) in [
+        ("heroku", "monthly"),
+        ("fargate", "per-second"),
+        ("cloudrun", "request"),
+        ("railway", "per-second"),
+        ("aws-t3", "burst-surplus"),
+    ] {
+        let c = Catalog::embedded(cat).unwrap();
+        assert!(c.classes.iter().all(|k| k.billing.name() == model), "{cat}");
+    }
+}

@@ -1,14 +1,17 @@
 //! Dyno class catalogs: the classes' prices, memory and CPU models, loaded from TOML
 //! (an embedded default, `heroku`, or a file) and validated with file, line, class and field.
 
+pub mod billing;
 pub mod catalog;
 
+pub use billing::{Bill, Billing, Usage, UsageBasis};
 pub use catalog::{Catalog, CatalogError, EMBEDDED, embedded_names};
 
 use serde::{Deserialize, Serialize};
 
-/// Hours in a billing month, as the platform counts it.
-pub const HOURS_PER_MONTH: f64 = 720.0;
+/// Hours in a billing month as Heroku counts it (the default billing model's month; each
+/// class's own is `billing.hours_per_month()`).
+pub const HOURS_PER_MONTH: f64 = billing::HOURS_MONTH_30D;
 
 /// How a class gets CPU.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -44,9 +47,12 @@ pub enum CpuModel {
         baseline_cores: f64,
         /// Cores allowed while the balance lasts.
         burst_cores: f64,
-        /// The most balance the class holds, core-seconds above the baseline (a run starts
-        /// full unless `--start-balance` says otherwise).
+        /// The most balance the class holds, core-seconds above the baseline.
         balance_s: f64,
+        /// Balance a new instance starts with, core-seconds (a run starts with it unless
+        /// `--start-balance` says otherwise); absent: full.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        initial_balance_s: Option<f64>,
         /// Balance regained per unused baseline core-second (1 = all of it).
         #[serde(default = "one")]
         refill: f64,
@@ -78,6 +84,30 @@ impl CpuModel {
         }
     }
 
+    /// The CPU situations a class is sold in, conservative first, as (situation, cores):
+    /// a shared class on a busy host (its floor) and on an idle one (its burst cap); a
+    /// burst-balance class drained (its baseline) and with balance left; a dedicated or
+    /// quota class at its cores.
+    pub fn situations(&self) -> Vec<(Situation, f64)> {
+        match *self {
+            CpuModel::Shared {
+                floor_cores,
+                burst_cores,
+                ..
+            } => vec![(Situation::Floor, floor_cores), (Situation::Burst, burst_cores)],
+            CpuModel::Burst {
+                baseline_cores,
+                burst_cores,
+                ..
+            } => vec![
+                (Situation::Baseline, baseline_cores),
+                (Situation::Burst, burst_cores),
+            ],
+            CpuModel::Dedicated { cores } => vec![(Situation::Dedicated, cores)],
+            CpuModel::Quota { cores } => vec![(Situation::Quota, cores)],
+        }
+    }
+
     /// Whether the class runs beside noisy neighbours.
     pub fn is_shared(&self) -> bool {
         matches!(self, CpuModel::Shared { .. })
@@ -99,8 +129,44 @@ impl CpuModel {
                 baseline_cores,
                 burst_cores,
                 balance_s,
+                initial_balance_s,
                 ..
-            } => format!("burst {baseline_cores:.3}-{burst_cores:.2} cores, balance {balance_s} s"),
+            } => match initial_balance_s {
+                Some(i) => format!(
+                    "burst {baseline_cores:.3}-{burst_cores:.2} cores, balance {balance_s} s (starts at {i} s)"
+                ),
+                None => format!("burst {baseline_cores:.3}-{burst_cores:.2} cores, balance {balance_s} s"),
+            },
+        }
+    }
+}
+
+/// A CPU situation a class can be in, for capacity and cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Situation {
+    /// Dedicated cores.
+    Dedicated,
+    /// A hard quota.
+    Quota,
+    /// A shared class on a busy host: its guaranteed floor.
+    Floor,
+    /// A shared class on an idle host (its burst cap), or a burst-balance class with
+    /// balance left.
+    Burst,
+    /// A burst-balance class with its balance spent: the sustained baseline.
+    Baseline,
+}
+
+impl Situation {
+    /// A short label: `dedicated`, `quota`, `floor`, `burst`, `baseline`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Situation::Dedicated => "dedicated",
+            Situation::Quota => "quota",
+            Situation::Floor => "floor",
+            Situation::Burst => "burst",
+            Situation::Baseline => "baseline",
         }
     }
 }
@@ -124,6 +190,9 @@ pub struct DynoClass {
     pub compute: Option<String>,
     /// The local CPU model that emulates the class.
     pub cpu: CpuModel,
+    /// How the platform bills it (default: a monthly price over 720 h).
+    #[serde(default)]
+    pub billing: Billing,
     /// Where this class's figures come from (falls back to the catalog's price source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -140,8 +209,34 @@ pub struct DynoClass {
 }
 
 impl DynoClass {
-    /// Price per hour of the class (month = 720 h).
+    /// A class known only by its monthly price (billed monthly, one dedicated core): for
+    /// plans and tests that need nothing else of a catalog.
+    pub fn priced(usd_month: f64) -> DynoClass {
+        DynoClass {
+            price_usd_month: usd_month,
+            ..DynoClass::default()
+        }
+    }
+
+    /// Price per hour of one instance provisioned all the time (for request billing: busy
+    /// all the time, request fees aside), over the platform's month.
     pub fn price_usd_hour(&self) -> f64 {
-        self.price_usd_month / HOURS_PER_MONTH
+        self.price_usd_month / self.billing.hours_per_month()
+    }
+
+    /// vCPUs the platform bills the class for: its cores (at least its burst cap).
+    pub fn vcpus(&self) -> f64 {
+        self.cpu.max_cores()
+    }
+
+    /// The bill of `usage` on this class, as its platform bills.
+    pub fn bill(&self, usage: &Usage) -> Bill {
+        billing::bill(
+            &self.billing,
+            self.price_usd_month,
+            self.vcpus(),
+            self.memory_mb as f64,
+            usage,
+        )
     }
 }

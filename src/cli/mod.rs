@@ -336,6 +336,10 @@ pub struct ValidateArgs {
     /// Print the check as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Check the capacity model instead: the model's capacity against --find-capacity's on
+    /// a 1-core quota class, and its 1 → 2-core extrapolation against a 2-core measurement.
+    #[arg(long)]
+    pub capacity: bool,
 }
 
 /// `dynobench plan`.
@@ -347,9 +351,19 @@ pub struct PlanArgs {
     /// The objective, e.g. p99<=300ms, max<=2s or error-rate<=1%.
     #[arg(long)]
     pub slo: Slo,
-    /// A results directory (results/RUN) or its run.json.
+    /// A results directory (results/RUN) or its run.json; default: the newest run under
+    /// results/.
     #[arg(long)]
-    pub results: PathBuf,
+    pub results: Option<PathBuf>,
+    /// Plan the measured app on another catalog's classes (an embedded name such as
+    /// cloudrun or fargate, a TOML file, or several joined by commas): each class at its own
+    /// CPU and billed as its platform bills, with the demand measured in the run.
+    #[arg(long = "classes", value_name = "CATALOG")]
+    pub catalog: Option<String>,
+    /// With --classes: the measured class whose per-request demand is used (default: the
+    /// ok class that waited least for a CPU, i.e. measured closest to an unthrottled core).
+    #[arg(long, value_name = "CLASS")]
+    pub demand_from: Option<String>,
     /// Routing policy: random (the platform), round-robin, least-connections,
     /// per-router-least-connections, power-of-two-choices.
     #[arg(long, default_value = "random")]
@@ -368,7 +382,8 @@ pub struct PlanArgs {
     /// the platform's cores from the catalog.
     #[arg(long)]
     pub cpu_local: bool,
-    /// Plan only this class (repeatable; default: every ok class of the run).
+    /// Plan only this class (repeatable; default: every ok class of the run, or every
+    /// class of the --classes catalog).
     #[arg(long = "class")]
     pub classes: Vec<String>,
     /// Largest number of dynos tried per class.

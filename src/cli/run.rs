@@ -121,8 +121,9 @@ pub struct RunArgs {
     /// How long a server may take to start and answer /health.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: std::time::Duration,
-    /// Burst-balance classes: the balance at the start: full, empty, or core-seconds.
-    #[arg(long, default_value = "full", value_parser = parse_start_balance)]
+    /// Burst-balance classes: the balance at the start: platform (what the platform gives a
+    /// new instance, e.g. Fly's 5 s), full, empty, or core-seconds.
+    #[arg(long, default_value = "platform", value_parser = parse_start_balance)]
     pub start_balance: StartBalance,
     /// Run one class as a formation of N dynos, each in its own sandbox, behind our router:
     /// open loop at each --util of the formation's measured capacity, under each --router
@@ -157,6 +158,11 @@ pub struct RunArgs {
     /// (their figures then differ only by run-to-run noise).
     #[arg(long)]
     pub measure_identical: bool,
+    /// Let the server use the driver's CPU too, so a class as large as this machine gets
+    /// all of its CPUs (on 2 CPUs: a 2-core class) at the price of the driver competing with
+    /// it; the report says so. Without it the driver keeps a CPU of its own.
+    #[arg(long)]
+    pub share_driver_cpu: bool,
     /// Run the I-th share of a run split between N drivers (0 ≤ I < N), e.g. 0/4: rate / N
     /// (open loop) or calls and callers / N (closed loop), a seed derived from --seed, and
     /// results marked as a shard for `dynobench merge`. Needs --url.
@@ -174,6 +180,9 @@ pub struct RunArgs {
 /// Where a burst-balance class's balance starts (`--start-balance`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StartBalance {
+    /// As the platform starts a new instance (the class's `initial_balance_s`; full when
+    /// the catalog gives none).
+    Platform,
     /// Full: the class's capacity.
     Full,
     /// This many core-seconds (0 = drained), at most the capacity.
@@ -182,12 +191,13 @@ pub enum StartBalance {
 
 fn parse_start_balance(s: &str) -> Result<StartBalance, String> {
     match s.trim() {
+        "platform" => Ok(StartBalance::Platform),
         "full" => Ok(StartBalance::Full),
         "empty" | "drained" => Ok(StartBalance::Seconds(0.0)),
         t => match t.trim_end_matches('s').parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 => Ok(StartBalance::Seconds(v)),
             _ => Err(format!(
-                "'{s}' is not full, empty or a number of core-seconds (e.g. 30)"
+                "'{s}' is not platform, full, empty or a number of core-seconds (e.g. 30)"
             )),
         },
     }

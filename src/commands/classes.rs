@@ -13,7 +13,7 @@ pub(crate) fn classes(a: ClassesArgs) -> Result<Outcome, CliError> {
         if a.json {
             let list: Vec<_> = cats
                 .iter()
-                .map(|c| serde_json::json!({"name": c.info.name, "description": c.info.description, "classes": c.classes.len(), "price_source": c.info.price_source, "price_date": c.info.price_date, "unverified_classes": c.classes.iter().filter(|k| k.unverified).count()}))
+                .map(|c| serde_json::json!({"name": c.info.name, "description": c.info.description, "classes": c.classes.len(), "price_source": c.info.price_source, "price_date": c.info.price_date, "billing": crate::report::billing_models(c), "unverified_classes": c.classes.iter().filter(|k| k.unverified).count()}))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&list).map_err(failed)?);
         } else {

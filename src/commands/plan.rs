@@ -1,31 +1,63 @@
-//! `dynobench plan`: read the run through the one reader, take each ok class's measured
-//! service times, plan dynos and the monthly bill per class, print and write the CSV.
+//! `dynobench plan`: read the run through the one reader (the newest under results/ by
+//! default), take each ok class's measured demand — or one class's demand for every class
+//! of another catalog (`--classes cloudrun`) — plan dynos and the month's bill per class
+//! at the class's own CPU and billing, print and write the CSV.
+
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 
 use super::common::{print, write_file};
 use super::simulate::{sim_err, svc_err};
+use crate::class::{Catalog, DynoClass};
 use crate::cli::PlanArgs;
 use crate::error::{CliError, Outcome, usage};
-use crate::report::reader::read_run;
+use crate::record::ClassResult;
+use crate::report::reader::{RunFile, latest_run, read_run};
 use crate::report::service::{HistSource, class_demand, class_of, class_service};
 use crate::simulate::Policy;
+use crate::simulate::cpu::DemandDist;
 use crate::simulate::event::EventConfig;
 use crate::simulate::plan::{self, CpuScenario, DynoModel, PlanClass, PlanConfig, Workers};
 use crate::units::fmt_secs;
 
-/// `dynobench plan`.
-pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
-    let run = read_run(&a.results).map_err(usage)?;
-    if a.max_dynos == 0 {
-        return Err(usage(anyhow!("--max-dynos must be at least 1 (got 0)")));
+/// The dyno model of a class with measured demand: its workers on its CPU situations.
+fn cpu_model(
+    a: &PlanArgs,
+    class: &DynoClass,
+    limits: Option<&crate::record::AppliedLimits>,
+    demand: DemandDist,
+) -> DynoModel {
+    let scenarios = match (limits, a.cpu_local) {
+        (Some(l), true) => vec![CpuScenario {
+            label: "as applied here".into(),
+            cpu: crate::simulate::cpu::Cpu::from_limits(l),
+        }],
+        _ => plan::scenarios_of(&class.cpu),
+    };
+    let top = scenarios.iter().map(|s| s.cpu.limit()).fold(0.0, f64::max);
+    let workers = match a.workers {
+        Some(w) => Workers::Fixed(w),
+        None => Workers::Search {
+            max: a.max_workers.unwrap_or_else(|| plan::max_workers(top, &demand)),
+        },
+    };
+    DynoModel::Cpu {
+        workers,
+        scenarios,
+        demand,
     }
-    let wanted: Vec<&crate::record::ClassResult> = if a.classes.is_empty() {
+}
+
+/// The run's own classes, each with its measured demand (or, without CPU figures, its
+/// measured service times); the classes skipped, with why.
+fn run_classes(a: &PlanArgs, run: &RunFile) -> Result<(Vec<PlanClass>, Vec<String>), CliError> {
+    let wanted: Vec<&ClassResult> = if a.classes.is_empty() {
         run.report.classes.iter().collect()
     } else {
         a.classes
             .iter()
-            .map(|c| class_of(&run, c))
+            .map(|c| class_of(run, c))
             .collect::<Result<_, _>>()
             .map_err(svc_err)?
     };
@@ -47,44 +79,24 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
                 c.name
             ))
         })?;
-        let price = Some(c.price_usd_month)
-            .filter(|p| p.is_finite() && *p >= 0.0)
-            .ok_or_else(|| {
-                usage(anyhow!(
-                    "{}: class '{}' has no usable price_usd_month (a non-negative number)",
-                    run.path.display(),
-                    c.name
-                ))
-            })?;
-        match class_demand(&run, c).map_err(svc_err)? {
-            Some((demand, source)) => {
-                let scenarios = match (&c.limits, a.cpu_local) {
-                    (Some(l), true) => vec![CpuScenario {
-                        label: "as applied here".into(),
-                        cpu: crate::simulate::cpu::Cpu::from_limits(l),
-                    }],
-                    _ => plan::scenarios_of(&c.class.cpu),
-                };
-                let top = scenarios.iter().map(|s| s.cpu.limit()).fold(0.0, f64::max);
-                let workers = match a.workers {
-                    Some(w) => Workers::Fixed(w),
-                    None => Workers::Search {
-                        max: a.max_workers.unwrap_or_else(|| plan::max_workers(top, &demand)),
-                    },
-                };
-                classes.push(PlanClass {
-                    name: c.name.clone(),
-                    price_usd_month: price,
-                    source,
-                    model: DynoModel::Cpu {
-                        workers,
-                        scenarios,
-                        demand,
-                    },
-                });
-            }
+        if !(c.price_usd_month.is_finite() && c.price_usd_month >= 0.0) {
+            return Err(usage(anyhow!(
+                "{}: class '{}' has no usable price_usd_month (a non-negative number)",
+                run.path.display(),
+                c.name
+            )));
+        }
+        let mut class = c.class.clone();
+        class.price_usd_month = c.price_usd_month;
+        match class_demand(run, c).map_err(svc_err)? {
+            Some((demand, source)) => classes.push(PlanClass {
+                name: c.name.clone(),
+                model: cpu_model(a, &class, c.limits.as_ref(), demand),
+                class,
+                source,
+            }),
             None => {
-                let s = class_service(&run, c).map_err(svc_err)?;
+                let s = class_service(run, c).map_err(svc_err)?;
                 let measured_at = c.load.concurrency;
                 if workers > 1 && measured_at > 0 && measured_at < workers {
                     skipped.push(format!(
@@ -95,7 +107,7 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
                 }
                 classes.push(PlanClass {
                     name: c.name.clone(),
-                    price_usd_month: price,
+                    class,
                     source: match s.source {
                         HistSource::ServerWall => "server_wall".into(),
                         other => other.to_string(),
@@ -108,6 +120,91 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
             }
         }
     }
+    Ok((classes, skipped))
+}
+
+/// Every class of another catalog (or those named with --class), each planned at its own
+/// CPU and billing with the demand of one measured class of the run.
+fn catalog_classes(
+    a: &PlanArgs,
+    run: &RunFile,
+    spec: &str,
+) -> Result<(Vec<PlanClass>, Vec<String>), CliError> {
+    let catalog = Catalog::load(spec).map_err(usage)?;
+    let source_class: &ClassResult = match &a.demand_from {
+        Some(name) => class_of(run, name).map_err(svc_err)?,
+        None => run
+            .report
+            .classes
+            .iter()
+            .filter(|c| c.is_ok() && (!c.demand.cpu_us.is_empty() || c.histograms.server_cpu.is_some()))
+            .min_by(|x, y| {
+                let w = |c: &ClassResult| c.cpu_wait_per_request_us.unwrap_or(f64::INFINITY);
+                w(x).total_cmp(&w(y))
+            })
+            .ok_or_else(|| {
+                usage(anyhow!(
+                    "{}: no ok class with CPU figures to take the demand from (--classes needs a run of the dynobench endpoint, or of a server whose CPU per request was measured)",
+                    run.path.display()
+                ))
+            })?,
+    };
+    let Some((demand, source)) = class_demand(run, source_class).map_err(svc_err)? else {
+        return Err(usage(anyhow!(
+            "{}: class '{}' has no CPU figures to plan other classes with; name another with --demand-from",
+            run.path.display(),
+            source_class.name
+        )));
+    };
+    let wanted: Vec<&DynoClass> = if a.classes.is_empty() {
+        catalog.classes.iter().collect()
+    } else {
+        a.classes
+            .iter()
+            .map(|n| catalog.class(n).map_err(|e| usage(anyhow!("--class: {e}"))))
+            .collect::<Result<_, _>>()?
+    };
+    let classes = wanted
+        .into_iter()
+        .map(|k| PlanClass {
+            name: k.name.clone(),
+            model: cpu_model(a, k, None, demand.clone()),
+            class: k.clone(),
+            source: format!("{source} of {}", source_class.name),
+        })
+        .collect();
+    let note = format!(
+        "demand: {} per-request CPU and non-CPU times measured on '{}' in {} (CPU time at one core of this machine; a platform's cores may be faster or slower)",
+        source,
+        source_class.name,
+        run.path.display()
+    );
+    Ok((classes, vec![note]))
+}
+
+/// `dynobench plan`.
+pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
+    if a.max_dynos == 0 {
+        return Err(usage(anyhow!("--max-dynos must be at least 1 (got 0)")));
+    }
+    if a.demand_from.is_some() && a.catalog.is_none() {
+        return Err(usage(anyhow!(
+            "--demand-from only applies with --classes CATALOG (planning another catalog's classes)"
+        )));
+    }
+    let results: PathBuf = match &a.results {
+        Some(p) => p.clone(),
+        None => latest_run(std::path::Path::new("results")).map_err(|e| {
+            usage(anyhow!(
+                "{e}; run `dynobench run` first, or name a run with --results results/RUN"
+            ))
+        })?,
+    };
+    let run = read_run(&results).map_err(usage)?;
+    let (classes, skipped) = match &a.catalog {
+        Some(spec) => catalog_classes(&a, &run, spec)?,
+        None => run_classes(&a, &run)?,
+    };
     if classes.is_empty() {
         return Err(usage(anyhow!(
             "{}: no class with status ok to plan for ({})",
@@ -144,7 +241,7 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
     let mut text = format!(
         "dynobench plan: {} req/s, SLO {}, {routing} routing, service times from {}\n\
          Each size simulated with {} samples × {} requests ({} arrivals, backlog {}, router timeout {}), seed {}; \
-         a month is {} h.\n\n",
+         each class billed as its platform bills, over its platform's month.\n\n",
         a.rate,
         a.slo,
         run.path.display(),
@@ -154,7 +251,6 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
         a.backlog,
         fmt_secs(a.timeout),
         a.seed,
-        plan::HOURS_PER_MONTH
     );
     let intro = text.clone();
     let body = crate::report::plan::render_plan(&plans, best, &a.slo, a.rate, &skipped);

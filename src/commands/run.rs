@@ -167,11 +167,13 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         capacity,
         formation: super::formation::formation(a)?,
         start_balance_s: match a.start_balance {
-            crate::cli::StartBalance::Full => None,
+            crate::cli::StartBalance::Platform => None,
+            crate::cli::StartBalance::Full => Some(f64::MAX),
             crate::cli::StartBalance::Seconds(s) => Some(s),
         },
         shard: None,
         share_identical: !a.measure_identical,
+        share_driver_cpu: a.share_driver_cpu,
     };
     super::shard::apply(a, &mut plan)?;
     Ok(plan)

@@ -195,6 +195,9 @@ fn check_case(
 
 /// `dynobench validate`.
 pub(crate) fn validate(a: ValidateArgs) -> Result<Outcome, CliError> {
+    if a.capacity {
+        return super::validate_capacity::validate_capacity(&a);
+    }
     let mut check = ModelCheck::default();
     let profiles: Vec<&str> = a.profiles.iter().map(String::as_str).collect();
     for (catalog, class) in CASES {

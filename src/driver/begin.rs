@@ -27,7 +27,11 @@ pub(crate) fn begin(
     } else {
         Some(detection.choose(plan.limiter)?)
     };
-    let placement = Placement::detect();
+    let placement = if plan.share_driver_cpu {
+        Placement::shared_with_driver()
+    } else {
+        Placement::detect()
+    };
     if !remote {
         for dir in detection.remove_stale_groups() {
             obs.note(&format!("removed a stale group left by an earlier run: {dir}"));

@@ -80,7 +80,7 @@ fn capacity_search(
     }
     // The probe ran one caller; with several workers the class serves more: start from the
     // estimate of its capacity (workers, cores, measured means) when that is higher.
-    let estimate = crate::record::value::capacity(&probe).map_or(0.0, |c| c.0);
+    let estimate = crate::record::class_capacity::local_capacity(&probe).unwrap_or(0.0);
     let first = (probe.throughput_rps.max(estimate) * 0.8).max(0.1);
     // Halve at most three times below the first guess: below that, the service time alone
     // breaks the SLO, and each step would take minutes.

@@ -62,11 +62,15 @@ pub struct RunPlan {
     pub capacity: Option<CapacitySpec>,
     /// Run one class as a formation of dynos behind our router instead.
     pub formation: Option<FormationSpec>,
-    /// Burst-balance classes: the balance at the start, core-seconds (`None`: full).
+    /// Burst-balance classes: the balance at the start, core-seconds, at most the class's
+    /// capacity (`None`: the class's initial balance, full when the catalog gives none).
     pub start_balance_s: Option<f64>,
     /// Local classes with an identical emulation are measured once, the others reporting
     /// that measurement (false with `--measure-identical`).
     pub share_identical: bool,
+    /// The server may use the driver's CPU too (`--share-driver-cpu`): a class as large as
+    /// the machine, with the driver competing for one of its CPUs.
+    pub share_driver_cpu: bool,
     /// With `--shard I/N`: this driver's share of the run (calls, load and seed above are
     /// already the share's) and its barrier.
     pub shard: Option<crate::record::ShardFacts>,

@@ -28,6 +28,14 @@ use crate::record::{ClassResult, HostSpeed, HostSpeedIndex, RunReport, apply_val
 /// recorded in the report, not returned as errors; an interrupt ends the run with the
 /// finished classes kept.
 pub fn run(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Result<RunReport, RunError> {
+    let r = run_pinned(plan, detection, obs);
+    // The driver pinned this thread to its CPU: give it back every CPU it had, so that
+    // what the caller does next (another run, a simulation) is not confined to one.
+    let _ = crate::limit::pin_current_thread(&crate::limit::allowed_cpus());
+    r
+}
+
+fn run_pinned(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> Result<RunReport, RunError> {
     if let Some(spec) = &plan.formation {
         return super::formation::run(plan, spec, detection, obs);
     }

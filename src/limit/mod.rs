@@ -23,7 +23,7 @@ pub use cgroup2::Cgroup2Site;
 pub use cgroupfs::GROUP_PREFIX;
 pub use detect::{Detection, LimiterChoice};
 pub use neighbours::{NeighbourLoad, Pattern};
-pub use placement::{CpuAllotment, allot_cpu, allowed_cpus};
+pub use placement::{CpuAllotment, allot_cpu, allowed_cpus, pin_current_thread};
 pub use sandbox::{Sandbox, describe_exit};
 
 pub use crate::record::{AppliedLimits, Counters, LimiterKind, Placement};

@@ -14,20 +14,40 @@ impl Placement {
         Placement::from_cpus(&allowed_cpus())
     }
 
+    /// The server on every CPU this process may use, the driver's included (`--share-driver-cpu`:
+    /// a class as large as the machine, at the price of the driver competing with it).
+    pub fn shared_with_driver() -> Placement {
+        let mut cpus = allowed_cpus();
+        cpus.sort_unstable();
+        cpus.dedup();
+        Placement {
+            driver: cpus.first().map_or_else(Vec::new, |c| vec![*c]),
+            disjoint: false,
+            server: cpus,
+        }
+    }
+
     /// Pins the calling thread (and threads it creates later) to the driver's CPUs.
     pub fn pin_driver(&self) -> Result<(), String> {
         pin_current_thread(&self.driver)
     }
 }
 
-/// CPUs this process may run on (its affinity mask).
+/// CPUs this process may run on: its affinity mask as it was the first time anyone asked,
+/// before a run pinned its driver (a process that runs several times — `validate`, the
+/// tests — would otherwise see only the driver's CPU from its second run on).
 pub fn allowed_cpus() -> Vec<usize> {
-    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => (0..nix::sched::CpuSet::count())
-            .filter(|&i| set.is_set(i).unwrap_or(false))
-            .collect(),
-        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
-    }
+    static FIRST: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    FIRST
+        .get_or_init(
+            || match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+                Ok(set) => (0..nix::sched::CpuSet::count())
+                    .filter(|&i| set.is_set(i).unwrap_or(false))
+                    .collect(),
+                Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+            },
+        )
+        .clone()
 }
 
 /// Pins the calling thread to `cpus`.
@@ -133,6 +153,7 @@ pub fn allot_cpu(
             baseline_cores,
             burst_cores,
             balance_s,
+            initial_balance_s,
             refill,
         } => {
             let burst = cap("cores of burst", burst_cores);
@@ -148,7 +169,7 @@ pub fn allot_cpu(
                     burst_cores: burst,
                     capacity_s: balance_s,
                     refill,
-                    start_s: balance_s,
+                    start_s: initial_balance_s.unwrap_or(balance_s).min(balance_s),
                 }),
                 warnings,
             }

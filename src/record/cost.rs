@@ -1,6 +1,6 @@
-//! Cost figures (pure formulas): $/month and $/hour (month = 720 h), cost per million
-//! requests and requests per second per $100/month at a class's capacity, and value per
-//! dollar relative to the cheapest class.
+//! Cost figures (pure formulas): $/month and $/hour, cost per million requests and
+//! requests per second per $100/month at a class's capacity (billed as the class's
+//! platform bills), and value per dollar relative to the cheapest class.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -43,22 +43,38 @@ impl CapacityBasis {
 pub struct Cost {
     /// List price, USD per month.
     pub usd_month: f64,
-    /// USD per hour (month = 720 h).
+    /// USD per hour of one instance provisioned all the time (the platform's month).
     pub usd_hour: f64,
-    /// Requests per second one dyno of the class serves at capacity; absent when nothing
-    /// was measured to base it on.
+    /// How the platform bills the class (`monthly`, `per-second`, `request`,
+    /// `burst-surplus`), with its terms.
+    #[serde(default)]
+    pub billing: String,
+    /// What one dyno serves at the class's own CPU in each situation it is sold in
+    /// (conservative first: a shared class's floor, then its burst), with each figure's
+    /// origin and cost. The single-valued fields below repeat the first (conservative) one.
+    #[serde(default)]
+    pub capacity: Vec<super::class_capacity::CapacityPoint>,
+    /// Requests per second one dyno of the class serves at capacity, in its most
+    /// conservative situation; absent when nothing was measured to base it on.
     pub capacity_rps: Option<f64>,
-    /// Where `capacity_rps` comes from (measured, or an estimate).
+    /// What the capacity figures rest on: a capacity search, a saturated closed loop, or
+    /// service times alone (an estimate).
     pub capacity_basis: Option<CapacityBasis>,
-    /// How the figure was obtained, in words (the estimate's terms, or the search's SLO).
+    /// How the conservative figure was obtained, in words.
     pub capacity_note: Option<String>,
-    /// USD per million requests when one dyno serves at capacity all month.
+    /// USD per million requests when one dyno serves at capacity all the time, billed as
+    /// the platform bills (conservative situation).
     pub usd_per_million_requests: Option<f64>,
-    /// Requests per second at capacity per $100/month.
+    /// Requests per second at capacity per $100 of monthly bill (conservative situation).
     pub rps_per_100_usd_month: Option<f64>,
-    /// Capacity per dollar relative to the cheapest class of the run (1.0 for it; 2.0 = twice
-    /// the requests per dollar).
+    /// Requests per dollar relative to the cheapest class of the run, conservative end
+    /// against conservative end (a shared class's floor against the cheapest class's
+    /// floor; 1.0 for the cheapest; 2.0 = twice the requests per dollar).
     pub value_capacity: Option<f64>,
+    /// The same at the optimistic ends (burst against burst); equal to `value_capacity`
+    /// when neither class has a range.
+    #[serde(default)]
+    pub value_capacity_burst: Option<f64>,
     /// Latency per dollar at the run's load: (cheapest p95 / this p95) / (this price /
     /// cheapest price), 1.0 for the cheapest class.
     pub value_p95: Option<f64>,
@@ -66,9 +82,15 @@ pub struct Cost {
     pub value_p99: Option<f64>,
 }
 
-/// USD per million requests at `rps` on a class costing `usd_month`.
+/// USD per million requests at `rps` on a class costing `usd_month` over a month of
+/// [`HOURS_PER_MONTH`] (a monthly price; other billing goes through the class's bill).
 pub fn usd_per_million(usd_month: f64, rps: f64) -> Option<f64> {
-    (rps > 0.0).then(|| usd_month / HOURS_PER_MONTH / (rps * 3600.0) * 1e6)
+    usd_per_million_at(usd_month / HOURS_PER_MONTH, rps)
+}
+
+/// USD per million requests at `rps` when an hour costs `usd_hour`.
+pub fn usd_per_million_at(usd_hour: f64, rps: f64) -> Option<f64> {
+    (rps > 0.0 && usd_hour.is_finite()).then(|| usd_hour / (rps * 3600.0) * 1e6)
 }
 
 /// Requests per second per $100/month.
@@ -83,9 +105,11 @@ pub fn value(cheapest_latency: f64, cheapest_price: f64, latency: f64, price: f6
         .then(|| (cheapest_latency / latency) / (price / cheapest_price))
 }
 
-/// The capacity estimate from a class's means: each of `workers` serves one request per
-/// mean handler time, and the class's `cores` serve `cores / mean CPU` requests per second;
-/// whichever is smaller limits it. Seconds in, requests per second out.
+/// The capacity bound from a class's means: each of `workers` serves one request per
+/// mean service time (CPU and non-CPU), and `cores` serve `cores / mean CPU` requests per
+/// second; whichever is smaller limits it (the asymptotic bound of queueing networks). The
+/// one formula behind every capacity figure — `run`'s per-dollar columns and `plan`'s
+/// dynos. Seconds in, requests per second out.
 pub fn estimate_capacity(workers: u32, mean_wall_s: f64, cores: f64, mean_cpu_s: f64) -> Option<f64> {
     let by_workers = (mean_wall_s > 0.0).then(|| f64::from(workers) / mean_wall_s);
     let by_cpu = (mean_cpu_s > 0.0 && cores > 0.0).then(|| cores / mean_cpu_s);

@@ -76,6 +76,12 @@ impl Placement {
                 cpu_list(&self.driver),
                 cpu_list(&self.server)
             )
+        } else if self.server.len() > 1 {
+            format!(
+                "server on CPUs {} including the driver's CPU {} (--share-driver-cpu): the driver's own work competes with the server",
+                cpu_list(&self.server),
+                cpu_list(&self.driver)
+            )
         } else {
             "only one CPU: driver and server share it (the driver's own work shows up in the server's latency)".into()
         }

@@ -7,6 +7,7 @@
 mod build;
 pub mod calibration;
 pub mod capacity;
+pub mod class_capacity;
 pub mod clock;
 pub mod cost;
 pub mod formation;

@@ -16,7 +16,7 @@ use crate::class::catalog::CatalogInfo;
 use crate::slo::Slo;
 
 /// Version of the run.json format. Readers refuse another major version.
-pub const SCHEMA_VERSION: &str = "1.2";
+pub const SCHEMA_VERSION: &str = "1.3";
 
 /// How open-loop arrivals are spaced, in a live run and in the simulator alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]

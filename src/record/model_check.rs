@@ -81,3 +81,42 @@ pub struct ModelCheck {
     /// What the reader should know (placement, capping, classes that could not run).
     pub notes: Vec<String>,
 }
+
+/// One figure of `dynobench validate --capacity`: what the capacity model says against
+/// what was measured live, with the goal it is held to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityCheckRow {
+    /// What is compared (`capacity`, `1 → 2 cores`).
+    pub check: String,
+    /// The class and how it was run.
+    pub case: String,
+    /// The model's figure (req/s, or a ratio).
+    pub model: f64,
+    /// The measured figure.
+    pub measured: f64,
+    /// The most relative error allowed, percent.
+    pub goal_pct: f64,
+    /// Where each figure comes from.
+    pub detail: String,
+}
+
+impl CapacityCheckRow {
+    /// (model − measured) ÷ measured, percent.
+    pub fn error_pct(&self) -> f64 {
+        (self.model / self.measured - 1.0) * 100.0
+    }
+
+    /// Whether the model is within the goal.
+    pub fn within(&self) -> bool {
+        self.error_pct().abs() <= self.goal_pct
+    }
+}
+
+/// The whole `validate --capacity` check.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityCheck {
+    /// Each comparison.
+    pub rows: Vec<CapacityCheckRow>,
+    /// The measurements behind them, in words.
+    pub notes: Vec<String>,
+}

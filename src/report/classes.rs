@@ -1,6 +1,21 @@
 //! The `dynobench classes` table.
 
-use crate::class::{Catalog, HOURS_PER_MONTH};
+use crate::class::Catalog;
+
+/// The billing models of a catalog's classes, each once, in class order.
+pub fn billing_models(c: &Catalog) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for k in &c.classes {
+        if !names.contains(&k.billing.name()) {
+            names.push(k.billing.name());
+        }
+    }
+    names
+}
+
+fn billing_names(c: &Catalog) -> String {
+    billing_models(c).join(", ")
+}
 
 /// Renders a catalog as a table with its sources.
 pub fn classes_table(c: &Catalog) -> String {
@@ -37,9 +52,28 @@ pub fn classes_table(c: &Catalog) -> String {
         ));
     }
     s.push_str(&format!(
-        "\nprices: USD per month of {HOURS_PER_MONTH} h, billed per second; source: {} (recorded {})\n",
+        "\nprices: USD per month of one instance provisioned all month (request billing: busy all month), $/hour over the platform's month; source: {} (recorded {})\n",
         c.info.price_source, c.info.price_date
     ));
+    let mut described: Vec<String> = Vec::new();
+    for k in &c.classes {
+        let d = k.billing.describe();
+        if !described.contains(&d) {
+            let who: Vec<&str> = c
+                .classes
+                .iter()
+                .filter(|o| o.billing.describe() == d)
+                .map(|o| o.name.as_str())
+                .collect();
+            let whom = if who.len() == c.classes.len() {
+                "every class".to_string()
+            } else {
+                who.join(", ")
+            };
+            s.push_str(&format!("billing ({whom}): {d}\n"));
+            described.push(d);
+        }
+    }
     for k in c.classes.iter().filter(|k| k.price_note.is_some()) {
         s.push_str(&format!(
             "  {}: {}\n",
@@ -66,16 +100,17 @@ pub fn classes_table(c: &Catalog) -> String {
 /// The embedded catalogs, one line each.
 pub fn catalogs_table(cats: &[Catalog]) -> String {
     let mut s = format!(
-        "{:<12} {:>7} {:>10} {:>11}  {}\n",
-        "catalog", "classes", "unverified", "prices of", "what"
+        "{:<12} {:>7} {:>10} {:>11}  {:<14} {}\n",
+        "catalog", "classes", "unverified", "prices of", "billing", "what"
     );
     for c in cats {
         s.push_str(&format!(
-            "{:<12} {:>7} {:>10} {:>11}  {}\n",
+            "{:<12} {:>7} {:>10} {:>11}  {:<14} {}\n",
             c.info.name,
             c.classes.len(),
             c.classes.iter().filter(|k| k.unverified).count(),
             c.info.price_date,
+            billing_names(c),
             c.info.description
         ));
     }

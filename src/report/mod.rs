@@ -20,4 +20,4 @@ pub mod soak;
 pub mod table;
 pub mod writer;
 
-pub use classes::{catalogs_table, classes_table};
+pub use classes::{billing_models, catalogs_table, classes_table};

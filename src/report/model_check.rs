@@ -80,3 +80,33 @@ pub fn render(m: &ModelCheck) -> String {
     }
     s
 }
+
+/// The `validate --capacity` table: model against measurement, error and goal.
+pub fn render_capacity(c: &crate::record::model_check::CapacityCheck) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<14} {:<44} {:>9} {:>9} {:>8} {:>6}  verdict",
+        "check", "case", "model", "measured", "error", "goal"
+    );
+    for r in &c.rows {
+        let _ = writeln!(
+            s,
+            "{:<14} {:<44} {:>9.2} {:>9.2} {:>+7.1}% {:>5.0}%  {}",
+            r.check,
+            r.case,
+            r.model,
+            r.measured,
+            r.error_pct(),
+            r.goal_pct,
+            if r.within() { "within" } else { "OUTSIDE" }
+        );
+    }
+    for r in &c.rows {
+        let _ = writeln!(s, "  {}: {}", r.check, r.detail);
+    }
+    for n in &c.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    s
+}

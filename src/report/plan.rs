@@ -143,10 +143,63 @@ pub fn render_plan(
         }
     }
     let _ = writeln!(out);
-    for p in plans {
-        if p.source != "server_wall" {
-            let _ = writeln!(out, "note: {}: service times from {}", p.class, p.source);
+    // How each class is billed (each description once), and what the bill of a met plan is
+    // made of where it is not simply dynos × price.
+    let mut billed: Vec<&str> = Vec::new();
+    for p in plans.iter().filter(|p| !p.billing.starts_with("monthly")) {
+        if billed.contains(&p.billing.as_str()) {
+            continue;
         }
+        billed.push(&p.billing);
+        let who: Vec<&str> = plans
+            .iter()
+            .filter(|o| o.billing == p.billing)
+            .map(|o| o.class.as_str())
+            .collect();
+        let whom = if who.len() == plans.len() {
+            "every class".to_string()
+        } else {
+            who.join(", ")
+        };
+        let _ = writeln!(out, "billing ({whom}): {}", p.billing);
+    }
+    for p in plans.iter().filter(|p| !p.billing.starts_with("monthly")) {
+        if let PlanOutcome::Meets {
+            bill, monthly_usd, ..
+        } = &p.outcome
+        {
+            let parts: Vec<String> = bill
+                .iter()
+                .map(|(what, usd)| format!("{what} = ${usd:.2}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}: ${monthly_usd:.2}/month = {} (one dyno provisioned all month: ${:.2})",
+                p.class,
+                parts.join(" + "),
+                p.price_usd_month
+            );
+        }
+    }
+    let mut sources: Vec<&str> = Vec::new();
+    for p in plans.iter().filter(|p| p.source != "server_wall") {
+        if sources.contains(&p.source.as_str()) {
+            continue;
+        }
+        sources.push(&p.source);
+        let who: Vec<&str> = plans
+            .iter()
+            .filter(|o| o.source == p.source)
+            .map(|o| o.class.as_str())
+            .collect();
+        let whom = if who.len() == plans.len() {
+            "every class".to_string()
+        } else {
+            who.join(", ")
+        };
+        let _ = writeln!(out, "note: {whom}: service times from {}", p.source);
+    }
+    for p in plans {
         for s in &p.scenarios {
             explain(&mut out, p, s, slo, rate);
         }
@@ -186,11 +239,30 @@ pub fn render_plan(
     out
 }
 
-/// The plan as CSV: one row per class and CPU situation.
+/// The plan as CSV (written by the csv crate: fields with commas, quotes or newlines are
+/// quoted): one row per class and CPU situation.
 pub fn render_plan_csv(plans: &[ClassPlan], slo: &Slo, rate: f64) -> String {
-    let mut out = String::from(
-        "class,workers,price_usd_month,source,service_mean_ms,slo,service_value,rate_rps,outcome,dynos,utilization,achieved,monthly_usd,cpu,cores,cpu_mean_ms,capacity_per_dyno_rps\n",
-    );
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "class",
+        "workers",
+        "price_usd_month",
+        "source",
+        "service_mean_ms",
+        "slo",
+        "service_value",
+        "rate_rps",
+        "outcome",
+        "dynos",
+        "utilization",
+        "achieved",
+        "monthly_usd",
+        "cpu",
+        "cores",
+        "cpu_mean_ms",
+        "capacity_per_dyno_rps",
+        "billing",
+    ]);
     for p in plans {
         for s in &p.scenarios {
             let (outcome, dynos, util, achieved, cost) = match &s.outcome {
@@ -222,23 +294,27 @@ pub fn render_plan_csv(plans: &[ClassPlan], slo: &Slo, rate: f64) -> String {
                     String::new(),
                 ),
             };
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{:.6},{},{},{},{outcome},{dynos},{util},{achieved},{cost},{},{},{},{:.4}",
-                p.class,
-                s.workers,
-                p.price_usd_month,
-                p.source,
-                p.service_mean * 1e3,
-                slo,
-                s.service_value,
-                rate,
-                s.label,
+            let _ = w.write_record([
+                p.class.clone(),
+                s.workers.to_string(),
+                p.price_usd_month.to_string(),
+                p.source.clone(),
+                format!("{:.6}", p.service_mean * 1e3),
+                slo.to_string(),
+                s.service_value.to_string(),
+                rate.to_string(),
+                outcome.to_string(),
+                dynos,
+                util,
+                achieved,
+                cost,
+                s.label.clone(),
                 s.cores.map_or(String::new(), |c| format!("{c}")),
                 p.cpu_mean.map_or(String::new(), |c| format!("{:.6}", c * 1e3)),
-                s.capacity_per_dyno
-            );
+                format!("{:.4}", s.capacity_per_dyno),
+                p.billing.clone(),
+            ]);
         }
     }
-    out
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }

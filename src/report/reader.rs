@@ -107,6 +107,22 @@ struct VersionProbe {
     schema_version: Option<String>,
 }
 
+/// The newest run under `dir` (results directories are named by their start time, so the
+/// greatest name with a run.json), or an error saying there is none.
+pub fn latest_run(dir: &Path) -> Result<PathBuf, ReadError> {
+    let entries = std::fs::read_dir(dir).map_err(|_| ReadError::Missing {
+        path: dir.to_path_buf(),
+    })?;
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("run.json").is_file())
+        .max_by(|a, b| a.file_name().cmp(&b.file_name()))
+        .ok_or_else(|| ReadError::Missing {
+            path: dir.to_path_buf(),
+        })
+}
+
 /// Reads `path`: a results directory or its run.json. Within a major version, fields a file
 /// lacks (it was written by an older or a newer 1.x) take their defaults; a file without a
 /// `schema_version` is read as the current major version.

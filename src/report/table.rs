@@ -113,14 +113,81 @@ pub fn row(c: &ClassResult) -> Vec<String> {
         c.breakdown.as_ref().map_or("-".into(), |b| {
             format!("{:.0}/{:.0}/{:.0}", b.cpu_ms, b.cpu_wait_ms, b.io_ms)
         }),
-        // At capacity; `~` marks a capacity estimated rather than measured.
-        opt(c.cost.usd_per_million_requests, |x| {
-            let est = c.cost.capacity_basis.is_some_and(|b| b.is_estimate());
-            format!("{}{x:.2}", if est { "~" } else { "" })
-        }),
-        opt(c.cost.value_capacity, |v| format!("{v:.2}")),
+        usd_per_million_cell(c),
+        value_cell(c),
     ]
 }
+
+/// `lo-hi` of two figures (one when they agree to the shown precision), two decimals.
+fn range(a: f64, b: f64) -> String {
+    let (lo, hi) = (a.min(b), a.max(b));
+    let (l, h) = (format!("{lo:.2}"), format!("{hi:.2}"));
+    if l == h { l } else { format!("{l}-{h}") }
+}
+
+/// The origin marks of a class's capacity figures: `~` estimated, `*` extrapolated.
+pub fn origin_marks(c: &ClassResult) -> String {
+    let mut m = String::new();
+    for mark in ["~", "*"] {
+        if c.cost.capacity.iter().any(|p| p.origin.mark() == mark) {
+            m.push_str(mark);
+        }
+    }
+    m
+}
+
+/// `$/M req` at capacity over the class's situations (a shared class: burst to floor),
+/// with its origin marks.
+pub fn usd_per_million_cell(c: &ClassResult) -> String {
+    let v: Vec<f64> = c
+        .cost
+        .capacity
+        .iter()
+        .filter_map(|p| p.usd_per_million_requests)
+        .collect();
+    match (
+        v.iter().copied().reduce(f64::min),
+        v.iter().copied().reduce(f64::max),
+    ) {
+        (Some(lo), Some(hi)) => format!("{}{}", range(lo, hi), origin_marks(c)),
+        _ => opt(c.cost.usd_per_million_requests, |x| format!("{x:.2}")),
+    }
+}
+
+/// Requests per second per $100 of monthly bill over the class's situations, with origin
+/// marks.
+pub fn per_100_cell(c: &ClassResult) -> String {
+    let v: Vec<f64> = c
+        .cost
+        .capacity
+        .iter()
+        .filter_map(|p| p.rps_per_100_usd_month)
+        .collect();
+    match (
+        v.iter().copied().reduce(f64::min),
+        v.iter().copied().reduce(f64::max),
+    ) {
+        (Some(lo), Some(hi)) => format!("{}{}", range(lo, hi), origin_marks(c)),
+        _ => "-".into(),
+    }
+}
+
+/// `value/$`: requests per dollar relative to the cheapest class, floor against floor and
+/// burst against burst (one figure when they agree).
+pub fn value_cell(c: &ClassResult) -> String {
+    match (c.cost.value_capacity, c.cost.value_capacity_burst) {
+        (Some(a), Some(b)) => range(a, b),
+        (Some(a), None) | (None, Some(a)) => format!("{a:.2}"),
+        (None, None) => "-".into(),
+    }
+}
+
+/// What the cost columns mean (under the terminal and Markdown tables).
+pub const COST_LEGEND: &str = "$/M req = dollars per million requests with one dyno of the class serving at capacity, \
+at the class's own CPU (not this machine's cap) and billed as its platform bills; a range runs from a shared class's \
+burst (idle host) to its floor (busy host). ~ = capacity estimated from service times (not measured at capacity); \
+* = extrapolated to the class's cores from fewer cores here. value/$ = requests per dollar relative to the cheapest \
+class, floor against floor and burst against burst";
 
 /// Column titles of [`row`].
 pub const HEADER: [&str; 12] = [
@@ -200,7 +267,7 @@ pub fn render(r: &RunReport) -> String {
     ));
     s.push_str("p99 [95% CI]: '—' means the sample cannot bound it (with 100 calls p99 has no upper bound); n/e = not estimable\n");
     s.push_str("cpu/wait/io ms: mean per request of server CPU, time waiting for a CPU (quota, neighbours) and simulated downstream IO\n");
-    s.push_str("$/M req = dollars per million requests with one dyno at capacity (~ = capacity estimated from the measured means, not measured: see summary.md); value/$ = requests per dollar at capacity relative to the cheapest class\n");
+    s.push_str(&format!("{}\n", COST_LEGEND));
     if r.classes.iter().any(|c| {
         c.limits
             .as_ref()
@@ -314,7 +381,9 @@ pub fn capacity_text(r: &RunReport) -> String {
         return String::new();
     }
     let slo = found[0].capacity.as_ref().map_or("", |c| c.slo.as_str());
-    let mut s = format!("\ncapacity: the highest open-loop rate at which {slo} held\n");
+    let mut s = format!(
+        "\ncapacity: the highest open-loop rate at which {slo} held here; per $100 at the class's own CPU (its catalog cores, billed as its platform bills)\n"
+    );
     s.push_str(&format!(
         "{:<16} {:>8} {:>10} {:>10} {:>6} {:>18}\n",
         "class", "$/mo", "max req/s", "broke at", "steps", "req/s per $100/mo"
@@ -328,8 +397,7 @@ pub fn capacity_text(r: &RunReport) -> String {
             cap.max_rate_rps.map_or("none".into(), |x| format!("{x:.2}")),
             cap.broke_at_rps.map_or("-".into(), |x| format!("{x:.2}")),
             cap.steps.len(),
-            cap.rps_per_100_usd_month
-                .map_or("-".into(), |x| format!("{x:.2}")),
+            per_100_cell(c),
             if cap.converged {
                 ""
             } else {

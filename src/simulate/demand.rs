@@ -121,9 +121,9 @@ impl Cpu {
 /// saturation point is at most this (the asymptotic bound of queueing networks).
 pub fn dyno_capacity(workers: u32, cpu: Cpu, demand: &DemandDist) -> f64 {
     let (c, o) = (demand.mean_cpu(), demand.mean_other());
-    let by_workers = f64::from(workers) / (c + o).max(1e-12);
-    let by_cpu = if c > 0.0 { cpu.limit() / c } else { f64::INFINITY };
-    by_workers.min(by_cpu)
+    // The same bound as every per-dollar figure of a run (one formula, in the results model).
+    crate::record::cost::estimate_capacity(workers, (c + o).max(1e-12), cpu.limit(), c)
+        .unwrap_or(f64::INFINITY)
 }
 
 /// How load arrives.

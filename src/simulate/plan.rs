@@ -130,6 +130,7 @@ fn search_dynos(
         mean_response: hi_point.mean_response,
         share_503: hi_point.share_503,
         monthly_usd: 0.0,
+        bill: Vec::new(),
     })
 }
 
@@ -138,7 +139,17 @@ fn min_dynos(rate: f64, per_dyno: f64) -> u32 {
     (((rate / per_dyno).floor() as u64) + 1).min(u64::from(u32::MAX)) as u32
 }
 
-fn with_bill(o: PlanOutcome, price: f64) -> PlanOutcome {
+/// Fills a met plan's monthly bill: `dynos` of the class for the platform's month at
+/// `rate`, billed as its platform bills. Request billing counts each dyno busy while it has
+/// a request in flight (from the rate per dyno and the simulated mean response, see
+/// [`crate::class::billing::busy_fraction`]); used-CPU and surplus billing take the CPU the
+/// rate needs (`rate × mean CPU`) spread over the dynos.
+fn with_bill(
+    o: PlanOutcome,
+    class: &crate::class::DynoClass,
+    rate: f64,
+    cpu_mean: Option<f64>,
+) -> PlanOutcome {
     match o {
         PlanOutcome::Meets {
             dynos,
@@ -147,14 +158,31 @@ fn with_bill(o: PlanOutcome, price: f64) -> PlanOutcome {
             mean_response,
             share_503,
             ..
-        } => PlanOutcome::Meets {
-            dynos,
-            utilization,
-            achieved,
-            mean_response,
-            share_503,
-            monthly_usd: f64::from(dynos) * price,
-        },
+        } => {
+            let n = f64::from(dynos.max(1));
+            let rounding_s = match class.billing {
+                crate::class::Billing::Request { rounding_ms, .. } => rounding_ms / 1000.0,
+                _ => 0.0,
+            };
+            let usage = crate::class::Usage {
+                instances: n,
+                hours: class.billing.hours_per_month(),
+                rate_rps: rate,
+                busy_fraction: crate::class::billing::busy_fraction(rate / n, mean_response, rounding_s),
+                cores_used: cpu_mean.map_or(class.vcpus(), |c| rate * c / n),
+                memory_used_mb: None,
+            };
+            let bill = class.bill(&usage);
+            PlanOutcome::Meets {
+                dynos,
+                utilization,
+                achieved,
+                mean_response,
+                share_503,
+                monthly_usd: bill.usd,
+                bill: bill.parts,
+            }
+        }
         o => o,
     }
 }
@@ -295,13 +323,14 @@ pub fn plan_class(cfg: &PlanConfig, class: &PlanClass) -> Result<ClassPlan, SimE
         ),
     };
     for s in &mut scenarios {
-        s.outcome = with_bill(s.outcome.clone(), class.price_usd_month);
+        s.outcome = with_bill(s.outcome.clone(), &class.class, cfg.rate, cpu_mean);
     }
     let first = scenarios.first().cloned().ok_or(SimError::ZeroServiceMean)?;
     Ok(ClassPlan {
         class: class.name.clone(),
         workers: first.workers,
-        price_usd_month: class.price_usd_month,
+        price_usd_month: class.class.price_usd_month,
+        billing: class.class.billing.describe(),
         source: class.source.clone(),
         service_mean,
         cpu_mean,

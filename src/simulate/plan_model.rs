@@ -71,8 +71,9 @@ pub enum DynoModel {
 pub struct PlanClass {
     /// Class name.
     pub name: String,
-    /// Price per dyno, USD per month.
-    pub price_usd_month: f64,
+    /// The catalog entry: its price and how its platform bills it (a monthly price, per
+    /// second, request-based, burst surplus), its vCPUs and memory.
+    pub class: crate::class::DynoClass,
     /// What a dyno is.
     pub model: DynoModel,
     /// Where the demand came from (e.g. `server_cpu + other`).
@@ -95,8 +96,11 @@ pub enum PlanOutcome {
         mean_response: f64,
         /// Share of 503s at that size.
         share_503: f64,
-        /// dynos × price.
+        /// The month's bill at that size and rate, as the platform bills (a monthly price:
+        /// dynos × price; request billing: only while requests are in flight, plus fees).
         monthly_usd: f64,
+        /// What the bill is made of: (what, USD).
+        bill: Vec<(String, f64)>,
     },
     /// The service time alone breaks the SLO: no number of dynos can meet it.
     ServiceTooSlow {
@@ -142,6 +146,8 @@ pub struct ClassPlan {
     pub workers: u32,
     /// Price per dyno, USD per month.
     pub price_usd_month: f64,
+    /// How the platform bills the class, in words.
+    pub billing: String,
     /// Where the demand came from.
     pub source: String,
     /// Mean service time alone (seconds).

@@ -20,7 +20,7 @@ fn cfg(slo: &str, rate: f64) -> PlanConfig {
 fn servers(svc: ServiceDist, workers: u32) -> PlanClass {
     PlanClass {
         name: "c".into(),
-        price_usd_month: 25.0,
+        class: crate::class::DynoClass::priced(25.0),
         model: DynoModel::Servers {
             workers,
             service: svc,

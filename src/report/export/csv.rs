@@ -55,6 +55,13 @@ pub fn summary_csv(r: &RunReport) -> String {
             "capacity_basis",
             "rps_per_100_usd_month",
             "value_capacity",
+            "capacity_situation",
+            "capacity_origin",
+            "capacity_rps_burst",
+            "usd_per_million_requests_burst",
+            "capacity_origin_burst",
+            "value_capacity_burst",
+            "billing",
             "failure",
         ]
         .iter()
@@ -111,6 +118,17 @@ fn row(c: &ClassResult) -> Vec<String> {
             .map_or(String::new(), |b| b.label().to_string()),
         f(c.cost.rps_per_100_usd_month),
         f(c.cost.value_capacity),
+    ]);
+    // The conservative end (floor, baseline, or the one situation) and the optimistic one.
+    let (first, last) = (c.cost.capacity.first(), c.cost.capacity.last());
+    v.extend([
+        first.map_or(String::new(), |p| p.situation.label().to_string()),
+        first.map_or(String::new(), |p| p.origin.name().to_string()),
+        f(last.map(|p| p.capacity_rps)),
+        f(last.and_then(|p| p.usd_per_million_requests)),
+        last.map_or(String::new(), |p| p.origin.name().to_string()),
+        f(c.cost.value_capacity_burst),
+        c.cost.billing.clone(),
         c.failure.clone().unwrap_or_default(),
     ]);
     v

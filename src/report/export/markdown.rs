@@ -22,6 +22,40 @@ fn summary_line(name: &str, s: &Summary) -> String {
     line
 }
 
+/// The class's bill and what one dyno serves per situation at the class's own CPU, each
+/// figure with its origin and terms.
+fn cost_lines(out: &mut String, c: &ClassResult) {
+    let f2 = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.2}"));
+    let _ = writeln!(
+        out,
+        "- cost: ${:.2}/month = ${:.4}/hour provisioned; billed {}; value per dollar {} (requests per dollar relative to the cheapest class, floor against floor, burst against burst); latency value p95 {}, p99 {}",
+        c.cost.usd_month,
+        c.cost.usd_hour,
+        if c.cost.billing.is_empty() {
+            "monthly"
+        } else {
+            c.cost.billing.as_str()
+        },
+        crate::report::table::value_cell(c),
+        f2(c.cost.value_p95),
+        f2(c.cost.value_p99),
+    );
+    for p in &c.cost.capacity {
+        let _ = writeln!(
+            out,
+            "  - at capacity, {} ({:.2} cores): {:.2} req/s, {} per million requests, {} req/s per $100/month — **{}**: {}",
+            p.situation.label(),
+            p.cores,
+            p.capacity_rps,
+            p.usd_per_million_requests
+                .map_or("-".into(), |x| format!("${x:.2}")),
+            f2(p.rps_per_100_usd_month),
+            p.origin.name(),
+            p.note
+        );
+    }
+}
+
 fn class_section(out: &mut String, c: &ClassResult) {
     let _ = writeln!(out, "\n### {}\n", c.name);
     let _ = writeln!(
@@ -131,26 +165,7 @@ fn class_section(out: &mut String, c: &ClassResult) {
             .map_or("-".into(), |u| format!("{:.1} ms", u / 1000.0)),
         c.steal_pct.map_or("-".into(), |s| format!("{s:.2}%")),
     );
-    let _ = writeln!(
-        out,
-        "- cost: ${:.2}/month = ${:.4}/hour; at capacity ({}): {} req/s, {} per million requests, {} req/s per $100/month, value per dollar {} (requests per dollar relative to the cheapest class); latency value p95 {}, p99 {}",
-        c.cost.usd_month,
-        c.cost.usd_hour,
-        match (c.cost.capacity_basis, &c.cost.capacity_note) {
-            (Some(b), Some(n)) => format!("{}: {n}", b.label()),
-            _ => "unknown".into(),
-        },
-        c.cost.capacity_rps.map_or("-".into(), |x| format!("{x:.2}")),
-        c.cost
-            .usd_per_million_requests
-            .map_or("-".into(), |x| format!("${x:.2}")),
-        c.cost
-            .rps_per_100_usd_month
-            .map_or("-".into(), |x| format!("{x:.1}")),
-        c.cost.value_capacity.map_or("-".into(), |v| format!("{v:.2}")),
-        c.cost.value_p95.map_or("-".into(), |v| format!("{v:.2}")),
-        c.cost.value_p99.map_or("-".into(), |v| format!("{v:.2}")),
-    );
+    cost_lines(out, c);
     if c.rounds.len() > 1 {
         let fmt = |v: Option<u64>| v.map_or("n/e".into(), ms);
         let rows: Vec<String> = c
@@ -307,7 +322,16 @@ pub fn summary_md(r: &RunReport) -> String {
         "\nLatencies in ms. Each percentile is the nearest-rank estimate with a distribution-free 95% \
          confidence interval from order statistics; `—` marks a bound the sample cannot give (from 100 calls, \
          p99's upper bound), and n/e a percentile it cannot estimate (p99.9 needs 1000 calls). \
-         `value p99` = (cheapest p99 / p99) ÷ (price / cheapest price). `*` = capped to this machine."
+         `value p99` = (cheapest p99 / p99) ÷ (price / cheapest price). `*` after the cores = capped to this machine."
+    );
+    let _ = writeln!(
+        s,
+        "\n**Per dollar.** `$/M req` is what a million requests cost with one dyno of the class serving at \
+         capacity, at the class's own CPU and billed as its platform bills; a shared class shows a range from its \
+         burst (an idle host) to its floor (a busy host), and each figure is measured, extrapolated (`*`: scaled \
+         to the class's cores from fewer cores here) or estimated (`~`: from service times). `value/$` compares \
+         requests per dollar like with like — each class's floor against the cheapest class's floor, and burst \
+         against burst — so a range means the answer depends on how busy the platform's host is."
     );
     for c in &r.classes {
         if let Some(of) = &c.same_as {

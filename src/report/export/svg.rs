@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use super::svg_extra::{burst_svg, workers_svg};
+use crate::record::class_capacity::CapacityOrigin;
 use crate::record::histogram::decode;
 use crate::record::{ClassResult, RunReport};
 use crate::report::palette::{axes, color, legend};
@@ -188,11 +189,6 @@ fn class_axes<'a, 'b>(
 /// multiple of it).
 const HEADROOM: f64 = 1.4;
 
-/// The one word that says where a capacity comes from.
-fn origin(b: crate::record::cost::CapacityBasis) -> &'static str {
-    if b.is_estimate() { "estimated" } else { "measured" }
-}
-
 /// Writes a short label centred above each bar top `(x, y, text)`.
 fn bar_labels(
     chart: &mut Axes<'_, '_>,
@@ -209,8 +205,30 @@ fn bar_labels(
     Ok(())
 }
 
-/// cost.svg: per class, p95 and p99 (left) and USD per million requests at capacity, with
-/// measured and estimated capacities told apart (right).
+/// A class's cheapest and dearest $/M at capacity over its situations, each with its origin.
+fn cost_ends(c: &ClassResult) -> Option<((f64, CapacityOrigin), (f64, CapacityOrigin))> {
+    let pts: Vec<(f64, CapacityOrigin)> = c
+        .cost
+        .capacity
+        .iter()
+        .filter_map(|p| Some((p.usd_per_million_requests?, p.origin)))
+        .collect();
+    let lo = pts.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let hi = pts.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0))?;
+    Some((lo, hi))
+}
+
+fn short_origin(o: CapacityOrigin) -> &'static str {
+    match o {
+        CapacityOrigin::Measured => "meas.",
+        CapacityOrigin::Extrapolated => "extrap.",
+        CapacityOrigin::Estimated => "est.",
+    }
+}
+
+/// cost.svg: per class, p95 and p99 (left) and USD per million requests at capacity at the
+/// class's own CPU (right): a range from burst to floor for shared classes, the origin of
+/// each figure (measured, extrapolated, estimated) by fill and by a label above the bar.
 pub fn cost_svg(r: &RunReport) -> Result<String, String> {
     let ok: Vec<&ClassResult> = r.classes.iter().filter(|c| c.latency.count > 0).collect();
     let mut out = String::new();
@@ -255,39 +273,70 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
         legend(&mut chart)?;
         let cost_max = ok
             .iter()
-            .filter_map(|c| c.cost.usd_per_million_requests)
+            .flat_map(|c| c.cost.capacity.iter().filter_map(|p| p.usd_per_million_requests))
             .fold(0.01f64, f64::max)
             * HEADROOM;
         let mut chart = class_axes(
             &right,
-            "cost per million requests, one dyno at capacity",
+            "$ per million requests at capacity, class's own CPU (box: burst to floor)",
             14,
             &names,
             cost_max,
             "USD per million requests",
         )?;
-        for (estimated, fill, label) in [
-            (false, color(2).filled(), "measured at capacity"),
-            (true, color(2).mix(0.35).filled(), "estimated capacity"),
+        // Each class: a bar to its best case (burst, or its one figure) and, for a range, a
+        // lighter box up to its worst case (floor or baseline); the fill says the origin of
+        // each end, and a label above says it in words.
+        let fill = |o: CapacityOrigin| match o {
+            CapacityOrigin::Measured => color(2).filled(),
+            CapacityOrigin::Extrapolated => color(1).mix(0.8).filled(),
+            CapacityOrigin::Estimated => color(2).mix(0.35).filled(),
+        };
+        for origin in [
+            CapacityOrigin::Measured,
+            CapacityOrigin::Extrapolated,
+            CapacityOrigin::Estimated,
         ] {
+            let style = fill(origin);
             chart
-                .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
-                    let v = c.cost.usd_per_million_requests?;
-                    (c.cost.capacity_basis?.is_estimate() == estimated)
-                        .then(|| Rectangle::new([(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)], fill))
+                .draw_series(ok.iter().enumerate().flat_map(|(i, c)| {
+                    let ends = cost_ends(c);
+                    let x = i as f64;
+                    let mut bars = Vec::new();
+                    if let Some(((lo, lo_o), (hi, hi_o))) = ends {
+                        if lo_o == origin {
+                            bars.push(Rectangle::new([(x + 0.2, 0.0), (x + 0.8, lo)], style));
+                        }
+                        if hi > lo * 1.005 && hi_o == origin {
+                            bars.push(Rectangle::new([(x + 0.3, lo), (x + 0.7, hi)], style));
+                        }
+                    }
+                    bars
                 }))
                 .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill));
+                .label(origin.name())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], style));
         }
-        // Each bar says where its capacity comes from, without the legend.
-        bar_labels(
-            &mut chart,
-            ok.iter().enumerate().filter_map(|(i, c)| {
-                let v = c.cost.usd_per_million_requests?;
-                Some((i as f64 + 0.5, v, origin(c.cost.capacity_basis?).to_string()))
-            }),
-        )?;
+        for (i, c) in ok.iter().enumerate() {
+            let Some(((lo, lo_o), (hi, hi_o))) = cost_ends(c) else {
+                continue;
+            };
+            if hi > lo * 1.005 {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(i as f64 + 0.3, lo), (i as f64 + 0.7, hi)],
+                        BLACK.mix(0.6).stroke_width(1),
+                    )))
+                    .map_err(err)?;
+            }
+            // Each bar says where its capacity comes from, without the legend.
+            let label = if lo_o == hi_o {
+                short_origin(lo_o).to_string()
+            } else {
+                format!("{}/{}", short_origin(lo_o), short_origin(hi_o))
+            };
+            bar_labels(&mut chart, std::iter::once((i as f64 + 0.5, hi, label)))?;
+        }
         legend(&mut chart)?;
         root.present().map_err(err)?;
     }

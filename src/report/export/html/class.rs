@@ -4,6 +4,7 @@
 //! its raw files.
 
 use super::{Tone, anchor, badge, esc, facts, file_link, list, table};
+use crate::record::class_capacity::CapacityOrigin;
 use crate::record::summary::Summary;
 use crate::record::{ClassResult, ClassStatus, RunReport};
 use crate::report::table::{calls_text, class_text, cores, pct_with_ci};
@@ -253,55 +254,75 @@ fn memory_facts(c: &ClassResult) -> String {
     ])
 }
 
+/// The tone of a capacity's origin: measured reads as solid, the others as hedged.
+pub(super) fn origin_tone(o: CapacityOrigin) -> Tone {
+    match o {
+        CapacityOrigin::Measured => Tone::Ok,
+        CapacityOrigin::Extrapolated | CapacityOrigin::Estimated => Tone::Unsure,
+    }
+}
+
+/// The bill, value per dollar, and what one dyno serves in each situation the class is
+/// sold in, each figure with its origin and terms.
 fn cost_facts(c: &ClassResult) -> String {
     let cost = &c.cost;
-    let origin = match cost.capacity_basis {
-        Some(b) if b.is_estimate() => badge(Tone::Unsure, "estimated"),
-        Some(_) => badge(Tone::Ok, "measured"),
-        None => badge(Tone::Unsure, "unknown"),
-    };
-    facts(&[
+    let f2 = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.2}"));
+    let mut s = facts(&[
         (
             "price",
             esc(&format!(
-                "${:.2}/month = ${:.4}/hour",
-                cost.usd_month, cost.usd_hour
+                "${:.2}/month = ${:.4}/hour provisioned; billed {}",
+                cost.usd_month,
+                cost.usd_hour,
+                if cost.billing.is_empty() {
+                    "monthly"
+                } else {
+                    cost.billing.as_str()
+                }
             )),
-        ),
-        (
-            "capacity",
-            format!(
-                "{} {origin} {}",
-                esc(&cost.capacity_rps.map_or("-".into(), |x| format!("{x:.2} req/s"))),
-                esc(&match (cost.capacity_basis, &cost.capacity_note) {
-                    (_, Some(n)) => n.clone(),
-                    (Some(b), None) => b.label().to_string(),
-                    _ => String::new(),
-                })
-            ),
-        ),
-        (
-            "per million requests",
-            esc(&cost
-                .usd_per_million_requests
-                .map_or("-".into(), |x| format!("${x:.2} (one dyno at capacity)"))),
-        ),
-        (
-            "req/s per $100/month",
-            esc(&cost
-                .rps_per_100_usd_month
-                .map_or("-".into(), |x| format!("{x:.1}"))),
         ),
         (
             "value per dollar",
             esc(&format!(
-                "capacity {}, p95 {}, p99 {} (relative to the cheapest class)",
-                cost.value_capacity.map_or("-".into(), |v| format!("{v:.2}")),
-                cost.value_p95.map_or("-".into(), |v| format!("{v:.2}")),
-                cost.value_p99.map_or("-".into(), |v| format!("{v:.2}"))
+                "capacity {} (requests per dollar relative to the cheapest class, floor against floor, burst against burst); latency p95 {}, p99 {}",
+                crate::report::table::value_cell(c),
+                f2(cost.value_p95),
+                f2(cost.value_p99)
             )),
         ),
-    ])
+    ]);
+    if cost.capacity.is_empty() {
+        s.push_str("<p class=\"note\">No capacity figure: nothing was measured to base one on.</p>\n");
+        return s;
+    }
+    let head = [
+        "at capacity",
+        "cores",
+        "req/s",
+        "$ per M req",
+        "req/s per $100/mo",
+        "origin",
+        "terms",
+    ]
+    .map(String::from);
+    let rows: Vec<Vec<String>> = cost
+        .capacity
+        .iter()
+        .map(|p| {
+            vec![
+                esc(p.situation.label()),
+                format!("{:.2}", p.cores),
+                format!("{:.2}", p.capacity_rps),
+                p.usd_per_million_requests
+                    .map_or("-".into(), |x| format!("${x:.2}")),
+                f2(p.rps_per_100_usd_month),
+                badge(origin_tone(p.origin), p.origin.name()),
+                esc(&p.note),
+            ]
+        })
+        .collect();
+    s.push_str(&table(&head, &rows, &[5, 6]));
+    s
 }
 
 fn search_and_rounds(c: &ClassResult) -> String {

@@ -181,14 +181,13 @@ pub(super) fn summary(r: &RunReport, id: &str, href_prefix: &str) -> String {
         })
         .collect();
     s.push_str(&table(&head, &rows, &[]));
-    s.push_str(
+    s.push_str(&format!(
         "<p class=\"note\">Latencies in ms. p99 [95% CI]: the nearest-rank estimate with a distribution-free 95% interval; \
          — marks a bound the calls cannot give (from 100 calls, p99's upper bound), n/e a percentile they cannot estimate. \
          cores: sh = shared (floor–burst), ded = dedicated, bu = burst balance, * = capped to this machine. \
-         cpu/wait/io: mean server CPU, waiting for a CPU, simulated IO per request. \
-         $/M req: dollars per million requests with one dyno at capacity (~ = capacity estimated); \
-         value/$: requests per dollar at capacity relative to the cheapest class.</p>\n",
-    );
+         cpu/wait/io: mean server CPU, waiting for a CPU, simulated IO per request. {}.</p>\n",
+        esc(crate::report::table::COST_LEGEND)
+    ));
     s.push_str("</section>\n");
     s
 }
@@ -231,26 +230,22 @@ pub(super) fn saturation(c: &ClassResult) -> (Tone, &'static str, String) {
             ),
         };
     }
-    match (c.cost.capacity_basis, c.cost.capacity_rps) {
-        (Some(b), Some(x)) if !b.is_estimate() => (
-            Tone::Ok,
-            "at capacity",
-            format!("{}: ran at capacity ({}): {x:.2} req/s", c.name, b.label()),
+    let Some(p) = c.cost.capacity.first() else {
+        return (Tone::Unsure, "unknown", format!("{}: no capacity figure", c.name));
+    };
+    (
+        super::class::origin_tone(p.origin),
+        p.origin.name(),
+        format!(
+            "{}: {:.2} req/s at capacity ({}, {:.2} cores), {} — {}",
+            c.name,
+            p.capacity_rps,
+            p.situation.label(),
+            p.cores,
+            p.origin.name(),
+            p.note
         ),
-        (Some(_), Some(x)) => (
-            Tone::Unsure,
-            "estimated",
-            format!(
-                "{}: {x:.2} req/s at capacity, estimated{}",
-                c.name,
-                c.cost
-                    .capacity_note
-                    .as_deref()
-                    .map_or(String::new(), |n| format!(" — {n}"))
-            ),
-        ),
-        _ => (Tone::Unsure, "unknown", format!("{}: no capacity figure", c.name)),
-    }
+    )
 }
 
 /// The SLO verdicts and each class's saturation verdict.
