@@ -63,6 +63,7 @@ fn request(c: &mut Criterion) {
         payload,
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .unwrap();
     let mut stream = BufReader::new(TcpStream::connect(srv.addr).unwrap());

@@ -7,14 +7,31 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum CliError {
     /// Bad flags, files or input: exit 2.
-    #[error("{0:#}")]
+    #[error("{}", chain_text(.0))]
     Usage(anyhow::Error),
     /// The work itself failed: exit 3.
-    #[error("{0:#}")]
+    #[error("{}", chain_text(.0))]
     Failed(anyhow::Error),
     /// Stopped by Ctrl-C or SIGTERM (what was measured is kept): exit 130.
-    #[error("{0:#}")]
+    #[error("{}", chain_text(.0))]
     Interrupted(anyhow::Error),
+}
+
+/// The error and its causes joined by `: `, leaving out a cause its message already
+/// states (`cannot read payload x: No such file…` is not followed by the same OS error).
+pub fn chain_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
 }
 
 impl CliError {
@@ -54,5 +71,24 @@ impl Outcome {
             Outcome::Ok => 0,
             Outcome::ThresholdFailed => 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_in_the_message_is_not_repeated() {
+        let e =
+            crate::workload::Payload::load(Some(std::path::Path::new("/no/such/payload.json"))).unwrap_err();
+        let text = usage(e).to_string();
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        assert!(
+            text.starts_with("cannot read payload /no/such/payload.json"),
+            "{text}"
+        );
+        let wrapped = usage(anyhow::Error::from(std::io::Error::other("disk full")).context("writing x"));
+        assert_eq!(wrapped.to_string(), "writing x: disk full");
     }
 }

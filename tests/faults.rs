@@ -228,6 +228,7 @@ fn results_that_cannot_be_written_give_a_clear_error_and_keep_what_was_saved() {
         payload: dynobench::workload::Payload::bundled(),
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .unwrap();
     let url = format!("http://{}", s.addr);

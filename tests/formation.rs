@@ -216,9 +216,22 @@ fn a_five_dyno_formation_runs_predicts_and_stops_cleanly() {
         assert!(p.measured.mean_ms > 0.0 && p.predicted.mean_ms > 0.0, "{p:?}");
         assert!(p.router_seed != 0);
     }
-    for file in ["formation.svg", "summary.md", "runtime.log"] {
+    for file in ["formation.svg", "summary.md", "runtime.log", "index.html"] {
         assert!(dir.join(file).exists(), "{file}");
     }
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let doc = common::page::self_contained(&html, Some(&dir));
+    common::page::run_page(&doc, &r);
+    let formation = common::page::text(
+        doc.select(&common::page::sel("#formation"))
+            .next()
+            .expect("a formation section"),
+    );
+    assert!(formation.contains("measured vs simulated"), "{formation}");
+    assert!(
+        html.contains("formation.svg"),
+        "the formation chart is on the page"
+    );
     let log = std::fs::read_to_string(dir.join("runtime.log")).unwrap();
     assert!(
         log.contains("heroku[router]: at=info") && log.contains("dyno=web.5"),

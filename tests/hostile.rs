@@ -24,6 +24,7 @@ fn start(timeouts: ConnTimeouts) -> server::ServerHandle {
         payload: Payload::bundled(),
         ballast_mb: 0,
         timeouts,
+        guard: Default::default(),
     })
     .expect("server starts")
 }

@@ -239,4 +239,40 @@ fn the_command_writes_valid_files_and_checks_the_drivers_flags() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&owned.stderr).contains("the manifests set it"));
+    // Shards without run flags: one caller each (the default closed loop of one caller
+    // would not split).
+    let plain = tmp.path().join("plain");
+    let o = std::process::Command::new(common::bin())
+        .args(["k8s", "--class", "standard-1x", "--shards", "2", "--out"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let args = common::run_args(&[
+        "--url",
+        "http://127.0.0.1:9",
+        "--class",
+        "standard-1x",
+        "--shard",
+        "1/2",
+    ]);
+    let plan = dynobench::run_plan(&args, common::bin()).unwrap();
+    assert_eq!(plan.load.concurrency(), 1, "one caller per shard");
+    // A namespace Kubernetes would refuse is refused now, naming the flag.
+    let o = std::process::Command::new(common::bin())
+        .args([
+            "k8s",
+            "--class",
+            "standard-1x",
+            "--namespace",
+            "Bad_Name!",
+            "--out",
+        ])
+        .arg(tmp.path().join("bad"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--namespace") && err.contains("DNS-1123"), "{err}");
+    assert!(!tmp.path().join("bad").exists(), "nothing written");
 }

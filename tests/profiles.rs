@@ -29,6 +29,7 @@ fn profiles_return_the_right_mix() {
         payload: Payload::bundled(),
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .unwrap();
     let calls: Vec<WorkResponse> = (0..5).map(|_| work(srv.addr, "profile=cpu")).collect();

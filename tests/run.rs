@@ -175,6 +175,15 @@ fn end_to_end_two_classes_with_every_file_parsed_back() {
     assert_eq!(rows.len(), 2);
     assert_eq!(&rows[1][0], "performance-m");
 
+    // index.html: self-contained, every class's section, the charts inline; the run
+    // printed where it is.
+    assert!(
+        stdout.contains(&format!("page:    {}/index.html", dir.display())),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    common::page::run_page(&common::page::self_contained(&html, Some(&dir)), &r);
+
     // summary.md and the plots.
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(md.contains("### eco") && md.contains("### performance-m") && md.contains("confidence interval"));
@@ -350,6 +359,7 @@ fn url_drives_a_running_serve_with_server_timings() {
         payload: dynobench::workload::Payload::bundled(),
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .unwrap();
     let url = format!("http://{}", srv.addr);
@@ -472,15 +482,7 @@ fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
 /// themselves, and plannable — so the files README points at keep working.
 #[test]
 fn committed_reference_runs_stay_readable() {
-    // The committed ones are those .gitignore lets in (other runs may sit beside them).
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
-    let runs: Vec<PathBuf> = ignore
-        .lines()
-        .filter_map(|l| l.strip_prefix("!/results/"))
-        .map(|d| root.join("results").join(d.trim_end_matches('/')))
-        .filter(|p| p.join("run.json").exists())
-        .collect();
+    let runs = common::reference_runs();
     assert!(
         !runs.is_empty(),
         "a reference run is committed under results/ (and let in by .gitignore)"

@@ -18,6 +18,7 @@ fn start(workers: usize, backlog: usize) -> server::ServerHandle {
         payload: Payload::bundled(),
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .expect("server starts")
 }
@@ -179,4 +180,97 @@ fn graceful_shutdown_finishes_in_flight_work() {
     assert_eq!(r.status, 200, "the in-flight request completes: {r:?}");
     assert!(t.elapsed() < server::SHUTDOWN_GRACE);
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
+}
+
+/// A deployed endpoint is public: /work and /stats want the token, /health does not; io
+/// waits beyond the router's 30 s are refused; `run --url` sends the token (`--token` or
+/// DYNOBENCH_TOKEN) and says what is missing when it does not.
+#[test]
+fn a_token_guards_work_and_stats_and_io_is_capped() {
+    let s = server::start(ServeConfig {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        workers: 2,
+        backlog: 16,
+        payload: Payload::bundled(),
+        ballast_mb: 0,
+        timeouts: Default::default(),
+        guard: server::Guard {
+            token: Some("s3cret".into()),
+            ..Default::default()
+        },
+    })
+    .expect("server starts");
+    let with = |path: &str, auth: &str| {
+        raw(
+            s.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        get(s.addr, "/health").status,
+        200,
+        "the platform's checks need no token"
+    );
+    for path in ["/work?profile=io&io_ms=1", "/stats"] {
+        let r = get(s.addr, path);
+        assert_eq!(r.status, 401, "{path} without the token");
+        assert!(
+            r.headers
+                .to_ascii_lowercase()
+                .contains("www-authenticate: bearer")
+        );
+        assert!(r.json()["error"].as_str().unwrap().contains("DYNOBENCH_TOKEN"));
+        assert_eq!(with(path, "Authorization: Bearer wrong\r\n").status, 401);
+        assert_eq!(with(path, "Authorization: Bearer s3cre\r\n").status, 401);
+        assert_eq!(
+            with(path, "Authorization: Bearer s3cret\r\n").status,
+            200,
+            "{path}"
+        );
+    }
+    let long = with(
+        "/work?profile=io&io_ms=600000",
+        "Authorization: Bearer s3cret\r\n",
+    );
+    assert_eq!(long.status, 400, "ten minutes per call would stall the workers");
+    assert!(long.json()["error"].as_str().unwrap().contains("--max-io-ms"));
+    assert_eq!(
+        with("/work?profile=io&io_ms=30001", "Authorization: Bearer s3cret\r\n").status,
+        400,
+        "just past the router's 30 s"
+    );
+    let g = server::Guard::default();
+    assert!(g.io_refusal(Some(30_000)).is_none() && g.io_refusal(Some(30_001)).is_some());
+
+    let url = format!("http://{}", s.addr);
+    let run = |token: Option<&str>, env: Option<&str>| {
+        let mut c = std::process::Command::new(common::bin());
+        c.args([
+            "run", "--url", &url, "--class", "eco", "--calls", "4", "--warmup", "1",
+        ])
+        .args(["--profile", "io", "--io-ms", "2", "--no-save", "--json"])
+        .env_remove("DYNOBENCH_TOKEN");
+        if let Some(t) = token {
+            c.args(["--token", t]);
+        }
+        if let Some(t) = env {
+            c.env("DYNOBENCH_TOKEN", t);
+        }
+        let o = c.output().unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        (
+            r["classes"][0].clone(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (c, err) = run(Some("s3cret"), None);
+    assert_eq!(c["status"], "ok", "--token: {err}");
+    assert_eq!(c["calls"]["ok"], 4);
+    let (c, err) = run(None, Some("s3cret"));
+    assert_eq!(c["status"], "ok", "DYNOBENCH_TOKEN: {err}");
+    let (c, err) = run(None, None);
+    assert_eq!(c["status"], "failed", "{err}");
+    assert!(c["failure"].as_str().unwrap().contains("--token"), "{c}");
+    s.stop().unwrap();
 }

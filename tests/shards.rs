@@ -248,6 +248,7 @@ fn four_shard_processes_merge_to_one_drivers_load() {
         payload: Payload::bundled(),
         ballast_mb: 0,
         timeouts: Default::default(),
+        guard: Default::default(),
     })
     .expect("server starts");
     let url = format!("http://{}", s.addr);
@@ -336,6 +337,14 @@ fn four_shard_processes_merge_to_one_drivers_load() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("merged 4 of 4 shards"));
 
     let merged = read_run(&only_dir(&merged_dir)).unwrap();
+    // Its page, with the shards' table.
+    let html = std::fs::read_to_string(merged.dir().join("index.html")).unwrap();
+    let doc = common::page::self_contained(&html, Some(merged.dir()));
+    common::page::run_page(&doc, &merged.report);
+    assert!(
+        doc.select(&common::page::sel("#merged pre")).next().is_some(),
+        "the shards"
+    );
     let m = &merged.report.classes[0];
     let shard_runs: Vec<_> = shard_dirs.iter().map(|d| read_run(d).unwrap()).collect();
     // Exact: the merged histogram is the shards' added, and every call is there once.

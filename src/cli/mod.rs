@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod parse;
+mod reports;
 mod run;
 
 pub use parse::{Calls, WorkerCounts};
-use parse::{parse_percent, parse_rate, parse_seconds, parse_size};
+use parse::{parse_rate, parse_seconds, parse_size};
+pub use reports::{CompareArgs, CompareLimits, MergeArgs, ReportArgs};
 pub use run::{RunArgs, StartBalance};
 
-use crate::simulate::{Arrivals, Policy, UtilRange};
+use crate::simulate::{Arrivals, Policy, UtilList};
 use crate::slo::Slo;
 
 /// Which dyno class, how many workers, how many dynos: measured tail latency, CPU
@@ -40,6 +42,8 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(CompareArgs),
+    /// (Re)write a results directory's index.html; with several, a page of them side by side.
+    Report(ReportArgs),
     /// Merge the shards of one run (`run --shard I/N`) into one results directory.
     Merge(MergeArgs),
     /// Write Kubernetes manifests: a Deployment and Service per class (limits from the class),
@@ -145,8 +149,8 @@ pub struct K8sArgs {
     /// The image with dynobench on its PATH (build it from the repository's Dockerfile).
     #[arg(long, default_value = "dynobench:latest")]
     pub image: String,
-    /// Namespace of every object (default: kubectl's current one).
-    #[arg(long)]
+    /// Namespace of every object, a DNS-1123 label (default: kubectl's current one).
+    #[arg(long, value_parser = parse::parse_dns_label)]
     pub namespace: Option<String>,
     /// The drivers' barrier (RFC 3339 or Unix seconds); default: now + --start-in.
     #[arg(long, value_parser = parse::parse_start_at)]
@@ -183,55 +187,6 @@ pub struct SoakArgs {
     pub idle_connections: u64,
 }
 
-/// `dynobench merge`.
-#[derive(Debug, Args)]
-pub struct MergeArgs {
-    /// The shards' results directories (or their run.json), any order.
-    #[arg(required = true, num_args = 1..)]
-    pub shards: Vec<PathBuf>,
-    /// Merge even when shards are missing (the merged load is then less than the run's).
-    #[arg(long)]
-    pub partial: bool,
-    /// Where the merged results directory goes.
-    #[arg(long, default_value = "results")]
-    pub out: PathBuf,
-    /// Label of the merged directory (default: the shards' label, or merged).
-    #[arg(long)]
-    pub label: Option<String>,
-    /// Do not write a results directory.
-    #[arg(long)]
-    pub no_save: bool,
-    /// Print the merged run.json to stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// `dynobench compare`.
-#[derive(Debug, Args)]
-pub struct CompareArgs {
-    /// The baseline results directory (or its run.json).
-    pub a: PathBuf,
-    /// The results directory compared with it.
-    pub b: PathBuf,
-    /// A significant slow-down beyond this many percent is a regression (exit 1).
-    #[arg(long, default_value = "10%", value_parser = parse_percent)]
-    pub threshold: f64,
-    /// Changes smaller than this are "no change" (noise), percent.
-    #[arg(long, default_value = "2%", value_parser = parse_percent)]
-    pub noise: f64,
-    /// Also exit 1 when a metric's verdict is "insufficient data" (inconclusive is not a pass).
-    #[arg(long)]
-    pub strict: bool,
-    /// Run-to-run spread of one round's percentiles on your hosts, percent per run (default:
-    /// this project's measured figures, 4-6%; measure yours with `dynobench validate --aa`).
-    /// Used only when a run has one round; with --repeat the rounds show their own spread.
-    #[arg(long, value_parser = parse_percent)]
-    pub run_to_run: Option<f64>,
-    /// Print the comparison as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
 /// `dynobench serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -262,6 +217,15 @@ pub struct ServeArgs {
     /// idle connections ~55-90 s).
     #[arg(long, default_value = "90s", value_parser = parse::parse_duration)]
     pub idle_timeout: std::time::Duration,
+    /// /work and /stats answer only calls with `Authorization: Bearer TOKEN` (others get 401;
+    /// /health stays open). Set it on a deployed endpoint, as the DYNOBENCH_TOKEN variable.
+    #[arg(long, env = "DYNOBENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The longest io_ms a call may ask for (longer get 400); the default is the platform
+    /// router's 30 s timeout.
+    #[arg(long, default_value_t = crate::server::guard::ROUTER_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub max_io_ms: u64,
 }
 
 /// `dynobench payload`.
@@ -302,9 +266,10 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub workers: Option<u32>,
     /// Utilization to sweep, percent of total capacity: A..B (both included), A..B:STEP, or
-    /// one value. Default 0..110 (step 1) for tick, 0..110:5 for event.
+    /// A, several separated by commas (10,20,30). Default 0..110 (step 1) for tick,
+    /// 0..110:5 for event.
     #[arg(long, allow_hyphen_values = true)]
-    pub util: Option<UtilRange>,
+    pub util: Option<UtilList>,
     /// Ticks per sample (tick engine; default 500).
     #[arg(long)]
     pub ticks: Option<u32>,
@@ -445,4 +410,31 @@ pub struct PlanArgs {
     /// Also write the plan to this CSV file.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Also write the plan to this HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn util_is_one_grammar_for_run_and_simulate() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.command);
+        for util in ["10,20,30", "10..30:10", "10,20..30:10"] {
+            let Ok(Command::Simulate(s)) = parse(&["dynobench", "simulate", "--util", util]) else {
+                panic!("simulate --util {util}")
+            };
+            let Ok(Command::Run(r)) = parse(&["dynobench", "run", "--util", util]) else {
+                panic!("run --util {util}")
+            };
+            assert_eq!(s.util.unwrap().points(), vec![10.0, 20.0, 30.0]);
+            assert_eq!(r.util.points(), vec![10.0, 20.0, 30.0]);
+        }
+        let e = parse(&["dynobench", "simulate", "--util", "10,x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--util") && e.contains("A..B:STEP"), "{e}");
+    }
 }

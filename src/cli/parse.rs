@@ -139,3 +139,44 @@ pub(crate) fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
         format!("'{s}' is not a time ({e}); write RFC 3339 in UTC (2026-12-01T10:00:00Z) or seconds since the Unix epoch")
     })
 }
+
+/// A Kubernetes namespace: an RFC 1123 (DNS-1123) label, as the API server requires.
+pub(crate) fn parse_dns_label(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not a namespace Kubernetes accepts: a DNS-1123 label of at most 63 characters, \
+             lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. bench or dyno-bench-1)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_dns_label;
+
+    #[test]
+    fn namespaces_are_dns_labels() {
+        for good in ["bench", "dyno-bench-1", "a", "0x", &"a".repeat(63)] {
+            assert_eq!(parse_dns_label(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "",
+            "Bad_Name!",
+            "-bench",
+            "bench-",
+            "Bench",
+            "a.b",
+            &"a".repeat(64),
+        ] {
+            assert!(parse_dns_label(bad).unwrap_err().contains("DNS-1123"), "{bad}");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use clap::Args;
 use super::parse::{
     Calls, WorkerCounts, parse_calls, parse_duration, parse_shard, parse_start_at, parse_worker_counts,
 };
-use crate::simulate::UtilRange;
+use crate::simulate::UtilList;
 
 /// `dynobench run`.
 #[derive(Debug, Args)]
@@ -49,7 +49,8 @@ pub struct RunArgs {
     /// host hits all classes alike; `compare` then uses the spread between rounds.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
-    /// Closed loop: concurrent callers (default 1). Open loop: connections (default 64).
+    /// Closed loop: concurrent callers (default 1; with --shard I/N, N: one per shard). Open
+    /// loop: connections (default 64).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: Option<u32>,
     /// Open loop: send calls at this rate (req/s), timed from their intended send time.
@@ -77,6 +78,10 @@ pub struct RunArgs {
     /// --class to name its class for prices.
     #[arg(long)]
     pub url: Option<String>,
+    /// With --url: the endpoint's token (`dynobench serve` with DYNOBENCH_TOKEN set), sent
+    /// as `Authorization: Bearer`.
+    #[arg(long, env = "DYNOBENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Path (and query) to call.
     #[arg(long, default_value = "/work")]
     pub path: String,
@@ -129,10 +134,10 @@ pub struct RunArgs {
     /// least-connections, per-router-least-connections, power-of-two-choices; or all.
     #[arg(long, default_value = "all")]
     pub router: String,
-    /// Formation: utilizations of the measured capacity, percent: a list (50,70,80,90) or
-    /// ranges (50..95:5).
-    #[arg(long, value_delimiter = ',', default_value = "50,70,80,90")]
-    pub util: Vec<UtilRange>,
+    /// Formation: utilizations of the measured capacity, percent: A..B (both included),
+    /// A..B:STEP, or A, several separated by commas (50,70,80,90 or 50..95:5).
+    #[arg(long, default_value = "50,70,80,90")]
+    pub util: UtilList,
     /// Formation: independent routers for per-router-least-connections.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub routers: u32,

@@ -1,12 +1,13 @@
 //! `dynobench compare A B`: both runs read through the one reader (run.json and each
 //! class's .hlog for the blocks of consecutive calls), checked for compatibility, compared,
-//! printed; exit 1 on a regression (and, with --strict, on insufficient data).
+//! printed (and with --html written as a page beside both runs); exit 1 on a regression
+//! (and, with --strict, on insufficient data).
 
 use std::collections::BTreeMap;
 
-use crate::cli::CompareArgs;
+use crate::cli::{CompareArgs, CompareLimits};
 use crate::compare::stats::Blocks;
-use crate::compare::{CompareOptions, RunData, check_compatible, compare as diff};
+use crate::compare::{CompareOptions, Comparison, RunData, check_compatible, compare as diff};
 use crate::error::{CliError, Outcome, failed, usage};
 use crate::report::reader::{RunFile, read_intervals, read_run};
 
@@ -20,18 +21,17 @@ fn blocks(run: &RunFile) -> Result<BTreeMap<String, Blocks>, CliError> {
     Ok(out)
 }
 
-pub(crate) fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
-    let ra = read_run(&a.a).map_err(usage)?;
-    let rb = read_run(&a.b).map_err(usage)?;
+/// B compared with A, once both are checked to be comparable.
+pub(super) fn comparison(ra: &RunFile, rb: &RunFile, limits: &CompareLimits) -> Result<Comparison, CliError> {
     check_compatible(&ra.report, &rb.report).map_err(usage)?;
-    let (ba, bb) = (blocks(&ra)?, blocks(&rb)?);
+    let (ba, bb) = (blocks(ra)?, blocks(rb)?);
     let opts = CompareOptions {
-        threshold_pct: a.threshold,
-        noise_pct: a.noise,
-        run_to_run_pct: a.run_to_run,
+        threshold_pct: limits.threshold,
+        noise_pct: limits.noise,
+        run_to_run_pct: limits.run_to_run,
         ..CompareOptions::default()
     };
-    let c = diff(
+    Ok(diff(
         RunData {
             report: &ra.report,
             blocks: &ba,
@@ -41,11 +41,22 @@ pub(crate) fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
             blocks: &bb,
         },
         &opts,
-    );
+    ))
+}
+
+pub(crate) fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
+    let ra = read_run(&a.a).map_err(usage)?;
+    let rb = read_run(&a.b).map_err(usage)?;
+    let c = comparison(&ra, &rb, &a.limits)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c).map_err(failed)?);
     } else {
         print!("{}", crate::report::compare::render_markdown(&c));
+    }
+    if let Some(path) = &a.html {
+        super::report::write_runs_page(path, "--html", &[ra, rb], std::slice::from_ref(&c))?;
+        // stdout may carry JSON: the page's path goes to stderr.
+        eprintln!("page: {}", path.display());
     }
     Ok(if c.regressed || (a.strict && !c.inconclusive.is_empty()) {
         Outcome::ThresholdFailed

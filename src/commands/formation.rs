@@ -77,8 +77,7 @@ pub(crate) fn formation(a: &RunArgs) -> Result<Option<FormationSpec>, CliError> 
             "--balancer haproxy has no {p} policy; use random, round-robin, least-connections or power-of-two-choices"
         )));
     }
-    let mut utils: Vec<f64> = a.util.iter().flat_map(|u| u.points()).collect();
-    utils.dedup();
+    let utils = a.util.points();
     if let Some(u) = utils.iter().find(|u| !(**u > 0.0 && **u <= 150.0)) {
         return Err(usage(anyhow!(
             "--util {u}% is outside 0 < util <= 150 (percent of the formation's measured capacity)"

@@ -92,6 +92,7 @@ pub(crate) fn merge(a: MergeArgs) -> Result<Outcome, CliError> {
                 "results: {d}/ (merged from {} shards)",
                 report.merged.as_ref().map_or(0, |m| m.merged)
             );
+            println!("page:    {d}/{}", crate::report::export::html::INDEX);
         }
     }
     Ok(super::common::slo_outcome(&report))

@@ -11,6 +11,7 @@ mod k8s;
 mod merge;
 mod payload;
 mod plan;
+mod report;
 mod run;
 mod serve;
 mod shard;
@@ -34,6 +35,7 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
         Command::Burn(a) => children::burn_child(a),
         Command::Run(a) => run::run(*a),
         Command::Compare(a) => compare::compare(a),
+        Command::Report(a) => report::report(a),
         Command::Merge(a) => merge::merge(a),
         Command::K8s(a) => k8s::k8s(a),
         Command::Soak(a) => soak::soak(a),

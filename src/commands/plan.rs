@@ -252,16 +252,21 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
         fmt_secs(a.timeout),
         a.seed,
     );
-    text.push_str(&crate::report::plan::render_plan(
-        &plans, best, &a.slo, a.rate, &skipped,
-    ));
+    let intro = text.clone();
+    let body = crate::report::plan::render_plan(&plans, best, &a.slo, a.rate, &skipped);
+    text.push_str(&body);
+    let csv = crate::report::plan::render_plan_csv(&plans, &a.slo, a.rate);
     if let Some(path) = &a.csv {
-        write_file(
-            path,
-            "--csv",
-            &crate::report::plan::render_plan_csv(&plans, &a.slo, a.rate),
-        )?;
+        write_file(path, "--csv", &csv)?;
         text.push_str(&format!("wrote {}\n", path.display()));
+    }
+    if let Some(path) = &a.html {
+        // The page shows the table from the CSV and the text's conclusions below its table.
+        let conclusions = body.split_once("\n\n").map_or("", |(_, rest)| rest);
+        let title = format!("dynobench plan: {} req/s, SLO {}", a.rate, a.slo);
+        let page = crate::report::export::html::plan_page(&title, &intro, &csv, conclusions);
+        write_file(path, "--html", &page)?;
+        text.push_str(&format!("page: {}\n", path.display()));
     }
     print(&text)?;
     Ok(if best.is_some() {

@@ -111,7 +111,8 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
                     "--payload applies to local servers; a remote endpoint serves its own payload"
                 )));
             }
-            Some(Target::parse(u).map_err(|e| usage(anyhow!("--url: {e}")))?)
+            let t = Target::parse(u).map_err(|e| usage(anyhow!("--url: {e}")))?;
+            Some(t.with_token(a.token.as_deref().and_then(crate::driver::Token::new)))
         }
         None => None,
     };
@@ -326,6 +327,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome, CliError> {
                 "results: {d}/ (summary.md, run.json, latency.svg, …) in {:.0?}",
                 round(started.elapsed())
             );
+            println!("page:    {d}/{}", crate::report::export::html::INDEX);
         }
     }
     if let Some(e) = progress.save_error {

@@ -1,5 +1,6 @@
 //! `dynobench serve`: where to bind (`--port`, else `$PORT` on 0.0.0.0 as platforms
-//! expect, else 127.0.0.1:5000), the payload, and the server in the foreground.
+//! expect, else 127.0.0.1:5000), the payload, the token and io cap a deployed endpoint
+//! needs, and the server in the foreground.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -46,6 +47,15 @@ pub(crate) fn serve(a: ServeArgs) -> Result<Outcome, CliError> {
         timeouts: server::ConnTimeouts {
             head: a.head_timeout,
             idle: a.idle_timeout,
+        },
+        guard: server::Guard {
+            token: a
+                .token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+            max_io_ms: a.max_io_ms,
         },
     };
     server::run_foreground(cfg)

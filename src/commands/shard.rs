@@ -46,6 +46,11 @@ pub(crate) fn apply(a: &RunArgs, plan: &mut RunPlan) -> Result<(), CliError> {
     let run_concurrency = plan.load.concurrency();
     let (run_rate, offset_s) = match &mut plan.load {
         LoadModel::Closed { concurrency } => {
+            // Without --concurrency, one caller per shard (the run's default of one caller
+            // cannot be split).
+            if a.concurrency.is_none() {
+                *concurrency = (*concurrency).max(count);
+            }
             if *concurrency < count {
                 return refuse(&format!(
                     "closed loop with {concurrency} callers cannot be split {count} ways (each shard needs a caller); give --concurrency {count} or more"

@@ -129,10 +129,13 @@ fn simulate_tick(a: &SimulateArgs, policies: &[Policy]) -> Result<SimReport, Cli
         seed: a.seed,
     };
     cfg.validate().map_err(sim_err)?;
-    let range = a.util.clone().unwrap_or(UtilRange {
-        start: 0.0,
-        end: 110.0,
-        step: 1.0,
+    let range = a.util.clone().unwrap_or_else(|| {
+        UtilRange {
+            start: 0.0,
+            end: 110.0,
+            step: 1.0,
+        }
+        .into()
     });
     let utils = range.points();
     let mut sweeps = Vec::new();
@@ -181,10 +184,13 @@ fn simulate_event(a: &SimulateArgs, policies: &[Policy]) -> Result<SimReport, Cl
         seed: a.seed,
     };
     cfg.validate().map_err(sim_err)?;
-    let range = a.util.clone().unwrap_or(UtilRange {
-        start: 0.0,
-        end: 110.0,
-        step: 5.0,
+    let range = a.util.clone().unwrap_or_else(|| {
+        UtilRange {
+            start: 0.0,
+            end: 110.0,
+            step: 5.0,
+        }
+        .into()
     });
     let utils = range.points();
     let mut sweeps = Vec::new();

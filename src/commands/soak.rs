@@ -33,6 +33,7 @@ impl Drop for ServerChild {
 fn start_server() -> Result<ServerChild, CliError> {
     let mut child = Command::new(own_exe()?)
         .args(["serve", "--port", "0", "--workers", "16", "--backlog", "4096"])
+        .env_remove("DYNOBENCH_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

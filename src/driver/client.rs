@@ -15,6 +15,29 @@ use tokio::net::TcpStream;
 use crate::record::ErrorKind;
 use crate::server::WorkResponse;
 
+/// A bearer token sent with every call (`DYNOBENCH_TOKEN`); never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// A token; `None` for an empty one.
+    pub fn new(token: &str) -> Option<Token> {
+        let t = token.trim();
+        (!t.is_empty()).then(|| Token(t.to_string()))
+    }
+
+    /// The `Authorization` header value.
+    fn header(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
 /// Where calls go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -26,6 +49,8 @@ pub struct Target {
     pub port: u16,
     /// Path prefix of the URL (no trailing slash), prepended to call paths.
     pub base_path: String,
+    /// Sent as `Authorization: Bearer …` with every call, when set.
+    pub token: Option<Token>,
 }
 
 impl Target {
@@ -56,6 +81,7 @@ impl Target {
             port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
             host,
             base_path: uri.path().trim_end_matches('/').to_string(),
+            token: None,
         })
     }
 
@@ -66,7 +92,28 @@ impl Target {
             host: addr.ip().to_string(),
             port: addr.port(),
             base_path: String::new(),
+            token: None,
         }
+    }
+
+    /// The same target, calling with `token`.
+    pub fn with_token(mut self, token: Option<Token>) -> Target {
+        self.token = token;
+        self
+    }
+
+    /// A GET request for `path` under the target's prefix, with its Host (and token).
+    fn request(&self, authority: &str, path: &str) -> Result<Request<Empty<Bytes>>, hyper::http::Error> {
+        let mut req = Request::get(format!("{}{path}", self.base_path))
+            .header(hyper::header::HOST, authority)
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("dynobench/", env!("CARGO_PKG_VERSION")),
+            );
+        if let Some(t) = &self.token {
+            req = req.header(hyper::header::AUTHORIZATION, t.header());
+        }
+        req.body(Empty::<Bytes>::new())
     }
 
     /// The `Host` header value.
@@ -216,10 +263,7 @@ impl Caller {
             }
             let sender = self.conn.as_mut()?;
             sender.ready().await.ok()?;
-            let req = Request::get(format!("{}{path}", self.target.base_path))
-                .header(hyper::header::HOST, &self.authority)
-                .body(Empty::<Bytes>::new())
-                .ok()?;
+            let req = self.target.request(&self.authority, path).ok()?;
             let resp = sender.send_request(req).await.ok()?;
             if resp.status() != 200 {
                 return None;
@@ -247,13 +291,9 @@ impl Caller {
                 out.connect_us = Some(out.connect_us.unwrap_or(0) + t.elapsed().as_micros() as u64);
             }
             let sender = self.conn.as_mut().expect("connected above");
-            let req = Request::get(format!("{}{path}", self.target.base_path))
-                .header(hyper::header::HOST, &self.authority)
-                .header(
-                    hyper::header::USER_AGENT,
-                    concat!("dynobench/", env!("CARGO_PKG_VERSION")),
-                )
-                .body(Empty::<Bytes>::new())
+            let req = self
+                .target
+                .request(&self.authority, path)
                 .map_err(|_| ErrorKind::Http)?;
             match sender.send_request(req).await {
                 Ok(r) => break r,

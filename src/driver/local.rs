@@ -105,8 +105,11 @@ pub(crate) fn start_local(
     let mut cmd = Command::new(&plan.exe);
     cmd.args(["serve", "--port", "0", "--workers", &workers.to_string()])
         .args(["--ballast-mb", &plan.ballast_mb.to_string()])
+        // A local server is not public: no token, and the run's own io_ms limit.
+        .args(["--max-io-ms", "600000"])
         .env("WEB_CONCURRENCY", workers.to_string())
         .env_remove("PORT")
+        .env_remove("DYNOBENCH_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(p) = &plan.payload {

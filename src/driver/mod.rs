@@ -19,7 +19,7 @@ mod plan;
 pub mod router;
 mod run;
 
-pub use client::Target;
+pub use client::{Target, Token};
 pub use load::LoadModel;
 pub use observer::{Observer, Silent};
 pub use plan::{CapacitySpec, FormationSpec, RunError, RunPlan};

@@ -279,7 +279,12 @@ pub(crate) fn run_phase(
         result.failure = Some(f);
     } else if ok == 0 {
         result.status = ClassStatus::Failed;
-        result.failure = Some(format!("all {attempted} measured calls failed: {errors:?}"));
+        let hint = if result.calls.status_codes.contains_key("401") {
+            "; 401: the endpoint wants its token (run --token, or DYNOBENCH_TOKEN as the server has it)"
+        } else {
+            ""
+        };
+        result.failure = Some(format!("all {attempted} measured calls failed: {errors:?}{hint}"));
     }
     result
 }

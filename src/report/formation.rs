@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use crate::record::formation::{FormationFacts, FormationPoint};
-use crate::report::palette::{color, legend};
+use crate::report::palette::{axes, color, legend};
 
 /// Goal for a policy's mean latency against the simulator's.
 pub const MEAN_GOAL_PCT: f64 = 15.0;
@@ -189,12 +189,12 @@ pub fn svg(f: &FormationFacts) -> Result<String, String> {
         for (area, title, pick) in [
             (
                 &left,
-                "mean latency, ms (dots measured, hollow: transient; lines simulated)",
+                "mean latency (dots measured, hollow: transient; lines simulated)",
                 mean,
             ),
             (
                 &right,
-                "p99 latency, ms (dots measured, hollow: transient; lines simulated)",
+                "p99 latency (dots measured, hollow: transient; lines simulated)",
                 p99,
             ),
         ] {
@@ -212,9 +212,9 @@ pub fn svg(f: &FormationFacts) -> Result<String, String> {
                 .y_label_area_size(55)
                 .build_cartesian_2d(0f64..umax, 0f64..ymax)
                 .map_err(|e| err(&e))?;
-            chart
-                .configure_mesh()
-                .x_desc(format!("offered utilization, % of {:.0} req/s", f.capacity_rps))
+            axes(&mut chart.configure_mesh())
+                .x_desc(format!("offered utilization (% of {:.0} req/s)", f.capacity_rps))
+                .y_desc("latency (ms)")
                 .draw()
                 .map_err(|e| err(&e))?;
             for (i, pol) in policies.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use super::palette::{color, legend};
+use super::palette::{axes, color, legend};
 use crate::simulate::Policy;
 use crate::simulate::sweep::{Finding, Points, SimReport};
 use crate::units::short_secs;
@@ -278,8 +278,7 @@ where
         .y_label_area_size(55)
         .build_cartesian_2d(x_range.0..x_range.1.max(x_range.0 + 1.0), 0f64..ymax)
         .map_err(e)?;
-    chart
-        .configure_mesh()
+    axes(&mut chart.configure_mesh())
         .x_desc("utilization (% of capacity)")
         .y_desc(y_desc)
         .draw()
@@ -368,7 +367,14 @@ pub fn render_svg(report: &SimReport) -> Result<String, String> {
                 20.0,
                 x_range,
             )?;
-            panel(&right, "p99 response time", "ms", &b, p99_cap, x_range)?;
+            panel(
+                &right,
+                "p99 response time",
+                "p99 response time (ms)",
+                &b,
+                p99_cap,
+                x_range,
+            )?;
         }
         root.present().map_err(|e| format!("drawing the chart: {e}"))?;
     }

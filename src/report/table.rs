@@ -48,6 +48,42 @@ pub fn cores(c: &ClassResult) -> String {
     }
 }
 
+/// What a class is in one line: workers, memory, CPU model, price, platform compute.
+pub fn class_text(c: &ClassResult) -> String {
+    format!(
+        "{} workers, {} MB (killed at {} MB), {}, ${}/month{}",
+        c.workers,
+        c.class.memory_mb,
+        c.class.memory_hard_mb,
+        c.class.cpu.describe(),
+        c.price_usd_month,
+        c.class
+            .compute
+            .as_ref()
+            .map_or(String::new(), |x| format!(", platform compute {x}"))
+    )
+}
+
+/// A class's calls in one line: measured, ok, errors by kind, warm-up, throughput.
+pub fn calls_text(c: &ClassResult) -> String {
+    format!(
+        "{} measured ({} ok, error rate {:.2}%{}), {} warm-up (mean {:.1} ms, max {} ms); {:.2} req/s over {:.1} s",
+        c.calls.attempted,
+        c.calls.ok,
+        c.calls.error_rate * 100.0,
+        if c.calls.errors.is_empty() {
+            String::new()
+        } else {
+            format!(", errors {:?}", c.calls.errors)
+        },
+        c.warmup.calls,
+        c.warmup.mean_us / 1000.0,
+        ms(c.warmup.max_us),
+        c.throughput_rps,
+        c.duration_s
+    )
+}
+
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map_or("-".into(), f)
 }

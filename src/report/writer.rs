@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::export::{csv, hgrm, hlog, json, markdown, runtime_log, svg};
+use super::export::{csv, hgrm, hlog, html, json, markdown, runtime_log, svg};
 use crate::record::RunReport;
 use crate::record::histogram::decode;
 
@@ -49,8 +49,8 @@ impl ResultsWriter {
         &self.dir
     }
 
-    /// Writes everything the report holds so far: new classes' .hgrm/.hlog, then run.json,
-    /// summary.md, summary.csv and the plots (each replaced atomically).
+    /// Writes everything the report holds so far: new classes' .hgrm/.hlog, then summary.md,
+    /// summary.csv, the plots, index.html and run.json (each replaced atomically).
     pub fn write(&mut self, r: &RunReport) -> Result<(), String> {
         let io = |what: &str, e: std::io::Error| format!("writing {what} in {}: {e}", self.dir.display());
         let mut changed = false;
@@ -85,21 +85,12 @@ impl ResultsWriter {
             .map_err(|e| io("summary.md", e))?;
         write_atomic(&self.dir, "summary.csv", csv::summary_csv(r).as_bytes())
             .map_err(|e| io("summary.csv", e))?;
-        write_atomic(&self.dir, "latency.svg", svg::latency_svg(r)?.as_bytes())
-            .map_err(|e| io("latency.svg", e))?;
-        write_atomic(&self.dir, "cost.svg", svg::cost_svg(r)?.as_bytes()).map_err(|e| io("cost.svg", e))?;
-        if let Some(f) = r.formation.as_ref().filter(|f| !f.points.is_empty()) {
-            write_atomic(&self.dir, "formation.svg", super::formation::svg(f)?.as_bytes())
-                .map_err(|e| io("formation.svg", e))?;
+        let charts = svg::charts(r)?;
+        for c in &charts {
+            write_atomic(&self.dir, c.file, c.svg.as_bytes()).map_err(|e| io(c.file, e))?;
         }
-        if r.classes.iter().any(|c| c.burst.is_some()) {
-            write_atomic(&self.dir, "burst.svg", svg::burst_svg(r)?.as_bytes())
-                .map_err(|e| io("burst.svg", e))?;
-        }
-        if !r.worker_sweeps.is_empty() {
-            write_atomic(&self.dir, "workers.svg", svg::workers_svg(r)?.as_bytes())
-                .map_err(|e| io("workers.svg", e))?;
-        }
+        write_atomic(&self.dir, html::INDEX, html::run_page(r, &charts).as_bytes())
+            .map_err(|e| io(html::INDEX, e))?;
         // run.json last: when it says a class is there, its files are there too.
         write_atomic(&self.dir, "run.json", json::run_json(r).as_bytes()).map_err(|e| io("run.json", e))?;
         Ok(())

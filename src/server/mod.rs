@@ -3,6 +3,7 @@
 //! pool of `WEB_CONCURRENCY` worker threads and a graceful shutdown on SIGTERM/SIGINT.
 
 pub mod conn;
+pub mod guard;
 mod pool;
 mod process;
 pub mod timing;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use conn::ConnTimeouts;
+pub use guard::Guard;
 pub use pool::{SubmitError, WorkerPool};
 pub use process::{ProcessStats, process_stats};
 
@@ -116,6 +118,8 @@ pub struct ServeConfig {
     pub ballast_mb: u64,
     /// Connection timeouts: a request head, and an idle kept-alive connection.
     pub timeouts: ConnTimeouts,
+    /// What the endpoint refuses: calls without its token, io waits beyond the cap.
+    pub guard: Guard,
 }
 
 /// Shared state of the handlers.
@@ -124,20 +128,24 @@ pub struct AppState {
     started: Instant,
     payload_name: String,
     payload_bytes: usize,
+    guard: Arc<Guard>,
 }
 
-/// Builds the router over a started worker pool.
-pub fn app(pool: WorkerPool, payload: &Payload) -> Router {
+/// Builds the router over a started worker pool; `/work` and `/stats` behind `guard`.
+pub fn app(pool: WorkerPool, payload: &Payload, guard: Guard) -> Router {
+    let guard = Arc::new(guard);
     let state = Arc::new(AppState {
         pool,
         started: Instant::now(),
         payload_name: payload.name().to_string(),
         payload_bytes: payload.bytes().len(),
+        guard: guard.clone(),
     });
     Router::new()
-        .route("/health", get(health))
         .route("/work", get(work))
         .route("/stats", get(stats))
+        .route_layer(middleware::from_fn_with_state(guard, guard::require_token))
+        .route("/health", get(health))
         .fallback(not_found)
         .layer(middleware::from_fn(limit_body))
         .with_state(state)
@@ -202,6 +210,9 @@ async fn work(
         Ok(q) => q,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("bad query: {}", e.body_text())),
     };
+    if let Some(why) = state.guard.io_refusal(q.io_ms) {
+        return json_error(StatusCode::BAD_REQUEST, format!("bad query: {why}"));
+    }
     let profile = match Profile::new(q.profile.as_deref().unwrap_or("cpu"), q.io_ms, q.io_share) {
         Ok(p) => p,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("bad query: {e}")),
@@ -391,7 +402,7 @@ pub fn start(cfg: ServeConfig) -> std::io::Result<ServerHandle> {
                     }
                 };
                 let _ = ready_tx.send(Ok(listener.local_addr()?));
-                let router = app(pool, &cfg.payload);
+                let router = app(pool, &cfg.payload, cfg.guard.clone());
                 serve(listener, router, cfg.timeouts, async {
                     let _ = stop_rx.await;
                 })
@@ -426,7 +437,7 @@ pub fn run_foreground(cfg: ServeConfig) -> std::io::Result<()> {
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let router = app(pool, &cfg.payload);
+        let router = app(pool, &cfg.payload, cfg.guard.clone());
         serve(listener, router, cfg.timeouts, termination_signal()).await?;
         eprintln!("dynobench serve: shut down gracefully");
         Ok::<(), std::io::Error>(())

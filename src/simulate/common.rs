@@ -141,6 +141,50 @@ impl FromStr for UtilRange {
     }
 }
 
+/// Utilizations as one flag value, the same grammar wherever `--util` is taken: points and
+/// ranges separated by commas (`50,70,80`, `0..110:5`, `10..50:10,70,90`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtilList(pub Vec<UtilRange>);
+
+impl UtilList {
+    /// Every point of every part, in increasing order, each once.
+    pub fn points(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.0.iter().flat_map(UtilRange::points).collect();
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+        v
+    }
+}
+
+impl From<UtilRange> for UtilList {
+    fn from(r: UtilRange) -> UtilList {
+        UtilList(vec![r])
+    }
+}
+
+impl fmt::Display for UtilList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+impl FromStr for UtilList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<UtilList, String> {
+        if s.trim().is_empty() {
+            return Err(
+                "--util is empty; write A..B, A..B:STEP or A, several separated by commas (percent)".into(),
+            );
+        }
+        s.split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map(UtilList)
+    }
+}
+
 fn splitmix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -178,6 +222,17 @@ mod tests {
         assert!("-5..3".parse::<UtilRange>().is_err());
         let r: UtilRange = "0..1:0.1".parse().unwrap();
         assert_eq!(r.points().len(), 11);
+    }
+
+    #[test]
+    fn util_lists_take_points_and_ranges() {
+        let l: UtilList = "10,20,30".parse().unwrap();
+        assert_eq!(l.points(), vec![10.0, 20.0, 30.0]);
+        let l: UtilList = "90,10..30:10,20".parse().unwrap();
+        assert_eq!(l.points(), vec![10.0, 20.0, 30.0, 90.0]);
+        assert_eq!("0..110:5".parse::<UtilList>().unwrap().points().len(), 23);
+        assert!("10,x".parse::<UtilList>().unwrap_err().contains("'x'"));
+        assert!("".parse::<UtilList>().is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod sweep;
 mod theory;
 pub mod tick;
 
-pub use common::{MAX_UTIL, SimError, SimRng, UtilRange, task_rng};
+pub use common::{MAX_UTIL, SimError, SimRng, UtilList, UtilRange, task_rng};
 pub use policy::Policy;
 
 pub use crate::record::Arrivals;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod page;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
@@ -218,4 +220,17 @@ pub fn run_args(args: &[&str]) -> dynobench::cli::RunArgs {
         dynobench::cli::Command::Run(a) => *a,
         _ => unreachable!("a run command"),
     }
+}
+
+/// The committed reference runs: the results directories `.gitignore` lets in (other runs
+/// may sit beside them) that hold a run.json.
+pub fn reference_runs() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    ignore
+        .lines()
+        .filter_map(|l| l.strip_prefix("!/results/"))
+        .map(|d| root.join("results").join(d.trim_end_matches('/')))
+        .filter(|p| p.join("run.json").exists())
+        .collect()
 }

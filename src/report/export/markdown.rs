@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::record::summary::Summary;
 use crate::record::{ClassResult, ClassStatus, RunReport};
-use crate::report::table::{HEADER, pct_with_ci, row};
+use crate::report::table::{HEADER, calls_text, class_text, pct_with_ci, row};
 use crate::units::ms;
 
 fn summary_line(name: &str, s: &Summary) -> String {
@@ -64,19 +64,7 @@ fn class_section(out: &mut String, c: &ClassResult) {
         format!("{:?}", c.status).to_lowercase(),
         c.failure.as_ref().map_or(String::new(), |f| format!(" — {f}"))
     );
-    let _ = writeln!(
-        out,
-        "- class: {} workers, {} MB (killed at {} MB), {}, ${}/month{}",
-        c.workers,
-        c.class.memory_mb,
-        c.class.memory_hard_mb,
-        c.class.cpu.describe(),
-        c.price_usd_month,
-        c.class
-            .compute
-            .as_ref()
-            .map_or(String::new(), |x| format!(", platform compute {x}"))
-    );
+    let _ = writeln!(out, "- class: {}", class_text(c));
     if let Some(l) = &c.limits {
         let _ = writeln!(
             out,
@@ -94,23 +82,7 @@ fn class_section(out: &mut String, c: &ClassResult) {
             l.memory_hard_bytes.map_or("-".into(), |b| (b >> 20).to_string()),
         );
     }
-    let _ = writeln!(
-        out,
-        "- calls: {} measured ({} ok, error rate {:.2}%{}), {} warm-up (mean {:.1} ms, max {} ms); {:.2} req/s over {:.1} s",
-        c.calls.attempted,
-        c.calls.ok,
-        c.calls.error_rate * 100.0,
-        if c.calls.errors.is_empty() {
-            String::new()
-        } else {
-            format!(", errors {:?}", c.calls.errors)
-        },
-        c.warmup.calls,
-        c.warmup.mean_us / 1000.0,
-        ms(c.warmup.max_us),
-        c.throughput_rps,
-        c.duration_s
-    );
+    let _ = writeln!(out, "- calls: {}", calls_text(c));
     if c.load.model == "open" {
         let _ = writeln!(
             out,

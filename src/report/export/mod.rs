@@ -4,7 +4,9 @@
 pub mod csv;
 pub mod hgrm;
 pub mod hlog;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod runtime_log;
 pub mod svg;
+mod svg_extra;

@@ -1,18 +1,70 @@
 //! Plots: latency.svg (percentile curves of every class on one chart, x logarithmic in
-//! 1/(1-p) as HdrHistogram plots are), cost.svg (p95/p99 and $ per million requests at
-//! capacity) and workers.svg (worker sweeps).
+//! 1/(1-p) as HdrHistogram plots are) and cost.svg (p95/p99 and $ per million requests at
+//! capacity, each bar saying where its capacity comes from); the list of a run's charts
+//! (with workers.svg and burst.svg from `svg_extra`).
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+pub use super::svg_extra::{burst_svg, workers_svg};
 use crate::record::class_capacity::CapacityOrigin;
 use crate::record::histogram::decode;
 use crate::record::{ClassResult, RunReport};
-use crate::report::palette::{color, legend};
+use crate::report::palette::{axes, color, legend};
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+pub(super) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("plotting: {e:?}")
+}
+
+/// One chart of a results directory: its file name, what it shows, and its SVG text.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// The file it is written to (`latency.svg`).
+    pub file: &'static str,
+    /// What it shows, in a few words.
+    pub title: &'static str,
+    /// The SVG document.
+    pub svg: String,
+}
+
+/// Every chart the run's data supports, in the order a reader wants them: latency, cost,
+/// then a formation, burst balances and worker sweeps where the run has them.
+pub fn charts(r: &RunReport) -> Result<Vec<Chart>, String> {
+    let mut out = vec![
+        Chart {
+            file: "latency.svg",
+            title: "Client latency by percentile",
+            svg: latency_svg(r)?,
+        },
+        Chart {
+            file: "cost.svg",
+            title: "Tail latency and cost per million requests",
+            svg: cost_svg(r)?,
+        },
+    ];
+    if let Some(f) = r.formation.as_ref().filter(|f| !f.points.is_empty()) {
+        out.push(Chart {
+            file: "formation.svg",
+            title: "Formation: measured vs simulated",
+            svg: crate::report::formation::svg(f)?,
+        });
+    }
+    if r.classes.iter().any(|c| c.burst.is_some()) {
+        out.push(Chart {
+            file: "burst.svg",
+            title: "Burst balance and latency over time",
+            svg: burst_svg(r)?,
+        });
+    }
+    if !r.worker_sweeps.is_empty() {
+        out.push(Chart {
+            file: "workers.svg",
+            title: "Throughput and p99 by worker count",
+            svg: workers_svg(r)?,
+        });
+    }
+    Ok(out)
 }
 
 /// Percentile curve points (x = 1/(1-p), y = ms) of a class's client latency.
@@ -49,28 +101,26 @@ pub fn latency_svg(r: &RunReport) -> Result<String, String> {
             .flat_map(|(_, p)| p.iter().map(|x| x.1))
             .fold(1.0f64, f64::max)
             * 1.1;
+        // Ticks at the percentiles people quote, up to the highest the calls reach.
+        let keys: Vec<f64> = [1.0, 2.0, 4.0, 10.0, 20.0, 100.0, 1000.0, 10_000.0, 100_000.0]
+            .into_iter()
+            .filter(|k| *k <= xmax * 1.0001)
+            .collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 format!("client latency by percentile — {}", r.run_id),
                 ("sans-serif", 18),
             )
             .margin(12)
-            .x_label_area_size(40)
+            .margin_right(36)
+            .x_label_area_size(46)
             .y_label_area_size(60)
-            .build_cartesian_2d((1.0f64..xmax).log_scale(), 0.0f64..ymax)
+            .build_cartesian_2d((1.0f64..xmax).log_scale().with_key_points(keys), 0.0f64..ymax)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile (log scale of 1/(1-p))")
-            .y_desc("latency, ms")
-            .x_label_formatter(&|x| {
-                let p = (1.0 - 1.0 / x) * 100.0;
-                if p < 99.0 {
-                    format!("{p:.0}%")
-                } else {
-                    format!("{p:.2}%")
-                }
-            })
+        axes(&mut chart.configure_mesh())
+            .x_desc("percentile (log scale: p90, p99, p99.9 equally spaced)")
+            .y_desc("latency (ms)")
+            .x_label_formatter(&|x| format!("p{}", crate::report::palette::tick(&((1.0 - 1.0 / x) * 100.0))))
             .draw()
             .map_err(err)?;
         for (i, (name, pts)) in curves.iter().enumerate() {
@@ -109,8 +159,7 @@ fn class_axes<'a, 'b>(
         .y_label_area_size(55)
         .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
         .map_err(err)?;
-    chart
-        .configure_mesh()
+    axes(&mut chart.configure_mesh())
         .x_labels(0)
         .y_desc(ydesc)
         .disable_x_mesh()
@@ -134,6 +183,26 @@ fn class_axes<'a, 'b>(
         .map_err(err)?;
     }
     Ok(chart)
+}
+
+/// Room above the tallest bar for the legend and the bars' labels (the axis reaches this
+/// multiple of it).
+const HEADROOM: f64 = 1.4;
+
+/// Writes a short label centred above each bar top `(x, y, text)`.
+fn bar_labels(
+    chart: &mut Axes<'_, '_>,
+    labels: impl Iterator<Item = (f64, f64, String)>,
+) -> Result<(), String> {
+    let style = TextStyle::from(("sans-serif", 14).into_font())
+        .color(&RGBColor(70, 70, 70))
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    chart
+        .draw_series(
+            labels.map(|(x, y, text)| EmptyElement::at((x, y)) + Text::new(text, (0, -3), style.clone())),
+        )
+        .map_err(err)?;
+    Ok(())
 }
 
 /// A class's cheapest and dearest $/M at capacity over its situations, each with its origin.
@@ -172,9 +241,16 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
             .filter_map(|c| c.latency.value(99.0).or(Some(c.latency.max_us)))
             .fold(1u64, u64::max) as f64
             / 1000.0
-            * 1.15;
+            * HEADROOM;
         let names: Vec<String> = ok.iter().map(|c| c.name.clone()).collect();
-        let mut chart = class_axes(&left, "tail latency per class (ms)", 16, &names, lat_max, "ms")?;
+        let mut chart = class_axes(
+            &left,
+            "tail latency per class",
+            16,
+            &names,
+            lat_max,
+            "latency (ms)",
+        )?;
         for (p, offset, color) in [(95.0, 0.15, color(0)), (99.0, 0.5, color(3))] {
             chart
                 .draw_series(ok.iter().enumerate().filter_map(|(i, c)| {
@@ -185,20 +261,28 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
                 .map_err(err)?
                 .label(format!("p{p}"))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+            // A percentile the calls cannot estimate says so where its bar would be.
+            bar_labels(
+                &mut chart,
+                ok.iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.latency.value(p).is_none())
+                    .map(|(i, _)| (i as f64 + offset + 0.165, 0.0, "n/e".to_string())),
+            )?;
         }
         legend(&mut chart)?;
         let cost_max = ok
             .iter()
             .flat_map(|c| c.cost.capacity.iter().filter_map(|p| p.usd_per_million_requests))
             .fold(0.01f64, f64::max)
-            * 1.2;
+            * HEADROOM;
         let mut chart = class_axes(
             &right,
             "$ per million requests at capacity, class's own CPU (box: burst to floor)",
             14,
             &names,
             cost_max,
-            "USD",
+            "USD per million requests",
         )?;
         // Each class: a bar to its best case (burst, or its one figure) and, for a range, a
         // lighter box up to its worst case (floor or baseline); the fill says the origin of
@@ -245,180 +329,15 @@ pub fn cost_svg(r: &RunReport) -> Result<String, String> {
                     )))
                     .map_err(err)?;
             }
+            // Each bar says where its capacity comes from, without the legend.
             let label = if lo_o == hi_o {
                 short_origin(lo_o).to_string()
             } else {
                 format!("{}/{}", short_origin(lo_o), short_origin(hi_o))
             };
-            let text = ("sans-serif", 11)
-                .into_font()
-                .into_text_style(&right)
-                .pos(Pos::new(HPos::Center, VPos::Bottom));
-            chart
-                .draw_series(std::iter::once(Text::new(label, (i as f64 + 0.5, hi), text)))
-                .map_err(err)?;
+            bar_labels(&mut chart, std::iter::once((i as f64 + 0.5, hi, label)))?;
         }
         legend(&mut chart)?;
-        root.present().map_err(err)?;
-    }
-    Ok(out)
-}
-
-/// workers.svg: per swept class, throughput (left) and p99 (right) against workers, with
-/// counts over the memory quota marked.
-pub fn workers_svg(r: &RunReport) -> Result<String, String> {
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (1000, 460)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let (left, right) = root.split_horizontally(500);
-        let sweeps = &r.worker_sweeps;
-        let wmax = sweeps
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.workers))
-            .max()
-            .unwrap_or(1) as f64
-            + 0.5;
-        let tmax = sweeps
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.throughput_rps))
-            .fold(1.0f64, f64::max)
-            * 1.15;
-        let pmax = sweeps
-            .iter()
-            .flat_map(|s| s.points.iter().filter_map(|p| p.p99_us))
-            .fold(1000u64, u64::max) as f64
-            / 1000.0
-            * 1.15;
-        for (area, title, ymax, is_tp) in [
-            (&left, "throughput, req/s", tmax, true),
-            (&right, "p99 latency, ms (x: over memory quota)", pmax, false),
-        ] {
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, ("sans-serif", 16))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(55)
-                .build_cartesian_2d(0.5f64..wmax, 0f64..ymax)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc("WEB_CONCURRENCY (workers)")
-                .draw()
-                .map_err(err)?;
-            for (i, s) in sweeps.iter().enumerate() {
-                let color = color(i);
-                let pts: Vec<(f64, f64, bool)> = s
-                    .points
-                    .iter()
-                    .filter(|p| p.ok)
-                    .filter_map(|p| {
-                        let y = if is_tp {
-                            Some(p.throughput_rps)
-                        } else {
-                            p.p99_us.map(|v| v as f64 / 1000.0)
-                        }?;
-                        Some((f64::from(p.workers), y, p.over_memory))
-                    })
-                    .collect();
-                chart
-                    .draw_series(LineSeries::new(
-                        pts.iter().map(|p| (p.0, p.1)),
-                        color.stroke_width(2),
-                    ))
-                    .map_err(err)?
-                    .label(s.class.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-                chart
-                    .draw_series(pts.iter().map(|p| {
-                        if p.2 {
-                            Cross::new((p.0, p.1), 6, color.stroke_width(2)).into_dyn()
-                        } else {
-                            Circle::new((p.0, p.1), 3, color.filled()).into_dyn()
-                        }
-                    }))
-                    .map_err(err)?;
-            }
-            legend(&mut chart)?;
-        }
-        root.present().map_err(err)?;
-    }
-    Ok(out)
-}
-
-/// burst.svg: for each burst-balance class, its balance over the run (top) and every
-/// call's latency at the time it finished (bottom), on one time axis (seconds since the
-/// class's load started); a vertical line where the balance ran out.
-pub fn burst_svg(r: &RunReport) -> Result<String, String> {
-    let classes: Vec<&ClassResult> = r.classes.iter().filter(|c| c.burst.is_some()).collect();
-    let mut out = String::new();
-    {
-        let h = 300 * classes.len().max(1) as u32;
-        let root = SVGBackend::with_string(&mut out, (1000, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        for (area, c) in root.split_evenly((classes.len().max(1), 1)).iter().zip(&classes) {
-            let b = c.burst.as_ref().expect("filtered");
-            let t0 = c.load_start_unix_s;
-            let balance: Vec<(f64, f64)> = b.samples.iter().map(|s| (s.unix_s - t0, s.balance_s)).collect();
-            let calls: Vec<(f64, f64)> = c
-                .call_log
-                .iter()
-                .filter(|l| l.error.is_none())
-                .map(|l| (l.done_us as f64 / 1e6, l.service_us as f64 / 1000.0))
-                .collect();
-            let tmax = balance
-                .iter()
-                .chain(calls.iter())
-                .map(|p| p.0)
-                .fold(1.0f64, f64::max);
-            let tmin = balance.iter().map(|p| p.0).fold(0.0f64, f64::min);
-            let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);
-            let mut up = ChartBuilder::on(&top)
-                .caption(
-                    format!(
-                        "{}: burst balance (core-s) — {} → {} cores",
-                        c.name, b.burst_cores, b.baseline_cores
-                    ),
-                    ("sans-serif", 14),
-                )
-                .margin(6)
-                .x_label_area_size(18)
-                .y_label_area_size(55)
-                .build_cartesian_2d(tmin..tmax, 0f64..(b.capacity_s * 1.05).max(0.1))
-                .map_err(err)?;
-            up.configure_mesh().draw().map_err(err)?;
-            up.draw_series(LineSeries::new(balance.iter().copied(), color(0).stroke_width(2)))
-                .map_err(err)?;
-            let ymax = calls.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
-            let mut down = ChartBuilder::on(&bottom)
-                .margin(6)
-                .x_label_area_size(30)
-                .y_label_area_size(55)
-                .build_cartesian_2d(tmin..tmax, 0f64..ymax)
-                .map_err(err)?;
-            down.configure_mesh()
-                .x_desc("seconds since the load started")
-                .y_desc("latency, ms")
-                .draw()
-                .map_err(err)?;
-            down.draw_series(calls.iter().map(|&p| Circle::new(p, 2, color(1).filled())))
-                .map_err(err)?;
-            if let Some(d) = b.drained_at_s {
-                // drained_at_s counts from the server's start; samples carry both clocks.
-                if let Some(s0) = b.samples.first() {
-                    let x = s0.unix_s - s0.t_s + d - t0;
-                    for chart_area in [up.plotting_area(), down.plotting_area()] {
-                        let (_, yr) = (chart_area.get_x_range(), chart_area.get_y_range());
-                        chart_area
-                            .draw(&PathElement::new(
-                                vec![(x, yr.start), (x, yr.end)],
-                                RED.stroke_width(1),
-                            ))
-                            .map_err(err)?;
-                    }
-                }
-            }
-        }
         root.present().map_err(err)?;
     }
     Ok(out)
