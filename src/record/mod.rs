@@ -10,6 +10,7 @@ pub mod capacity;
 pub mod class_capacity;
 pub mod clock;
 pub mod cost;
+pub mod ess;
 pub mod formation;
 pub mod histogram;
 pub mod host;

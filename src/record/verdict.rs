@@ -36,6 +36,11 @@ pub struct SloVerdict {
     pub held: bool,
     /// When inconclusive: about how many calls would decide it.
     pub calls_needed: Option<u64>,
+    /// The calls the interval was taken at when consecutive calls were correlated: the
+    /// calls ÷ the design effect of exceeding the estimate (batch means over the run's
+    /// intervals, rounds as clusters); absent when calls were taken as independent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_calls: Option<f64>,
     /// One line for humans.
     pub line: String,
 }
@@ -183,8 +188,32 @@ fn percentile_verdict(c: &ClassResult, s: &Slo, pct: f64, v: &mut SloVerdict) {
     // Every attempted call counts; the ones not in the histogram failed and rank last.
     let n = c.calls.attempted.max(h.len());
     let failed = n - h.len();
-    let (j, k) = ci_ranks(n, p, CONFIDENCE);
     let est = estimate_rank(n, p).map(|r| ranked(&h, r));
+    // Correlated calls carry less information than as many independent ones: take the
+    // interval at the effective sample size, its ranks scaled back to the n calls.
+    let de = est
+        .flatten()
+        .and_then(|q| {
+            let rounds: Vec<Hist> = c.rounds.iter().filter_map(|r| decode(&r.latency).ok()).collect();
+            super::ess::class_design_effect(&c.intervals, &rounds, q)
+        })
+        .filter(|de| *de > 1.0);
+    let (j, k) = match de {
+        Some(de) => {
+            let n_eff = ((n as f64 / de).floor() as u64).max(1);
+            let scale = n as f64 / n_eff as f64;
+            v.effective_calls = Some(n as f64 / de);
+            let (j, k) = ci_ranks(n_eff, p, CONFIDENCE);
+            (
+                j.map(|j| ((j as f64 * scale).floor() as u64).clamp(1, n)),
+                k.and_then(|k| {
+                    let r = ((k as f64 - 1.0) * scale).ceil() as u64 + 1;
+                    (r <= n).then_some(r)
+                }),
+            )
+        }
+        None => ci_ranks(n, p, CONFIDENCE),
+    };
     let inf = f64::INFINITY;
     v.measured = est.flatten().map(|x| x as f64);
     v.ci_low = j.map(|r| ranked(&h, r).map_or(inf, |x| x as f64));
@@ -200,15 +229,21 @@ fn percentile_verdict(c: &ClassResult, s: &Slo, pct: f64, v: &mut SloVerdict) {
         Some(_) => "∞ (failed calls)".into(),
         None => "—".into(),
     };
-    let failed_note = if failed > 0 {
+    let mut failed_note = if failed > 0 {
         format!(" ({failed} failed calls count as infinitely slow)")
     } else {
         String::new()
     };
+    if let Some(ne) = v.effective_calls {
+        failed_note.push_str(&format!(
+            " (consecutive calls correlated: the interval is taken at {ne:.0} effective calls of {n})"
+        ));
+    }
     if v.outcome == SloOutcome::Inconclusive {
         let min = min_calls_for(p);
         let sep = calls_to_separate(within, p);
-        v.calls_needed = sep.map(|x| x.max(min));
+        // Correlated calls: that many more of them for the same information.
+        v.calls_needed = sep.map(|x| ((x as f64 * de.unwrap_or(1.0)).ceil() as u64).max(min));
         let why = match (est, v.calls_needed) {
             (None, _) => {
                 format!("p{pct} cannot be estimated from {n} calls (needs at least {min} to bound it)")
