@@ -123,21 +123,8 @@ fn class_run(
         readings,
         ..HostSpeedIndex::default()
     });
-    let intervals: Vec<Vec<u64>> = m
-        .intervals
-        .iter()
-        .map(|h| {
-            let mut v = Vec::new();
-            for x in h.iter_recorded() {
-                v.extend(std::iter::repeat_n(
-                    h.highest_equivalent(x.value_iterated_to()),
-                    x.count_at_value() as usize,
-                ));
-            }
-            v
-        })
-        .collect();
-    (m, Blocks::from_intervals(intervals))
+    let blocks = Blocks::from_series(&m.intervals);
+    (m, blocks)
 }
 
 /// A run of six classes; class 0 is `slower` times slower.

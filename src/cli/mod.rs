@@ -340,6 +340,13 @@ pub struct ValidateArgs {
     /// a 1-core quota class, and its 1 → 2-core extrapolation against a 2-core measurement.
     #[arg(long)]
     pub capacity: bool,
+    /// Check compare's error rate instead: --pairs pairs of back-to-back real runs of one
+    /// class (--calls each, one round), compared as CI would; every verdict is a false alarm.
+    #[arg(long, conflicts_with = "capacity")]
+    pub aa: bool,
+    /// With --aa: pairs of runs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(3..=10_000))]
+    pub pairs: u32,
 }
 
 /// `dynobench plan`.

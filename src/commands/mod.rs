@@ -18,6 +18,7 @@ mod shard;
 mod simulate;
 mod soak;
 mod validate;
+mod validate_aa;
 mod validate_capacity;
 
 pub(crate) use run::plan as run_plan;

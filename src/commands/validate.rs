@@ -198,6 +198,9 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<Outcome, CliError> {
     if a.capacity {
         return super::validate_capacity::validate_capacity(&a);
     }
+    if a.aa {
+        return super::validate_aa::validate_aa(&a);
+    }
     let mut check = ModelCheck::default();
     let profiles: Vec<&str> = a.profiles.iter().map(String::as_str).collect();
     for (catalog, class) in CASES {

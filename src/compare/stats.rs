@@ -63,6 +63,11 @@ impl Blocks {
         Blocks { blocks }
     }
 
+    /// Blocks of an interval series (the .hlog's intervals, or a run's in memory).
+    pub fn from_series(series: &crate::record::intervals::IntervalSeries) -> Blocks {
+        Blocks::from_intervals(series.iter().map(|h| values_of(&h)).collect())
+    }
+
     /// Calls in all blocks.
     pub fn len(&self) -> usize {
         self.blocks.iter().map(Vec::len).sum()
@@ -72,6 +77,18 @@ impl Blocks {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Every value a histogram recorded (at its bucket's highest equivalent), in order.
+pub fn values_of(h: &crate::record::histogram::Hist) -> Vec<u64> {
+    let mut v = Vec::with_capacity(h.len() as usize);
+    for x in h.iter_recorded() {
+        v.extend(std::iter::repeat_n(
+            h.highest_equivalent(x.value_iterated_to()),
+            x.count_at_value() as usize,
+        ));
+    }
+    v
 }
 
 /// Nearest-rank percentile `p` (0..1) of sorted values (as the summaries report it).

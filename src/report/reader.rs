@@ -248,18 +248,8 @@ pub fn read_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReadError> {
 /// The per-second intervals of a class's `<class>.hlog` next to the run's run.json, each
 /// as its values (µs) in ascending order; `None` when there is no such file.
 pub fn read_intervals(run: &RunFile, class: &str) -> Result<Option<Vec<Vec<u64>>>, ReadError> {
-    Ok(read_interval_histograms(run, class)?.map(|s| {
-        s.iter()
-            .map(|h| {
-                let mut v = Vec::with_capacity(h.len() as usize);
-                for x in h.iter_recorded() {
-                    let value = h.highest_equivalent(x.value_iterated_to());
-                    v.extend(std::iter::repeat_n(value, x.count_at_value() as usize));
-                }
-                v
-            })
-            .collect()
-    }))
+    Ok(read_interval_histograms(run, class)?
+        .map(|s| s.iter().map(|h| crate::compare::stats::values_of(&h)).collect()))
 }
 
 /// The class's intervals from its .hlog, in order, at the log's interval width (`None`

@@ -1,0 +1,187 @@
+//! `dynobench validate --aa`: `compare`'s error rate on real runs. Pairs of back-to-back
+//! runs of one class (a 1-core quota, one round of `--calls` each) are compared as CI would
+//! compare them; since both runs of a pair measure the same thing, every "slower" or
+//! "faster" is a false alarm and every REGRESSION a false CI failure. It also estimates this
+//! host's run-to-run spread per percentile — the part of a pair's difference that the
+//! within-run bootstrap does not explain — against the default `compare` assumes.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use clap::Parser;
+
+use super::common::own_exe;
+use super::run::plan as run_plan;
+use crate::cli::{Cli, Command, ValidateArgs};
+use crate::compare::family::RUN_TO_RUN;
+use crate::compare::stats::{Blocks, bootstrap_replicates};
+use crate::compare::verdict::Verdict;
+use crate::compare::{CompareOptions, METRICS, RunData, compare};
+use crate::driver::{self, Silent};
+use crate::error::{CliError, Outcome, failed, usage};
+use crate::record::{ClassResult, RunReport};
+
+fn one_run(
+    a: &ValidateArgs,
+    payload: &std::path::Path,
+    seed: u64,
+) -> Result<(RunReport, BTreeMap<String, Blocks>), CliError> {
+    if crate::interrupt::requested() {
+        return Err(CliError::Interrupted(anyhow!("interrupted")));
+    }
+    let argv: Vec<String> = [
+        "dynobench",
+        "run",
+        "--classes",
+        "containers",
+        "--class",
+        "cpu-1",
+        "--warmup",
+        "10",
+        "--no-save",
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        "--calls".into(),
+        a.calls.to_string(),
+        "--payload".into(),
+        payload.display().to_string(),
+        "--seed".into(),
+        seed.to_string(),
+    ])
+    .collect();
+    let cli = Cli::try_parse_from(argv).map_err(|e| usage(anyhow!("{e}")))?;
+    let Command::Run(args) = cli.command else {
+        unreachable!("a run command line")
+    };
+    let plan = run_plan(&args, own_exe()?)?;
+    let r = driver::run(&plan, &driver::detect(), &mut Silent).map_err(|e| failed(anyhow!("{e}")))?;
+    let c: &ClassResult = r
+        .classes
+        .first()
+        .ok_or_else(|| failed(anyhow!("the run measured nothing")))?;
+    if !c.is_ok() {
+        return Err(failed(anyhow!(
+            "{}: {}",
+            c.name,
+            c.failure.as_deref().unwrap_or("failed")
+        )));
+    }
+    let mut blocks = BTreeMap::new();
+    blocks.insert(c.name.clone(), Blocks::from_series(&c.intervals));
+    Ok((r, blocks))
+}
+
+fn sd(x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt()
+}
+
+/// `dynobench validate --aa`.
+pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
+    crate::interrupt::install();
+    let tmp = std::env::temp_dir().join(format!("dynobench-aa-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| failed(anyhow!("creating {}: {e}", tmp.display())))?;
+    let payload = match &a.payload {
+        Some(p) => p.clone(),
+        None => {
+            // A small payload (a few ms of CPU per call) so that 1000 calls take seconds.
+            let p = tmp.join("aa.json");
+            std::fs::write(&p, crate::workload::generate::generate_orders(5, 128 * 1024))
+                .map_err(|e| failed(anyhow!("writing {}: {e}", p.display())))?;
+            p
+        }
+    };
+    let (mut called, mut regressions) = (0usize, 0usize);
+    let mut per = [0usize; 4];
+    let mut diffs: Vec<Vec<f64>> = vec![Vec::new(); 4];
+    let mut boot_var: Vec<Vec<f64>> = vec![Vec::new(); 4];
+    let ps: Vec<f64> = METRICS.iter().map(|p| p / 100.0).collect();
+    for i in 0..a.pairs {
+        eprintln!("validate --aa: pair {} of {}", i + 1, a.pairs);
+        let x = one_run(a, &payload, 2 * i as u64 + 1)?;
+        let y = one_run(a, &payload, 2 * i as u64 + 2)?;
+        let c = compare(
+            RunData {
+                report: &x.0,
+                blocks: &x.1,
+            },
+            RunData {
+                report: &y.0,
+                blocks: &y.1,
+            },
+            &CompareOptions::default(),
+        );
+        let d = &c.classes[0];
+        let mut any = false;
+        for (j, m) in d.metrics.iter().enumerate() {
+            if matches!(m.verdict, Verdict::Slower | Verdict::Faster) {
+                per[j] += 1;
+                any = true;
+            }
+        }
+        called += usize::from(any);
+        regressions += usize::from(c.regressed);
+        let (bx, by) = (x.1.values().next(), y.1.values().next());
+        if let (Some(bx), Some(by)) = (bx, by)
+            && let Some((center, reps)) = bootstrap_replicates(bx, by, &ps, i as u64)
+        {
+            for j in 0..4 {
+                if let Some(cj) = center[j] {
+                    diffs[j].push(cj);
+                    boot_var[j].push(sd(&reps[j]).powi(2));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let n = a.pairs as f64;
+    let mut s = format!(
+        "compare on {} pairs of back-to-back real runs of one class (containers/cpu-1: a 1-core quota), {} calls each, one round\n\n",
+        a.pairs, a.calls
+    );
+    s.push_str(&format!(
+        "false REGRESSION (exit 1): {:.1}% ({regressions} of {})   goal <= 5%   {}\n",
+        100.0 * regressions as f64 / n,
+        a.pairs,
+        if regressions as f64 / n <= 0.05 {
+            "within"
+        } else {
+            "OUTSIDE"
+        }
+    ));
+    s.push_str(&format!(
+        "any percentile called slower/faster: {:.1}%; per percentile: {}\n\n",
+        100.0 * called as f64 / n,
+        METRICS
+            .iter()
+            .zip(per)
+            .map(|(p, k)| format!("p{p} {:.1}%", 100.0 * k as f64 / n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    s.push_str(
+        "run-to-run spread per run (log SD beyond the within-run bootstrap) against compare's default:\n",
+    );
+    for j in 0..4 {
+        if diffs[j].len() < 3 {
+            continue;
+        }
+        let total = sd(&diffs[j]).powi(2);
+        let within = boot_var[j].iter().sum::<f64>() / boot_var[j].len() as f64;
+        let rr = ((total - within).max(0.0) / 2.0).sqrt();
+        s.push_str(&format!(
+            "  p{}: pair differences SD {:.1}%, within-run {:.1}%, run-to-run {:.1}% per run (default {:.1}%)\n",
+            METRICS[j],
+            total.sqrt() * 100.0,
+            within.sqrt() * 100.0,
+            rr * 100.0,
+            RUN_TO_RUN[j] * 100.0
+        ));
+    }
+    print!("{s}");
+    Ok(Outcome::Ok)
+}
