@@ -14,6 +14,25 @@ pub enum CompareError {
     Incompatible(String),
 }
 
+/// Refuses a what-if run (`run --cfs-period`/`--cfs-burst`) against a run metered otherwise
+/// (a plain run, or another what-if): its classes are not the platform's as sold, so a
+/// difference would be read as a regression or an improvement of the app.
+pub fn check_what_if(a: &RunReport, b: &RunReport) -> Result<(), CompareError> {
+    let (wa, wb) = (&a.config.what_if, &b.config.what_if);
+    if wa == wb {
+        return Ok(());
+    }
+    let say = |r: &RunReport, w: &Option<String>| match w {
+        Some(w) => format!("{} is a what-if run ({w})", r.run_id),
+        None => format!("{} ran the classes' own period and burst", r.run_id),
+    };
+    Err(CompareError::Incompatible(format!(
+        "{}, {}: the difference would be the metering, not the app; compare --allow-what-if compares them anyway",
+        say(a, wa),
+        say(b, wb)
+    )))
+}
+
 /// Refuses runs of different workloads.
 pub fn check_compatible(a: &RunReport, b: &RunReport) -> Result<(), CompareError> {
     let wa = (

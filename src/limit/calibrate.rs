@@ -15,7 +15,7 @@ use super::detect::Detection;
 use super::neighbours::{NeighbourLoad, Pattern};
 use super::placement::allot_cpu;
 use super::sandbox::{Sandbox, describe_exit};
-use crate::class::CpuModel;
+use crate::class::{Bandwidth, CpuModel};
 use crate::record::calibration::{CalibrationReport, QuotaRow, TailRow};
 use crate::record::{Counters, LimiterKind, Placement};
 
@@ -148,7 +148,7 @@ pub fn calibrate(
     let cpus: Vec<usize> = placement.server.iter().copied().take(1).collect();
     let spec = |name: &str, model: CpuModel, neighbours: Option<NeighbourLoad>| SandboxSpec {
         name: format!("calibrate-{name}"),
-        cpu: allot_cpu(name, &model, &cpus, neighbours.is_some()),
+        cpu: allot_cpu(name, &model, Bandwidth::default(), &cpus, neighbours.is_some()),
         memory_soft_bytes: None,
         memory_hard_bytes: None,
         neighbours,

@@ -46,7 +46,7 @@ pub fn classes_table(c: &Catalog) -> String {
             k.memory_hard_mb,
             k.workers,
             k.compute.as_deref().unwrap_or("-"),
-            k.cpu.describe(),
+            format!("{}{}", k.cpu.describe(), k.describe_metering()),
             if k.unverified { "  (unverified)" } else { "" },
             w = width
         ));
