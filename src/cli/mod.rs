@@ -40,6 +40,8 @@ pub enum Command {
     Classes(ClassesArgs),
     /// Measure how precisely each CPU limiter delivers a requested quota.
     Calibrate(CalibrateArgs),
+    /// Reproduce published measurements of CPU quotas, burst and routing: theirs, ours, the ratio.
+    Fidelity(FidelityArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(CompareArgs),
     /// (Re)write a results directory's index.html; with several, a page of them side by side.
@@ -98,7 +100,39 @@ pub struct CalibrateArgs {
     /// CPU milliseconds per work item in the quota-vs-share tail comparison.
     #[arg(long, default_value_t = 5.0)]
     pub item_ms: f64,
+    /// CFS periods at which to measure a quota's stall (26-ms items at 0.6 core: about
+    /// (1 − 0.6) × period), comma-separated; `none` skips it.
+    #[arg(long, default_value = "100ms,20ms", value_delimiter = ',', value_parser = parse_stall_period)]
+    pub stall_periods: Vec<u64>,
+    /// Seconds per burst measurement (5-ms items, Poisson at 60% of a 0.5-core quota,
+    /// without and with a 100% burst); 0 skips it.
+    #[arg(long, default_value_t = 15.0)]
+    pub burst_seconds: f64,
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_stall_period(s: &str) -> Result<u64, String> {
+    if s.trim() == "none" {
+        return Ok(0);
+    }
+    run::parse_cfs_period(s)
+}
+
+/// `dynobench fidelity`.
+#[derive(Debug, Args)]
+pub struct FidelityArgs {
+    /// The backend to measure on: auto (the one `run` would pick), cgroup2, cgroup1 or dutycycle.
+    #[arg(long, default_value = "auto")]
+    pub limiter: crate::limit::LimiterChoice,
+    /// Seconds per stall measurement.
+    #[arg(long, default_value_t = 4.0)]
+    pub seconds: f64,
+    /// Seconds per burst measurement (two: without and with burst).
+    #[arg(long, default_value_t = 20.0)]
+    pub burst_seconds: f64,
+    /// Print the rows as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -132,6 +166,13 @@ pub struct BurnArgs {
     /// MB of memory to allocate and touch first.
     #[arg(long, default_value_t = 0)]
     pub alloc_mb: u64,
+    /// Offer the work items open loop, Poisson at this many per second (0: back to back);
+    /// each item's time then counts from its arrival.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Seed of the arrivals.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// `dynobench k8s`.
