@@ -125,3 +125,25 @@ pub fn warnings(a: &RunReport, b: &RunReport) -> Vec<String> {
     }
     w
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_if_runs_are_not_compared_with_plain_ones() {
+        let plain = RunReport::default();
+        let mut what_if = RunReport::default();
+        what_if.config.what_if = Some("period 20 ms".into());
+        assert!(check_what_if(&plain, &plain).is_ok());
+        assert!(check_what_if(&what_if, &what_if).is_ok());
+        let e = check_what_if(&plain, &what_if).unwrap_err().to_string();
+        assert!(
+            e.contains("what-if run (period 20 ms)") && e.contains("--allow-what-if"),
+            "{e}"
+        );
+        let mut other = what_if.clone();
+        other.config.what_if = Some("burst 100% of quota".into());
+        assert!(check_what_if(&what_if, &other).is_err());
+    }
+}
