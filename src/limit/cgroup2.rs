@@ -10,8 +10,6 @@ use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// cpu.weight of the server group (the v2 default); neighbours get a multiple of it.
 const SERVER_WEIGHT: u64 = 100;
-/// CFS period used for every quota, µs.
-
 /// Where dynobench creates its v2 groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup2Site {
