@@ -156,9 +156,18 @@ fn burst_shortens_the_tail_of_random_items_below_the_quota() {
             continue;
         }
         assert!(b.items_plain > 300 && b.items_burst > 300, "{b:?}");
-        // The direction only: on a busy host (other processes on the server's CPU) the tail is
-        // the host's as much as the quota's, so no margin is robust; the figure itself is
-        // printed by `dynobench calibrate` and `dynobench fidelity`.
+        // Below the quota an item mostly runs at once (p50 about its 5 ms of CPU); a median
+        // far above that means other processes held the server's CPU, and the tail is then
+        // the host's, not the quota's: nothing to conclude about burst.
+        if b.p50_plain_ms > 2.0 * b.item_ms || b.p50_burst_ms > 2.0 * b.item_ms {
+            eprintln!(
+                "SKIPPED for {kind}: a busy host (p50 {:.1} / {:.1} ms for {}-ms items)",
+                b.p50_plain_ms, b.p50_burst_ms, b.item_ms
+            );
+            continue;
+        }
+        // The direction only (no margin proved robust on a shared 2-core machine); the figure
+        // itself is printed by `dynobench calibrate` and `dynobench fidelity`.
         assert!(
             b.p99_burst_ms < b.p99_plain_ms,
             "{kind}: p99 {:.1} ms with burst vs {:.1} ms without",

@@ -149,6 +149,11 @@ pub fn render(r: &CalibrationReport) -> String {
         for b in &r.bursts {
             let verdict = if b.applied_burst_ms <= 0.0 {
                 "burst not applied on this backend (see skipped reasons)".to_string()
+            } else if b.p50_plain_ms > 2.0 * b.item_ms {
+                format!(
+                    "busy host: p50 {:.1} ms for {}-ms items, the tail is the host's, not the quota's",
+                    b.p50_plain_ms, b.item_ms
+                )
             } else if b.p99_ratio() <= 0.5 {
                 "ok (p99 at most half)".into()
             } else {
