@@ -473,48 +473,9 @@ impl Catalog {
                     }
                 }
             }
-            let period_ms = match &c.period_ms {
-                Some(p) => {
-                    let v = *p.get_ref();
-                    if !(v.is_finite() && (1.0..=1000.0).contains(&v)) {
-                        return Err(bad(
-                            p.span(),
-                            "period_ms",
-                            format!(
-                                "must be between 1 and 1000 ms (the kernel's cfs_period_us range; 100 is its default, Fly uses 80), got {v}"
-                            ),
-                        ));
-                    }
-                    v
-                }
-                None => super::DEFAULT_PERIOD_MS,
-            };
-            let burst_ms = match &c.burst_ms {
-                Some(b) => {
-                    let v = *b.get_ref();
-                    let quota_ms = cpu.max_cores() * period_ms;
-                    if matches!(cpu, CpuModel::Dedicated { .. }) && v != 0.0 {
-                        return Err(bad(
-                            b.span(),
-                            "burst_ms",
-                            "needs a CPU quota: a dedicated class has none (use kind = \"quota\" or \"shared\")"
-                                .into(),
-                        ));
-                    }
-                    if !(v.is_finite() && v >= 0.0 && v <= quota_ms + 1e-9) {
-                        return Err(bad(
-                            b.span(),
-                            "burst_ms",
-                            format!(
-                                "must be between 0 and the quota of one period ({quota_ms} ms: {} cores x {period_ms} ms), as the kernel allows, got {v}",
-                                cpu.max_cores()
-                            ),
-                        ));
-                    }
-                    v
-                }
-                None => 0.0,
-            };
+            let (period_ms, burst_ms) =
+                super::metering::check(&cpu, c.period_ms.as_ref(), c.burst_ms.as_ref())
+                    .map_err(|(span, field, m)| bad(span, field, m))?;
             let (billing, billing_span) = match &c.billing {
                 Some(b) => (b.get_ref().clone(), b.span()),
                 None => (raw.catalog.billing.clone().unwrap_or_default(), c.cpu.span()),

@@ -3,6 +3,7 @@
 
 pub mod billing;
 pub mod catalog;
+mod metering;
 
 pub use billing::{Bill, Billing, Usage, UsageBasis};
 pub use catalog::{Catalog, CatalogError, EMBEDDED, embedded_names};

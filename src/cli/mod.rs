@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod fidelity;
 mod parse;
 mod reports;
 mod run;
 
+pub use fidelity::{BurnArgs, FidelityArgs};
 pub use parse::{Calls, WorkerCounts};
 use parse::{parse_rate, parse_seconds, parse_size};
 pub use reports::{CompareArgs, CompareLimits, MergeArgs, ReportArgs};
@@ -102,37 +104,13 @@ pub struct CalibrateArgs {
     pub item_ms: f64,
     /// CFS periods at which to measure a quota's stall (26-ms items at 0.6 core: about
     /// (1 − 0.6) × period), comma-separated; `none` skips it.
-    #[arg(long, default_value = "100ms,20ms", value_delimiter = ',', value_parser = parse_stall_period)]
+    #[arg(long, default_value = "100ms,20ms", value_delimiter = ',', value_parser = fidelity::parse_stall_period)]
     pub stall_periods: Vec<u64>,
     /// Seconds per burst measurement (5-ms items, Poisson at 60% of a 0.5-core quota,
     /// without and with a 100% burst); 0 skips it.
     #[arg(long, default_value_t = 15.0)]
     pub burst_seconds: f64,
     /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn parse_stall_period(s: &str) -> Result<u64, String> {
-    if s.trim() == "none" {
-        return Ok(0);
-    }
-    run::parse_cfs_period(s)
-}
-
-/// `dynobench fidelity`.
-#[derive(Debug, Args)]
-pub struct FidelityArgs {
-    /// The backend to measure on: auto (the one `run` would pick), cgroup2, cgroup1 or dutycycle.
-    #[arg(long, default_value = "auto")]
-    pub limiter: crate::limit::LimiterChoice,
-    /// Seconds per stall measurement.
-    #[arg(long, default_value_t = 4.0)]
-    pub seconds: f64,
-    /// Seconds per burst measurement (two: without and with burst).
-    #[arg(long, default_value_t = 20.0)]
-    pub burst_seconds: f64,
-    /// Print the rows as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -147,30 +125,6 @@ pub struct NeighbourArgs {
     #[arg(long, default_value_t = 100)]
     pub phase_ms: u64,
     /// Seed of the random phases.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
-
-/// `dynobench burn` (internal).
-#[derive(Debug, Args)]
-pub struct BurnArgs {
-    /// How long to burn, seconds.
-    #[arg(long, default_value_t = 3.0)]
-    pub seconds: f64,
-    /// Busy threads.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    /// CPU ms per work item (0: one continuous loop).
-    #[arg(long, default_value_t = 0.0)]
-    pub item_ms: f64,
-    /// MB of memory to allocate and touch first.
-    #[arg(long, default_value_t = 0)]
-    pub alloc_mb: u64,
-    /// Offer the work items open loop, Poisson at this many per second (0: back to back);
-    /// each item's time then counts from its arrival.
-    #[arg(long, default_value_t = 0.0)]
-    pub rate: f64,
-    /// Seed of the arrivals.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
