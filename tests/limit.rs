@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dynobench::class::CpuModel;
+use dynobench::class::{Bandwidth, CpuModel};
 use dynobench::limit::calibrate::BurnReport;
 use dynobench::limit::{
     Cgroup2Site, Counters, Detection, LimiterChoice, LimiterKind, NeighbourLoad, Pattern, Placement, Sandbox,
@@ -23,7 +23,13 @@ fn server_cpus() -> Vec<usize> {
 fn spec(model: CpuModel, neighbours: Option<NeighbourLoad>, hard_mb: Option<u64>) -> SandboxSpec {
     SandboxSpec {
         name: "test".into(),
-        cpu: allot_cpu("test", &model, &server_cpus(), neighbours.is_some()),
+        cpu: allot_cpu(
+            "test",
+            &model,
+            Bandwidth::default(),
+            &server_cpus(),
+            neighbours.is_some(),
+        ),
         memory_soft_bytes: hard_mb.map(|m| m * 1024 * 1024 / 2),
         memory_hard_bytes: hard_mb.map(|m| m * 1024 * 1024),
         neighbours,
@@ -473,6 +479,7 @@ fn cgroup2_backend_writes_and_parses_a_fake_tree() {
             burst_cores: 4.0 / 6.0,
             burst_us: 20_000,
         },
+        Bandwidth::default(),
         &[1],
         true,
     );

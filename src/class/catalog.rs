@@ -113,6 +113,9 @@ struct RawClass {
     workers: Spanned<i64>,
     compute: Option<String>,
     cpu: Spanned<CpuModel>,
+    period_ms: Option<Spanned<f64>>,
+    burst_ms: Option<Spanned<f64>>,
+    quota_pooled: Option<bool>,
     billing: Option<Spanned<Billing>>,
     source: Option<String>,
     #[serde(default)]
@@ -470,6 +473,9 @@ impl Catalog {
                     }
                 }
             }
+            let (period_ms, burst_ms) =
+                super::metering::check(&cpu, c.period_ms.as_ref(), c.burst_ms.as_ref())
+                    .map_err(|(span, field, m)| bad(span, field, m))?;
             let (billing, billing_span) = match &c.billing {
                 Some(b) => (b.get_ref().clone(), b.span()),
                 None => (raw.catalog.billing.clone().unwrap_or_default(), c.cpu.span()),
@@ -485,6 +491,9 @@ impl Catalog {
                 workers: workers as u32,
                 compute: c.compute,
                 cpu,
+                period_ms,
+                burst_ms,
+                quota_pooled: c.quota_pooled.unwrap_or(true),
                 billing,
                 source: c.source,
                 unverified: c.unverified,

@@ -224,3 +224,48 @@ fn every_embedded_class_names_its_billing_and_per_second_prices_match_their_rate
         assert!(c.classes.iter().all(|k| k.billing.name() == model), "{cat}");
     }
 }
+
+#[test]
+fn period_and_burst_are_validated_with_the_field_named() {
+    let class = |extra: &str, cpu: &str| {
+        format!(
+            "[catalog]\nname = \"t\"\nprice_source = \"x\"\nprice_date = \"2026-01-01\"\n\n[[class]]\nname = \"c\"\nprice_usd_month = 5.0\nmemory_mb = 512\nworkers = 1\n{extra}cpu = {cpu}\n"
+        )
+    };
+    let quota = "{ kind = \"quota\", cores = 0.5 }";
+    let ok = Catalog::parse(
+        "t.toml",
+        &class("period_ms = 80\nburst_ms = 40\nquota_pooled = false\n", quota),
+    )
+    .unwrap();
+    let c = &ok.classes[0];
+    assert_eq!(
+        (c.period_us(), c.burst_us(), c.quota_pooled),
+        (80_000, 40_000, false)
+    );
+    let dflt = Catalog::parse("t.toml", &class("", quota)).unwrap();
+    assert_eq!(
+        (dflt.classes[0].period_us(), dflt.classes[0].burst_us()),
+        (100_000, 0)
+    );
+    for (extra, cpu, field, says) in [
+        ("period_ms = 0.5\n", quota, "period_ms", "between 1 and 1000"),
+        ("period_ms = 2000\n", quota, "period_ms", "between 1 and 1000"),
+        ("burst_ms = 60\n", quota, "burst_ms", "quota of one period (50 ms"),
+        ("burst_ms = -1\n", quota, "burst_ms", "between 0"),
+        (
+            "burst_ms = 5\n",
+            "{ kind = \"dedicated\", cores = 1.0 }",
+            "burst_ms",
+            "needs a CPU quota",
+        ),
+    ] {
+        let e = Catalog::parse("t.toml", &class(extra, cpu))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("field '{field}'")) && e.contains(says),
+            "{extra}: {e}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod billing;
 pub mod catalog;
+mod metering;
 
 pub use billing::{Bill, Billing, Usage, UsageBasis};
 pub use catalog::{Catalog, CatalogError, EMBEDDED, embedded_names};
@@ -141,6 +142,69 @@ impl CpuModel {
     }
 }
 
+/// How a class's quota is metered: the CFS period, the kernel burst and whether a quota of
+/// several vCPUs is pooled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bandwidth {
+    /// The period, µs.
+    pub period_us: u64,
+    /// The burst, µs of CPU (0 = none).
+    pub burst_us: u64,
+    /// One pool for all vCPUs (true) or a quota per vCPU.
+    pub pooled: bool,
+}
+
+impl Default for Bandwidth {
+    /// The kernel's defaults: 100-ms period, no burst, pooled.
+    fn default() -> Bandwidth {
+        Bandwidth {
+            period_us: (DEFAULT_PERIOD_MS * 1000.0) as u64,
+            burst_us: 0,
+            pooled: true,
+        }
+    }
+}
+
+/// A CFS burst given as a share of the quota (`100%`) or as CPU time (`40ms`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BurstSize {
+    /// This fraction of one period's quota (1.0 = 100%, the most the kernel allows).
+    QuotaFraction(f64),
+    /// This much CPU time, µs.
+    Micros(u64),
+}
+
+/// What-if overrides of every class's CFS period and burst (`run --cfs-period 20ms`,
+/// `--cfs-burst 100%`): the same classes metered otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WhatIf {
+    /// The period for every class, µs.
+    pub period_us: Option<u64>,
+    /// The burst for every class.
+    pub burst: Option<BurstSize>,
+}
+
+impl WhatIf {
+    /// Whether anything is overridden.
+    pub fn is_set(&self) -> bool {
+        self.period_us.is_some() || self.burst.is_some()
+    }
+
+    /// `period 20 ms, burst 100% of quota` (empty when nothing is overridden).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = self.period_us {
+            parts.push(format!("period {} ms", p as f64 / 1000.0));
+        }
+        match self.burst {
+            Some(BurstSize::QuotaFraction(f)) => parts.push(format!("burst {}% of quota", f * 100.0)),
+            Some(BurstSize::Micros(us)) => parts.push(format!("burst {} ms", us as f64 / 1000.0)),
+            None => {}
+        }
+        parts.join(", ")
+    }
+}
+
 /// A CPU situation a class can be in, for capacity and cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -171,8 +235,19 @@ impl Situation {
     }
 }
 
+/// The kernel's default CFS bandwidth period, ms.
+pub const DEFAULT_PERIOD_MS: f64 = 100.0;
+
+fn default_period_ms() -> f64 {
+    DEFAULT_PERIOD_MS
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
 /// One dyno class.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DynoClass {
     /// Class name as the platform spells it (`standard-1x`).
     pub name: String,
@@ -190,6 +265,20 @@ pub struct DynoClass {
     pub compute: Option<String>,
     /// The local CPU model that emulates the class.
     pub cpu: CpuModel,
+    /// The CFS bandwidth period of the class's quota, ms (the platform's: the kernel's 100
+    /// by default, Fly's 80): a quota is `cores × period` of CPU per period.
+    #[serde(default = "default_period_ms")]
+    pub period_ms: f64,
+    /// Kernel CPU burst, ms of CPU (`cpu.max.burst`, `cpu.cfs_burst_us`): quota left unused
+    /// in earlier periods that a busy period may spend on top of its own, at most the quota
+    /// of one period; 0 = none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub burst_ms: f64,
+    /// Whether a quota of several vCPUs is one pool usable on any of them (CFS bandwidth
+    /// control, Fly's shared-cpu-Nx: N × 5 ms per 80 ms on any vCPU) rather than a quota per
+    /// vCPU.
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub quota_pooled: bool,
     /// How the platform bills it (default: a monthly price over 720 h).
     #[serde(default)]
     pub billing: Billing,
@@ -208,7 +297,73 @@ pub struct DynoClass {
     pub catalog: Option<String>,
 }
 
+impl Default for DynoClass {
+    fn default() -> DynoClass {
+        DynoClass {
+            name: String::new(),
+            price_usd_month: 0.0,
+            price_note: None,
+            memory_mb: 0,
+            memory_hard_mb: 0,
+            workers: 0,
+            compute: None,
+            cpu: CpuModel::default(),
+            period_ms: DEFAULT_PERIOD_MS,
+            burst_ms: 0.0,
+            quota_pooled: true,
+            billing: Billing::default(),
+            source: None,
+            unverified: false,
+            in_default_run: true,
+            catalog: None,
+        }
+    }
+}
+
 impl DynoClass {
+    /// How the quota is metered, for tables: `, per 80 ms, burst 5 ms, pooled over 2 vCPUs`
+    /// (the period always; burst and pooling when they apply).
+    pub fn describe_metering(&self) -> String {
+        if matches!(self.cpu, CpuModel::Dedicated { .. }) && self.cpu.max_cores().fract() == 0.0 {
+            return String::new();
+        }
+        let mut s = format!(", per {} ms", self.period_ms);
+        if self.burst_us() > 0 {
+            s.push_str(&format!(", burst {} ms", self.burst_us() as f64 / 1000.0));
+        }
+        if self.cpu.max_cores() > 1.0 {
+            s.push_str(if self.quota_pooled {
+                ", pooled over its vCPUs"
+            } else {
+                ", quota per vCPU"
+            });
+        }
+        s
+    }
+
+    /// The quota period, µs.
+    pub fn period_us(&self) -> u64 {
+        (self.period_ms * 1000.0).round() as u64
+    }
+
+    /// The kernel burst, µs: `burst_ms`, or a shared model's legacy `burst_us`.
+    pub fn burst_us(&self) -> u64 {
+        let legacy = match self.cpu {
+            CpuModel::Shared { burst_us, .. } => burst_us,
+            _ => 0,
+        };
+        ((self.burst_ms * 1000.0).round() as u64).max(legacy)
+    }
+
+    /// The quota period and burst as the sandbox applies them.
+    pub fn bandwidth(&self) -> Bandwidth {
+        Bandwidth {
+            period_us: self.period_us(),
+            burst_us: self.burst_us(),
+            pooled: self.quota_pooled,
+        }
+    }
+
     /// A class known only by its monthly price (billed monthly, one dedicated core): for
     /// plans and tests that need nothing else of a catalog.
     pub fn priced(usd_month: f64) -> DynoClass {

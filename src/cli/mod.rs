@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod fidelity;
 mod parse;
 mod reports;
 mod run;
 
+pub use fidelity::{BurnArgs, FidelityArgs};
 pub use parse::{Calls, WorkerCounts};
 use parse::{parse_rate, parse_seconds, parse_size};
 pub use reports::{CompareArgs, CompareLimits, MergeArgs, ReportArgs};
@@ -40,6 +42,8 @@ pub enum Command {
     Classes(ClassesArgs),
     /// Measure how precisely each CPU limiter delivers a requested quota.
     Calibrate(CalibrateArgs),
+    /// Reproduce published measurements of CPU quotas, burst and routing: theirs, ours, the ratio.
+    Fidelity(FidelityArgs),
     /// Compare two result directories (p50/p95/p99 per class).
     Compare(CompareArgs),
     /// (Re)write a results directory's index.html; with several, a page of them side by side.
@@ -98,6 +102,14 @@ pub struct CalibrateArgs {
     /// CPU milliseconds per work item in the quota-vs-share tail comparison.
     #[arg(long, default_value_t = 5.0)]
     pub item_ms: f64,
+    /// CFS periods at which to measure a quota's stall (26-ms items at 0.6 core: about
+    /// (1 − 0.6) × period), comma-separated; `none` skips it.
+    #[arg(long, default_value = "100ms,20ms", value_delimiter = ',', value_parser = fidelity::parse_stall_period)]
+    pub stall_periods: Vec<u64>,
+    /// Seconds per burst measurement (5-ms items, Poisson at 60% of a 0.5-core quota,
+    /// without and with a 100% burst); 0 skips it.
+    #[arg(long, default_value_t = 15.0)]
+    pub burst_seconds: f64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -115,23 +127,6 @@ pub struct NeighbourArgs {
     /// Seed of the random phases.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-}
-
-/// `dynobench burn` (internal).
-#[derive(Debug, Args)]
-pub struct BurnArgs {
-    /// How long to burn, seconds.
-    #[arg(long, default_value_t = 3.0)]
-    pub seconds: f64,
-    /// Busy threads.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    /// CPU ms per work item (0: one continuous loop).
-    #[arg(long, default_value_t = 0.0)]
-    pub item_ms: f64,
-    /// MB of memory to allocate and touch first.
-    #[arg(long, default_value_t = 0)]
-    pub alloc_mb: u64,
 }
 
 /// `dynobench k8s`.

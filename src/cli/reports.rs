@@ -43,6 +43,10 @@ pub struct CompareLimits {
     /// Used only when a run has one round; with --repeat the rounds show their own spread.
     #[arg(long, value_parser = parse_percent)]
     pub run_to_run: Option<f64>,
+    /// Compare a what-if run (`run --cfs-period`, `--cfs-burst`) with a run metered
+    /// otherwise (refused by default: the difference would be the metering, not the app).
+    #[arg(long)]
+    pub allow_what_if: bool,
 }
 
 /// `dynobench compare`.

@@ -125,6 +125,14 @@ pub struct RunArgs {
     /// new instance, e.g. Fly's 5 s), full, empty, or core-seconds.
     #[arg(long, default_value = "platform", value_parser = parse_start_balance)]
     pub start_balance: StartBalance,
+    /// What if: meter every class's quota per this CFS period instead of its own (the
+    /// platform's; 100ms by default, Fly 80ms), e.g. 20ms. The table marks the classes.
+    #[arg(long, value_parser = parse_cfs_period, value_name = "DURATION")]
+    pub cfs_period: Option<u64>,
+    /// What if: give every class a kernel CPU burst, as a share of its quota per period
+    /// (100%, the most the kernel allows) or as CPU time (40ms). The table marks the classes.
+    #[arg(long, value_parser = parse_cfs_burst, value_name = "PCT|DURATION")]
+    pub cfs_burst: Option<crate::class::BurstSize>,
     /// Run one class as a formation of N dynos, each in its own sandbox, behind our router:
     /// open loop at each --util of the formation's measured capacity, under each --router
     /// policy, measured and simulated side by side.
@@ -187,6 +195,39 @@ pub enum StartBalance {
     Full,
     /// This many core-seconds (0 = drained), at most the capacity.
     Seconds(f64),
+}
+
+/// A CFS period, µs: 1ms to 1s (the kernel's range for `cfs_period_us`).
+pub(crate) fn parse_cfs_period(s: &str) -> Result<u64, String> {
+    let us = crate::units::parse_duration_us(s)?;
+    if !(1000.0..=1_000_000.0).contains(&us) {
+        return Err(format!(
+            "'{s}' must be a period between 1ms and 1s (the kernel's range; its default is 100ms)"
+        ));
+    }
+    Ok(us.round() as u64)
+}
+
+/// A CFS burst: `N%` of the quota (0-100%: the kernel allows at most one period's quota) or a
+/// duration of CPU time (`40ms`).
+pub(crate) fn parse_cfs_burst(s: &str) -> Result<crate::class::BurstSize, String> {
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        return match p.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && (0.0..=100.0).contains(&v) => {
+                Ok(crate::class::BurstSize::QuotaFraction(v / 100.0))
+            }
+            _ => Err(format!(
+                "'{s}' must be a share of the quota between 0% and 100% (the kernel allows at most one period's quota), or a duration such as 40ms"
+            )),
+        };
+    }
+    let us = crate::units::parse_duration_us(t)
+        .map_err(|e| format!("'{s}' is neither a share of the quota (100%) nor a duration (40ms): {e}"))?;
+    if !(0.0..=1_000_000.0).contains(&us) {
+        return Err(format!("'{s}' must be a burst between 0 and 1s of CPU"));
+    }
+    Ok(crate::class::BurstSize::Micros(us.round() as u64))
 }
 
 fn parse_start_balance(s: &str) -> Result<StartBalance, String> {

@@ -19,6 +19,12 @@ pub(crate) fn calibrate(a: CalibrateArgs) -> Result<Outcome, CliError> {
             a.item_ms
         )));
     }
+    if !(a.burst_seconds.is_finite() && (0.0..=600.0).contains(&a.burst_seconds)) {
+        return Err(usage(anyhow!(
+            "--burst-seconds must be in [0, 600] (0 skips the burst measurement), got {}",
+            a.burst_seconds
+        )));
+    }
     if let Some(q) = a.quotas.iter().find(|q| !(**q > 0.0 && **q <= 1024.0)) {
         return Err(usage(anyhow!("--quotas must be positive core counts, got {q}")));
     }
@@ -55,6 +61,8 @@ pub(crate) fn calibrate(a: CalibrateArgs) -> Result<Outcome, CliError> {
         seconds: a.seconds,
         item_ms: a.item_ms,
         exe: own_exe()?,
+        stall_periods_us: a.stall_periods.iter().copied().filter(|&p| p > 0).collect(),
+        burst_seconds: a.burst_seconds,
     };
     let report =
         calibrate::calibrate(&detection, &cfg, |line| eprintln!("calibrate: {line}")).map_err(failed)?;

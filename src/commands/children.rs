@@ -30,11 +30,18 @@ pub(crate) fn burn_child(a: BurnArgs) -> Result<Outcome, CliError> {
             "burn: --seconds must be in [0, 3600] and --item-ms in [0, 1000]"
         )));
     }
+    if !(a.rate.is_finite() && (0.0..=100_000.0).contains(&a.rate)) || (a.rate > 0.0 && a.item_ms <= 0.0) {
+        return Err(usage(anyhow!(
+            "burn: --rate must be in [0, 100000] items/s, and needs --item-ms"
+        )));
+    }
     let r = burn(BurnSpec {
         seconds: a.seconds,
         threads: a.threads,
         item_ms: a.item_ms,
         alloc_mb: a.alloc_mb,
+        rate: a.rate,
+        seed: a.seed,
     });
     println!("{}", serde_json::to_string(&r).map_err(failed)?);
     Ok(Outcome::Ok)
@@ -78,6 +85,49 @@ fn run_neighbour(load: NeighbourLoad) -> ! {
     }
 }
 
+/// Spins until this thread has used `item_ns` of CPU; returns the longest wall-clock gap
+/// between two checks beyond their own length (how long the thread was held off a CPU), µs.
+fn spin_item(item_ns: u64) -> u64 {
+    let c = thread_cpu_ns();
+    let mut gap = Duration::ZERO;
+    let chunk = Duration::from_micros(50);
+    // From one check to the next, the CPU-clock read included: a stall anywhere in the loop
+    // counts.
+    let mut t = Instant::now();
+    while thread_cpu_ns() - c < item_ns {
+        spin_until(t + chunk);
+        let now = Instant::now();
+        gap = gap.max((now - t).saturating_sub(chunk));
+        t = now;
+    }
+    gap.as_micros() as u64
+}
+
+/// Poisson arrivals of `item_ms` work items at `rate` per second until `deadline`, served
+/// one at a time in arrival order; each item's time from its arrival to its end (open loop:
+/// queueing included), µs, and the longest stall.
+fn open_items(spec: &BurnSpec, deadline: Instant) -> (Vec<u64>, u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let item_ns = (spec.item_ms * 1e6) as u64;
+    let mut items = Vec::new();
+    let mut longest = 0;
+    let mut arrival = Instant::now();
+    loop {
+        let u: f64 = rng.random::<f64>().max(1e-12);
+        arrival += Duration::from_secs_f64(-u.ln() / spec.rate);
+        if arrival >= deadline {
+            break;
+        }
+        let now = Instant::now();
+        if arrival > now {
+            std::thread::sleep(arrival - now);
+        }
+        longest = longest.max(spin_item(item_ns));
+        items.push(arrival.elapsed().as_micros() as u64);
+    }
+    (items, longest)
+}
+
 /// Runs the burn child and returns its report.
 fn burn(spec: BurnSpec) -> BurnReport {
     let mut hog: Vec<Vec<u8>> = Vec::new();
@@ -93,20 +143,20 @@ fn burn(spec: BurnSpec) -> BurnReport {
             std::thread::spawn(move || {
                 let cpu0 = thread_cpu_ns();
                 let mut items = Vec::new();
-                if spec.item_ms > 0.0 {
+                let mut longest = 0;
+                if spec.rate > 0.0 {
+                    (items, longest) = open_items(&spec, deadline);
+                } else if spec.item_ms > 0.0 {
                     let item_ns = (spec.item_ms * 1e6) as u64;
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        let c = thread_cpu_ns();
-                        while thread_cpu_ns() - c < item_ns {
-                            spin_until(Instant::now() + Duration::from_micros(50));
-                        }
+                        longest = longest.max(spin_item(item_ns));
                         items.push(t.elapsed().as_micros() as u64);
                     }
                 } else {
                     spin_until(deadline);
                 }
-                ((thread_cpu_ns() - cpu0) / 1000, items)
+                ((thread_cpu_ns() - cpu0) / 1000, items, longest)
             })
         })
         .collect();
@@ -116,9 +166,10 @@ fn burn(spec: BurnSpec) -> BurnReport {
         ..BurnReport::default()
     };
     for t in threads {
-        let (cpu, items) = t.join().unwrap_or_default();
+        let (cpu, items, longest) = t.join().unwrap_or_default();
         report.cpu_us += cpu;
         report.items_us.extend(items);
+        report.longest_stall_us = report.longest_stall_us.max(longest);
     }
     report.wall_us = start.elapsed().as_micros() as u64;
     std::hint::black_box(&hog);
@@ -136,11 +187,28 @@ mod tests {
             threads: 1,
             item_ms: 5.0,
             alloc_mb: 1,
+            rate: 0.0,
+            seed: 1,
         });
         assert!(!r.items_us.is_empty());
         assert!(r.items_us.iter().all(|&w| w >= 5000), "{:?}", r.items_us);
         // Each item runs until it has used its 5 ms of CPU, whatever else the machine does.
         assert!(r.cpu_us >= r.items_us.len() as u64 * 5000, "{r:?}");
         assert_eq!(r.allocated_mb, 1);
+    }
+
+    #[test]
+    fn open_items_arrive_at_the_rate_and_count_their_queueing() {
+        let r = burn(BurnSpec {
+            seconds: 0.5,
+            threads: 1,
+            item_ms: 1.0,
+            alloc_mb: 0,
+            rate: 200.0,
+            seed: 3,
+        });
+        // 100 arrivals expected in 0.5 s; Poisson spread is +-10 (1 sd).
+        assert!((40..=160).contains(&r.items_us.len()), "{}", r.items_us.len());
+        assert!(r.items_us.iter().all(|&w| w >= 1000), "{:?}", r.items_us);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::cli::{CompareArgs, CompareLimits};
 use crate::compare::stats::Blocks;
-use crate::compare::{CompareOptions, Comparison, RunData, check_compatible, compare as diff};
+use crate::compare::{CompareOptions, Comparison, RunData, check_compatible, check_what_if, compare as diff};
 use crate::error::{CliError, Outcome, failed, usage};
 use crate::report::reader::{RunFile, read_intervals, read_run};
 
@@ -24,6 +24,9 @@ fn blocks(run: &RunFile) -> Result<BTreeMap<String, Blocks>, CliError> {
 /// B compared with A, once both are checked to be comparable.
 pub(super) fn comparison(ra: &RunFile, rb: &RunFile, limits: &CompareLimits) -> Result<Comparison, CliError> {
     check_compatible(&ra.report, &rb.report).map_err(usage)?;
+    if !limits.allow_what_if {
+        check_what_if(&ra.report, &rb.report).map_err(usage)?;
+    }
     let (ba, bb) = (blocks(ra)?, blocks(rb)?);
     let opts = CompareOptions {
         threshold_pct: limits.threshold,

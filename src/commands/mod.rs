@@ -6,6 +6,7 @@ mod children;
 mod classes;
 mod common;
 mod compare;
+mod fidelity;
 mod formation;
 mod k8s;
 mod merge;
@@ -32,6 +33,7 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
         Command::Payload(a) => payload::payload(a),
         Command::Classes(a) => classes::classes(a),
         Command::Calibrate(a) => calibrate::calibrate(a),
+        Command::Fidelity(a) => fidelity::fidelity(a),
         Command::Neighbour(a) => children::neighbour(a),
         Command::Burn(a) => children::burn_child(a),
         Command::Run(a) => run::run(*a),

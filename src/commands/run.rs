@@ -172,6 +172,10 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
             crate::cli::StartBalance::Seconds(s) => Some(s),
         },
         shard: None,
+        what_if: crate::class::WhatIf {
+            period_us: a.cfs_period,
+            burst: a.cfs_burst,
+        },
         share_identical: !a.measure_identical,
         share_driver_cpu: a.share_driver_cpu,
     };

@@ -14,6 +14,25 @@ pub enum CompareError {
     Incompatible(String),
 }
 
+/// Refuses a what-if run (`run --cfs-period`/`--cfs-burst`) against a run metered otherwise
+/// (a plain run, or another what-if): its classes are not the platform's as sold, so a
+/// difference would be read as a regression or an improvement of the app.
+pub fn check_what_if(a: &RunReport, b: &RunReport) -> Result<(), CompareError> {
+    let (wa, wb) = (&a.config.what_if, &b.config.what_if);
+    if wa == wb {
+        return Ok(());
+    }
+    let say = |r: &RunReport, w: &Option<String>| match w {
+        Some(w) => format!("{} is a what-if run ({w})", r.run_id),
+        None => format!("{} ran the classes' own period and burst", r.run_id),
+    };
+    Err(CompareError::Incompatible(format!(
+        "{}, {}: the difference would be the metering, not the app; compare --allow-what-if compares them anyway",
+        say(a, wa),
+        say(b, wb)
+    )))
+}
+
 /// Refuses runs of different workloads.
 pub fn check_compatible(a: &RunReport, b: &RunReport) -> Result<(), CompareError> {
     let wa = (
@@ -105,4 +124,26 @@ pub fn warnings(a: &RunReport, b: &RunReport) -> Vec<String> {
         }
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_if_runs_are_not_compared_with_plain_ones() {
+        let plain = RunReport::default();
+        let mut what_if = RunReport::default();
+        what_if.config.what_if = Some("period 20 ms".into());
+        assert!(check_what_if(&plain, &plain).is_ok());
+        assert!(check_what_if(&what_if, &what_if).is_ok());
+        let e = check_what_if(&plain, &what_if).unwrap_err().to_string();
+        assert!(
+            e.contains("what-if run (period 20 ms)") && e.contains("--allow-what-if"),
+            "{e}"
+        );
+        let mut other = what_if.clone();
+        other.config.what_if = Some("burst 100% of quota".into());
+        assert!(check_what_if(&what_if, &other).is_err());
+    }
 }

@@ -25,7 +25,7 @@ use family::{Family, FamilyIntervals, LogChange, RUN_TO_RUN, holm};
 use stats::{Blocks, Change, bootstrap_replicates, harrell_davis, proportion_change};
 use verdict::{Verdict, verdict};
 
-pub use checks::{CompareError, check_compatible, warnings};
+pub use checks::{CompareError, check_compatible, check_what_if, warnings};
 
 /// The percentiles compared.
 pub const METRICS: [f64; 4] = [50.0, 90.0, 95.0, 99.0];

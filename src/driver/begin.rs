@@ -99,5 +99,6 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         find_capacity: plan.capacity.as_ref().map(|c| c.slo.text.clone()),
         worker_ballast_mb: plan.ballast_mb,
         shard: plan.shard.clone(),
+        what_if: plan.what_if.is_set().then(|| plan.what_if.describe()),
     }
 }

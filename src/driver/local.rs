@@ -77,7 +77,14 @@ pub(crate) fn start_local(
     obs: &mut dyn Observer,
 ) -> Result<LocalServer, Box<StartFailure>> {
     let with_neighbours = plan.neighbours.is_some() && kind != LimiterKind::None;
-    let mut cpu = allot_cpu(&class.name, &class.cpu, &placement.server, with_neighbours);
+    let mut cpu = allot_cpu(
+        &class.name,
+        &class.cpu,
+        class.bandwidth(),
+        &placement.server,
+        with_neighbours,
+    );
+    cpu.apply_what_if(&class.name, &plan.what_if);
     if let (Some(b), Some(start)) = (cpu.burst.as_mut(), plan.start_balance_s) {
         b.start_s = start.min(b.capacity_s);
     }

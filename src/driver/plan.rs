@@ -65,6 +65,8 @@ pub struct RunPlan {
     /// Burst-balance classes: the balance at the start, core-seconds, at most the class's
     /// capacity (`None`: the class's initial balance, full when the catalog gives none).
     pub start_balance_s: Option<f64>,
+    /// What-if overrides of every class's CFS period and burst (`--cfs-period`, `--cfs-burst`).
+    pub what_if: crate::class::WhatIf,
     /// Local classes with an identical emulation are measured once, the others reporting
     /// that measurement (false with `--measure-identical`).
     pub share_identical: bool,

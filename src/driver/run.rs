@@ -161,7 +161,11 @@ fn run_pinned(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> 
 
 /// Whether two classes are emulated identically here: CPU model, memory and workers.
 fn same_emulation(a: &DynoClass, aw: u32, b: &DynoClass, bw: u32) -> bool {
-    a.cpu == b.cpu && a.memory_mb == b.memory_mb && a.memory_hard_mb == b.memory_hard_mb && aw == bw
+    a.cpu == b.cpu
+        && a.bandwidth() == b.bandwidth()
+        && a.memory_mb == b.memory_mb
+        && a.memory_hard_mb == b.memory_hard_mb
+        && aw == bw
 }
 
 /// Each unit's rounds merged into one class result, with its host-speed index.

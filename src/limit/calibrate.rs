@@ -15,9 +15,9 @@ use super::detect::Detection;
 use super::neighbours::{NeighbourLoad, Pattern};
 use super::placement::allot_cpu;
 use super::sandbox::{Sandbox, describe_exit};
-use crate::class::CpuModel;
+use crate::class::{Bandwidth, CpuModel};
 use crate::record::calibration::{CalibrationReport, QuotaRow, TailRow};
-use crate::record::{Counters, LimiterKind, Placement};
+use crate::record::{AppliedLimits, Counters, LimiterKind, Placement};
 
 /// Accuracy target per backend, percent of the requested quota.
 pub fn target_pct(kind: LimiterKind) -> f64 {
@@ -40,6 +40,11 @@ pub struct CalibrateConfig {
     pub item_ms: f64,
     /// The dynobench binary (runs the burn and neighbour children).
     pub exe: PathBuf,
+    /// Periods at which to measure the quota's stall, µs (empty: none).
+    pub stall_periods_us: Vec<u64>,
+    /// Seconds per burst measurement (each backend runs two: without and with burst; 0:
+    /// none).
+    pub burst_seconds: f64,
 }
 
 /// What a `dynobench burn` child measured of itself, printed as JSON on stdout.
@@ -55,6 +60,10 @@ pub struct BurnReport {
     pub available_parallelism: usize,
     /// Memory touched, MB (when `--alloc-mb` was given).
     pub allocated_mb: u64,
+    /// The longest time a busy thread was held off its CPU in one stretch, µs (a quota's
+    /// stall at the end of a period).
+    #[serde(default)]
+    pub longest_stall_us: u64,
 }
 
 /// What a burn child should do.
@@ -68,18 +77,24 @@ pub struct BurnSpec {
     pub item_ms: f64,
     /// MB to allocate and touch first (then hold while burning).
     pub alloc_mb: u64,
+    /// Poisson arrivals of items per second (0: items back to back).
+    pub rate: f64,
+    /// Seed of the arrivals.
+    pub seed: u64,
 }
 
-/// Runs a burn child inside a sandbox and returns its report and the sandbox counters.
-fn burn_in(
+/// Runs a burn child inside a sandbox and returns its report, the sandbox counters and the
+/// limits it applied.
+pub(crate) fn burn_in(
     kind: LimiterKind,
     detection: &Detection,
     spec: SandboxSpec,
     args: &[String],
     seconds: f64,
-) -> Result<(BurnReport, Counters), LimitError> {
+) -> Result<(BurnReport, Counters, AppliedLimits), LimitError> {
     let exe = spec.helper_exe.clone();
     let mut sb = Sandbox::create(kind, detection, spec)?;
+    let applied = sb.applied();
     let mut cmd = Command::new(&exe);
     cmd.arg("burn")
         .args(args)
@@ -118,12 +133,12 @@ fn burn_in(
             describe_exit(st, counters.oom_kills, None, kind)
         ))),
         Some(_) => serde_json::from_str(out.trim())
-            .map(|r| (r, counters))
+            .map(|r| (r, counters, applied))
             .map_err(|e| LimitError::Setup(format!("unreadable calibration child output ({e}): {out:?}"))),
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -148,7 +163,7 @@ pub fn calibrate(
     let cpus: Vec<usize> = placement.server.iter().copied().take(1).collect();
     let spec = |name: &str, model: CpuModel, neighbours: Option<NeighbourLoad>| SandboxSpec {
         name: format!("calibrate-{name}"),
-        cpu: allot_cpu(name, &model, &cpus, neighbours.is_some()),
+        cpu: allot_cpu(name, &model, Bandwidth::default(), &cpus, neighbours.is_some()),
         memory_soft_bytes: None,
         memory_hard_bytes: None,
         neighbours,
@@ -166,7 +181,7 @@ pub fn calibrate(
             }
             progress(&format!("{kind}: quota {q} core(s) for {} s", cfg.seconds));
             let args = vec!["--seconds".to_string(), cfg.seconds.to_string()];
-            let (r, c) = burn_in(
+            let (r, c, _) = burn_in(
                 kind,
                 detection,
                 spec("quota", CpuModel::Quota { cores: q }, None),
@@ -175,6 +190,13 @@ pub fn calibrate(
             )?;
             let achieved = r.cpu_us as f64 / r.wall_us.max(1) as f64;
             let error_pct = (achieved - q) / q * 100.0;
+            // Short of the quota while the limiter held the child back in no period: the
+            // host had no CPU to give.
+            let never_held = match (c.throttled_ratio(), c.stopped_us) {
+                (Some(t), _) => t == 0.0,
+                (None, Some(s)) => s == 0,
+                _ => false,
+            };
             report.quotas.push(QuotaRow {
                 backend: kind,
                 requested_cores: q,
@@ -184,6 +206,7 @@ pub fn calibrate(
                 within_target: error_pct.abs() <= target_pct(kind),
                 throttled_ratio: c.throttled_ratio(),
                 stopped_us: c.stopped_us,
+                host_shortfall: error_pct < -target_pct(kind) && never_held,
             });
         }
         for (mode, model, nb) in [
@@ -216,7 +239,7 @@ pub fn calibrate(
                 "--item-ms".to_string(),
                 cfg.item_ms.to_string(),
             ];
-            let (r, _) = burn_in(kind, detection, spec(mode, model, nb), &args, cfg.seconds)?;
+            let (r, _, _) = burn_in(kind, detection, spec(mode, model, nb), &args, cfg.seconds)?;
             let mut items = r.items_us.clone();
             items.sort_unstable();
             report.tails.push(TailRow {
@@ -229,6 +252,38 @@ pub fn calibrate(
                 p99_ms: percentile(&items, 0.99),
                 max_ms: items.last().map_or(0.0, |&m| m as f64 / 1000.0),
             });
+        }
+        let bench = super::fidelity::Bench {
+            kind,
+            detection,
+            exe: &cfg.exe,
+            cpus: &cpus,
+        };
+        for &period_us in &cfg.stall_periods_us {
+            if crate::interrupt::requested() {
+                report.interrupted = true;
+                return Ok(report);
+            }
+            progress(&format!(
+                "{kind}: 26-ms work items under a 0.6-core quota at a {} ms period",
+                period_us as f64 / 1000.0
+            ));
+            report
+                .stalls
+                .push(bench.period_stall(period_us, 0.6, 26.0, cfg.seconds.max(2.0))?);
+        }
+        if cfg.burst_seconds > 0.0 {
+            if crate::interrupt::requested() {
+                report.interrupted = true;
+                return Ok(report);
+            }
+            progress(&format!(
+                "{kind}: 5-ms items, Poisson at 60% of a 0.5-core quota, without and with a 100% burst ({} s each)",
+                cfg.burst_seconds
+            ));
+            report
+                .bursts
+                .push(bench.burst_effect(100_000, 0.5, 5.0, 0.6, cfg.burst_seconds, 1)?);
         }
     }
     Ok(report)

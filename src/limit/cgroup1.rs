@@ -11,8 +11,6 @@ use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// cpu.shares of the server group; neighbours get a multiple of it.
 const SERVER_SHARES: u64 = 1024;
-/// CFS period used for every quota, µs.
-const PERIOD_US: u64 = 100_000;
 
 /// Where this process's v1 groups are, per controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +80,8 @@ pub(crate) struct Cgroup1 {
     cpuset: Option<(PathBuf, PathBuf)>,
     memory: Option<PathBuf>,
     neighbour_shares: Option<u64>,
+    period_us: u64,
+    burst_us: u64,
     notes: Vec<String>,
 }
 
@@ -95,6 +95,8 @@ impl Cgroup1 {
             cpuset: None,
             memory: None,
             neighbour_shares: None,
+            period_us: spec.cpu.period_us,
+            burst_us: 0,
             notes: Vec::new(),
         };
         // On failure, whatever was created is removed by Drop of the partial sandbox.
@@ -141,15 +143,20 @@ impl Cgroup1 {
                 .push("cgroup v1 cpuset controller unavailable: CPUs pinned by affinity only".into());
         }
         let (s, n) = self.pair(&site.cpu, name)?;
-        write(&s, "cpu.cfs_period_us", &PERIOD_US.to_string())?;
-        let quota = plan.quota_cores.map_or("-1".to_string(), |q| {
-            ((q * PERIOD_US as f64).round() as u64).max(1000).to_string()
-        });
+        write(&s, "cpu.cfs_period_us", &plan.period_us.to_string())?;
+        let quota = plan.quota_us().map_or("-1".to_string(), |q| q.to_string());
         write(&s, "cpu.cfs_quota_us", &quota)?;
-        if plan.burst_us > 0
-            && let Err(e) = write(&s, "cpu.cfs_burst_us", &plan.burst_us.to_string())
-        {
-            self.notes.push(format!("CFS burst not applied ({e})"));
+        if plan.burst_us > 0 {
+            if !s.join("cpu.cfs_burst_us").exists() {
+                self.notes.push(format!(
+                    "CPU burst of {} ms not applied: this kernel has no cpu.cfs_burst_us (CFS burst needs Linux 5.14 or later)",
+                    plan.burst_us as f64 / 1000.0
+                ));
+            } else if let Err(e) = write(&s, "cpu.cfs_burst_us", &plan.burst_us.to_string()) {
+                self.notes.push(format!("CPU burst not applied ({e})"));
+            } else {
+                self.burst_us = plan.burst_us;
+            }
         }
         write(&s, "cpu.shares", &SERVER_SHARES.to_string())?;
         if let Some(r) = plan.neighbour_weight_ratio {
@@ -225,9 +232,18 @@ impl Backend for Cgroup1 {
 
     fn quota_setter(&self) -> Option<super::burst::QuotaSetter> {
         let dir = self.cpu.0.clone();
+        let (period, burst) = (self.period_us, self.burst_us);
         Some(Box::new(move |cores: f64| {
-            let q = ((cores * PERIOD_US as f64).round() as u64).max(1000);
-            write(&dir, "cpu.cfs_quota_us", &q.to_string())
+            let q = ((cores * period as f64).round() as u64).max(1000);
+            // The kernel refuses a quota below the burst: lower the burst first.
+            if burst > 0 {
+                write(&dir, "cpu.cfs_burst_us", "0")?;
+            }
+            write(&dir, "cpu.cfs_quota_us", &q.to_string())?;
+            if burst > 0 {
+                write(&dir, "cpu.cfs_burst_us", &burst.min(q).to_string())?;
+            }
+            Ok(())
         }))
     }
 
@@ -254,7 +270,8 @@ impl Backend for Cgroup1 {
     }
 
     fn describe(&self, a: &mut AppliedLimits) {
-        a.period_us = PERIOD_US;
+        a.period_us = self.period_us;
+        a.burst_us = self.burst_us;
         a.weight = Some(SERVER_SHARES);
         a.neighbour_weight = self.neighbour_shares;
         a.group = Some(self.cpu.0.display().to_string());

@@ -10,9 +10,6 @@ use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// cpu.weight of the server group (the v2 default); neighbours get a multiple of it.
 const SERVER_WEIGHT: u64 = 100;
-/// CFS period used for every quota, µs.
-const PERIOD_US: u64 = 100_000;
-
 /// Where dynobench creates its v2 groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup2Site {
@@ -123,6 +120,8 @@ pub(crate) struct Cgroup2 {
     neighbours: PathBuf,
     real: bool,
     neighbour_weight: Option<u64>,
+    period_us: u64,
+    burst_us: u64,
     notes: Vec<String>,
 }
 
@@ -136,6 +135,8 @@ impl Cgroup2 {
             parent,
             real: site.real,
             neighbour_weight: None,
+            period_us: spec.cpu.period_us,
+            burst_us: 0,
             notes: Vec::new(),
         };
         if let Err(e) = g.build(site, spec) {
@@ -157,14 +158,19 @@ impl Cgroup2 {
             std::fs::create_dir(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
         }
         let s = &self.server;
-        let quota = plan.quota_cores.map_or("max".to_string(), |q| {
-            ((q * PERIOD_US as f64).round() as u64).max(1000).to_string()
-        });
-        write(s, "cpu.max", &format!("{quota} {PERIOD_US}"))?;
-        if plan.burst_us > 0
-            && let Err(e) = write(s, "cpu.max.burst", &plan.burst_us.to_string())
-        {
-            self.notes.push(format!("CFS burst not applied ({e})"));
+        let quota = plan.quota_us().map_or("max".to_string(), |q| q.to_string());
+        write(s, "cpu.max", &format!("{quota} {}", plan.period_us))?;
+        if plan.burst_us > 0 {
+            if self.real && !s.join("cpu.max.burst").exists() {
+                self.notes.push(format!(
+                    "CPU burst of {} ms not applied: this kernel has no cpu.max.burst (CFS burst needs Linux 5.14 or later)",
+                    plan.burst_us as f64 / 1000.0
+                ));
+            } else if let Err(e) = write(s, "cpu.max.burst", &plan.burst_us.to_string()) {
+                self.notes.push(format!("CPU burst not applied ({e})"));
+            } else {
+                self.burst_us = plan.burst_us;
+            }
         }
         write(s, "cpu.weight", &SERVER_WEIGHT.to_string())?;
         if let Some(r) = plan.neighbour_weight_ratio {
@@ -226,9 +232,18 @@ impl Backend for Cgroup2 {
 
     fn quota_setter(&self) -> Option<super::burst::QuotaSetter> {
         let dir = self.server.clone();
+        let (period, burst) = (self.period_us, self.burst_us);
         Some(Box::new(move |cores: f64| {
-            let q = ((cores * PERIOD_US as f64).round() as u64).max(1000);
-            write(&dir, "cpu.max", &format!("{q} {PERIOD_US}"))
+            let q = ((cores * period as f64).round() as u64).max(1000);
+            // The kernel refuses a quota below the burst: lower the burst first.
+            if burst > 0 {
+                write(&dir, "cpu.max.burst", "0")?;
+            }
+            write(&dir, "cpu.max", &format!("{q} {period}"))?;
+            if burst > 0 {
+                write(&dir, "cpu.max.burst", &burst.min(q).to_string())?;
+            }
+            Ok(())
         }))
     }
 
@@ -248,7 +263,8 @@ impl Backend for Cgroup2 {
     }
 
     fn describe(&self, a: &mut AppliedLimits) {
-        a.period_us = PERIOD_US;
+        a.period_us = self.period_us;
+        a.burst_us = self.burst_us;
         a.weight = Some(SERVER_WEIGHT);
         a.neighbour_weight = self.neighbour_weight;
         a.group = Some(self.server.display().to_string());

@@ -1,8 +1,10 @@
 //! The user-space fallback (`dutycycle`): it holds the server to its CPU quota the way CFS
-//! bandwidth control does — per 100 ms period, run until the period's quota of CPU (by the
-//! process CPU clock, so multi-threaded servers are held to cores) is used, then stop
-//! (SIGSTOP) until the period ends — so a class shows the same stalls, and the same tail,
-//! as under a kernel quota. It approximates the neighbour weight by lowering the server's
+//! bandwidth control does — per period (the class's, 100 ms by default), run until the
+//! period's quota of CPU (by the process CPU clock, so multi-threaded servers are held to
+//! cores) is used, then stop (SIGSTOP) until the period ends — so a class shows the same
+//! stalls, and the same tail, as under a kernel quota. CPU burst follows the kernel's
+//! refill rule (sched-bwc): each period adds the quota to what is left, up to quota + burst,
+//! so usage over any span of periods is at most burst + quota × periods. It approximates the neighbour weight by lowering the server's
 //! nice value and kills the server at the hard memory limit. Unlike cgroups, a stall stops
 //! the whole process.
 
@@ -19,8 +21,6 @@ use super::backend::{Backend, SandboxSpec};
 use super::procfs::{peak_rss_bytes, process_cpu_ns, rss_bytes};
 use crate::record::{AppliedLimits, Counters, LimiterKind};
 
-/// The enforcement period, as CFS's default `cpu.cfs_period_us`.
-pub const PERIOD: Duration = Duration::from_millis(100);
 /// The shortest sleep between CPU checks while quota remains.
 const MIN_NAP: Duration = Duration::from_micros(500);
 /// The longest sleep between memory checks.
@@ -64,6 +64,8 @@ struct Shared {
 pub(crate) struct Dutycycle {
     /// The quota in cores as f64 bits (a burst-balance CPU changes it while the server runs).
     quota: Option<Arc<AtomicU64>>,
+    period: Duration,
+    burst_us: u64,
     hard: Option<u64>,
     cpus: usize,
     nice: Option<i32>,
@@ -79,6 +81,8 @@ impl Dutycycle {
                 .cpu
                 .quota_cores
                 .map(|q| Arc::new(AtomicU64::new(q.to_bits()))),
+            period: Duration::from_micros(spec.cpu.period_us.max(1000)),
+            burst_us: spec.cpu.burst_us,
             hard: spec.memory_hard_bytes,
             cpus: spec.cpu.cpus.len(),
             nice: spec.cpu.neighbour_weight_ratio.map(nice_for_ratio),
@@ -96,29 +100,45 @@ impl Dutycycle {
     }
 }
 
+/// How the controller meters CPU: the period and the burst.
+#[derive(Debug, Clone, Copy)]
+struct Meter {
+    period: Duration,
+    burst_ns: f64,
+}
+
+/// The runtime a period starts with, as the kernel refills it: what was left (negative: an
+/// overrun to repay) plus the period's quota, at most quota + burst.
+fn refill(left_ns: f64, budget_ns: f64, burst_ns: f64) -> f64 {
+    (left_ns.max(-budget_ns) + budget_ns).min(budget_ns + burst_ns)
+}
+
 /// Holds `pid` to `quota` cores the way CFS bandwidth control does: in each period the
-/// process runs until it has used `quota × period` of CPU, then it is stopped until the
-/// period ends. The controller sleeps for as long as the remaining quota must last at the
-/// most (all `cpus` busy), so it stops the process within a fraction of a millisecond of
-/// the quota running out; it looks at memory at least every 10 ms.
+/// process runs until it has used the period's runtime (`quota × period`, plus what burst
+/// carried over), then it is stopped until the period ends. The controller sleeps for as
+/// long as the remaining runtime must last at the most (all `cpus` busy), so it stops the
+/// process within a fraction of a millisecond of the runtime running out; it looks at
+/// memory at least every 10 ms.
 fn control(
     pid: i32,
     quota: Option<Arc<AtomicU64>>,
+    meter: Meter,
     cpus: usize,
     hard: Option<u64>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 ) {
     let p = Pid::from_raw(pid);
-    let period_ns = PERIOD.as_nanos() as f64;
+    let period_ns = meter.period.as_nanos() as f64;
     let cpus = cpus.max(1) as f64;
     let mut stopped_since: Option<Instant> = None;
-    // CPU used beyond a period's quota is repaid from the next period's, as CFS carries a
-    // group's overrun: the average holds even when the stop lands late.
-    let mut debt_ns = 0.0f64;
+    // Runtime left from the previous period: unused quota accrues up to the burst; CPU used
+    // beyond the runtime is repaid from the next period's, as CFS carries a group's overrun,
+    // so the average holds even when the stop lands late.
+    let mut left_ns = 0.0f64;
     'periods: while !stop.load(Ordering::SeqCst) {
         let start = Instant::now();
-        let end = start + PERIOD;
+        let end = start + meter.period;
         if let Some(t) = stopped_since.take() {
             let _ = kill(p, Signal::SIGCONT);
             shared
@@ -127,9 +147,10 @@ fn control(
         }
         let Some(cpu0) = process_cpu_ns(pid) else { break };
         // This period's budget (the quota may have changed: burst balance).
-        let budget_ns = quota
-            .as_ref()
-            .map(|q| f64::from_bits(q.load(Ordering::Relaxed)) * period_ns);
+        let budget_ns = quota.as_ref().map(|q| {
+            let b = f64::from_bits(q.load(Ordering::Relaxed)) * period_ns;
+            refill(left_ns, b, meter.burst_ns)
+        });
         loop {
             if stop.load(Ordering::SeqCst) {
                 break 'periods;
@@ -146,7 +167,10 @@ fn control(
             }
             let now = Instant::now();
             if now >= end {
-                debt_ns = 0.0;
+                if let Some(budget) = budget_ns {
+                    let used = process_cpu_ns(pid).unwrap_or(cpu0).saturating_sub(cpu0) as f64;
+                    left_ns = budget - used;
+                }
                 break;
             }
             let left = end - now;
@@ -155,7 +179,7 @@ fn control(
                     let Some(cpu) = process_cpu_ns(pid) else {
                         break 'periods;
                     };
-                    let remaining = budget - debt_ns - cpu.saturating_sub(cpu0) as f64;
+                    let remaining = budget - cpu.saturating_sub(cpu0) as f64;
                     if remaining <= 0.0 {
                         // Quota used up: hold the process until the period ends.
                         if kill(p, Signal::SIGSTOP).is_err() {
@@ -166,7 +190,7 @@ fn control(
                         // scheduler tick later): charge what it really used by then.
                         wait_stopped(pid);
                         let used = process_cpu_ns(pid).unwrap_or(cpu).saturating_sub(cpu0) as f64;
-                        debt_ns = (used - (budget - debt_ns)).clamp(0.0, budget);
+                        left_ns = budget - used;
                         sleep_until(end, &stop);
                         break;
                     }
@@ -245,9 +269,13 @@ impl Backend for Dutycycle {
         }
         let (q, n, h) = (self.quota.clone(), self.cpus, self.hard);
         let (sh, st) = (self.shared.clone(), self.stop.clone());
+        let meter = Meter {
+            period: self.period,
+            burst_ns: self.burst_us as f64 * 1000.0,
+        };
         let t = std::thread::Builder::new()
             .name("dutycycle".into())
-            .spawn(move || control(pid, q, n, h, sh, st))
+            .spawn(move || control(pid, q, meter, n, h, sh, st))
             .ok();
         *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = t;
     }
@@ -289,19 +317,20 @@ impl Backend for Dutycycle {
     }
 
     fn describe(&self, a: &mut AppliedLimits) {
-        a.period_us = PERIOD.as_micros() as u64;
+        a.period_us = self.period.as_micros() as u64;
+        a.burst_us = self.burst_us;
         a.weight = self.nice.map(|n| NICE_WEIGHTS[(n + 20) as usize]);
         a.neighbour_weight = self.nice.map(|_| 1024);
-        a.warnings.push(
-            "dutycycle limiter: quota enforced per 100 ms period in user space by SIGSTOP/SIGCONT, as CFS does \
-             (a stall stops the whole process); the neighbour share is approximated with nice"
-                .into(),
-        );
-        if a.burst_us > 0 {
-            a.warnings
-                .push("dutycycle limiter: CFS burst is not emulated".into());
-            a.burst_us = 0;
-        }
+        a.warnings.push(format!(
+            "dutycycle limiter: quota enforced per {} ms period in user space by SIGSTOP/SIGCONT, as CFS does \
+             (a stall stops the whole process){}; the neighbour share is approximated with nice",
+            self.period.as_secs_f64() * 1000.0,
+            if self.burst_us > 0 {
+                ", with the kernel's burst rule (unused quota accrues up to the burst)"
+            } else {
+                ""
+            }
+        ));
     }
 
     fn destroy(&mut self) -> Vec<String> {
@@ -313,6 +342,26 @@ impl Backend for Dutycycle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refill_accrues_unused_quota_up_to_the_burst() {
+        // No burst: every period starts with its quota, an overrun is repaid.
+        assert_eq!(refill(30.0, 50.0, 0.0), 50.0);
+        assert_eq!(refill(-10.0, 50.0, 0.0), 40.0);
+        // Burst 50: idle periods accrue up to quota + burst, never more.
+        assert_eq!(refill(50.0, 50.0, 50.0), 100.0);
+        assert_eq!(refill(100.0, 50.0, 50.0), 100.0);
+        assert_eq!(refill(20.0, 50.0, 50.0), 70.0);
+        // Usage over k periods never exceeds burst + quota x k.
+        let (mut left, mut used) = (0.0, 0.0);
+        for k in 1..=20 {
+            let avail = refill(left, 50.0, 50.0);
+            let u = if k % 3 == 0 { avail } else { 10.0 };
+            used += u;
+            left = avail - u;
+            assert!(used <= 50.0 + 50.0 * k as f64 + 1e-9);
+        }
+    }
 
     #[test]
     fn nice_approximates_weight_ratios() {

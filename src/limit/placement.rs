@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::class::CpuModel;
+use crate::class::{Bandwidth, BurstSize, CpuModel, WhatIf};
 use crate::record::Placement;
 use crate::units::cpu_list;
 
@@ -75,8 +75,15 @@ pub struct CpuAllotment {
     pub quota_cores: Option<f64>,
     /// Guaranteed cores under contention (shared classes).
     pub floor_cores: Option<f64>,
-    /// CFS burst, µs.
+    /// CFS period, µs (the class's; 100 000 by default).
+    pub period_us: u64,
+    /// CFS burst, µs of CPU (at most one period's quota).
     pub burst_us: u64,
+    /// A quota of several vCPUs is one pool (false: the platform meters it per vCPU).
+    pub pooled: bool,
+    /// The period or burst was overridden by a what-if flag (`--cfs-period`, `--cfs-burst`):
+    /// what was overridden, e.g. `period 20 ms`.
+    pub what_if: Option<String>,
     /// Neighbour weight as a multiple of the server's weight, when neighbours run.
     pub neighbour_weight_ratio: Option<f64>,
     /// Neighbour processes to start (one per CPU of a shared class).
@@ -87,13 +94,85 @@ pub struct CpuAllotment {
     pub warnings: Vec<String>,
 }
 
-/// Allots a class's CPU model on the server CPUs this machine offers.
+/// Allots a class's CPU model, metered by `bw` (period, burst, pooling), on the server CPUs
+/// this machine offers.
 pub fn allot_cpu(
     class: &str,
     model: &CpuModel,
+    bw: Bandwidth,
     server_cpus: &[usize],
     with_neighbours: bool,
 ) -> CpuAllotment {
+    let mut a = allot_model(class, model, server_cpus, with_neighbours);
+    a.period_us = bw.period_us.clamp(1000, 1_000_000);
+    a.pooled = bw.pooled;
+    a.burst_us = a.burst_us.max(bw.burst_us);
+    a.clamp_burst(class);
+    if !bw.pooled && model.max_cores() > 1.0 {
+        a.warnings.push(format!(
+            "{class}: the platform meters its quota per vCPU; the kernel's CFS quota (cgroup1, cgroup2) and the dutycycle limiter \
+             meter one pool for all of a group's CPUs, so here one busy thread may use more than one vCPU's share of it"
+        ));
+    }
+    a
+}
+
+impl CpuAllotment {
+    /// The quota of one period, µs of CPU, if any.
+    pub fn quota_us(&self) -> Option<u64> {
+        self.quota_cores
+            .map(|q| ((q * self.period_us as f64).round() as u64).max(1000))
+    }
+
+    /// Applies what-if overrides of the period and burst (`run --cfs-period`, `--cfs-burst`),
+    /// recording what was overridden. A burst given as a share of the quota is of the quota
+    /// applied here (after capping to the machine), per the (new) period.
+    pub fn apply_what_if(&mut self, class: &str, w: &WhatIf) {
+        if !w.is_set() {
+            return;
+        }
+        if let Some(p) = w.period_us {
+            self.period_us = p.clamp(1000, 1_000_000);
+        }
+        match w.burst {
+            Some(BurstSize::QuotaFraction(f)) => {
+                self.burst_us = self.quota_us().map_or(0, |q| (q as f64 * f).round() as u64);
+            }
+            Some(BurstSize::Micros(us)) => self.burst_us = us,
+            None => {}
+        }
+        self.clamp_burst(class);
+        self.what_if = Some(w.describe());
+    }
+
+    /// Caps the burst at one period's quota (what the kernel accepts), saying so; drops it
+    /// without a quota.
+    pub fn clamp_burst(&mut self, class: &str) {
+        if self.burst_us == 0 {
+            return;
+        }
+        match self.quota_us() {
+            None => {
+                self.warnings.push(format!(
+                    "{class}: CPU burst of {} ms ignored: the class has no quota here",
+                    self.burst_us as f64 / 1000.0
+                ));
+                self.burst_us = 0;
+            }
+            Some(q) if self.burst_us > q => {
+                self.warnings.push(format!(
+                    "{class}: CPU burst lowered from {} ms to one period's quota here, {} ms (the kernel allows no more)",
+                    self.burst_us as f64 / 1000.0,
+                    q as f64 / 1000.0
+                ));
+                self.burst_us = q;
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn allot_model(class: &str, model: &CpuModel, server_cpus: &[usize], with_neighbours: bool) -> CpuAllotment {
     let n = server_cpus.len().max(1) as f64;
     let mut warnings = Vec::new();
     let mut cap = |what: &str, want: f64| -> f64 {
@@ -119,6 +198,9 @@ pub fn allot_cpu(
                 quota_cores: Some(quota),
                 floor_cores: Some(floor),
                 burst_us,
+                period_us: 100_000,
+                pooled: true,
+                what_if: None,
                 neighbour_weight_ratio: with_neighbours.then(|| (n - floor) / floor),
                 neighbours: if with_neighbours { server_cpus.len() } else { 0 },
                 burst: None,
@@ -133,6 +215,9 @@ pub fn allot_cpu(
                 quota_cores: ((k as f64) > cores).then_some(cores),
                 floor_cores: None,
                 burst_us: 0,
+                period_us: 100_000,
+                pooled: true,
+                what_if: None,
                 neighbour_weight_ratio: None,
                 neighbours: 0,
                 burst: None,
@@ -144,6 +229,9 @@ pub fn allot_cpu(
             quota_cores: Some(cap("cores of quota", cores)),
             floor_cores: None,
             burst_us: 0,
+            period_us: 100_000,
+            pooled: true,
+            what_if: None,
             neighbour_weight_ratio: None,
             neighbours: 0,
             burst: None,
@@ -162,6 +250,9 @@ pub fn allot_cpu(
                 quota_cores: Some(burst),
                 floor_cores: None,
                 burst_us: 0,
+                period_us: 100_000,
+                pooled: true,
+                what_if: None,
                 neighbour_weight_ratio: None,
                 neighbours: 0,
                 burst: Some(super::burst::BurstSpec {
@@ -201,7 +292,7 @@ mod tests {
             burst_cores: 4.0 / 6.0,
             burst_us: 0,
         };
-        let p = allot_cpu("std-1x", &m, &[1], true);
+        let p = allot_cpu("std-1x", &m, Bandwidth::default(), &[1], true);
         assert_eq!(p.cpus, vec![1]);
         assert!((p.quota_cores.unwrap() - 0.6667).abs() < 1e-3);
         assert!(
@@ -210,14 +301,20 @@ mod tests {
         );
         assert_eq!(p.neighbours, 1);
         assert!(p.warnings.is_empty());
-        let no_nb = allot_cpu("std-1x", &m, &[1], false);
+        let no_nb = allot_cpu("std-1x", &m, Bandwidth::default(), &[1], false);
         assert_eq!(no_nb.neighbours, 0);
         assert_eq!(no_nb.neighbour_weight_ratio, None);
     }
 
     #[test]
     fn oversized_classes_are_capped_with_a_warning() {
-        let p = allot_cpu("performance-l", &CpuModel::Dedicated { cores: 8.0 }, &[1], true);
+        let p = allot_cpu(
+            "performance-l",
+            &CpuModel::Dedicated { cores: 8.0 },
+            Bandwidth::default(),
+            &[1],
+            true,
+        );
         assert_eq!(p.cpus, vec![1]);
         assert_eq!(p.quota_cores, None);
         assert_eq!(p.neighbours, 0);
@@ -233,12 +330,19 @@ mod tests {
                 burst_cores: 1.3333,
                 burst_us: 0,
             },
+            Bandwidth::default(),
             &[1],
             true,
         );
         assert_eq!(s2.quota_cores, Some(1.0));
         assert_eq!(s2.warnings.len(), 1);
-        let frac = allot_cpu("d", &CpuModel::Dedicated { cores: 1.5 }, &[1, 2, 3], true);
+        let frac = allot_cpu(
+            "d",
+            &CpuModel::Dedicated { cores: 1.5 },
+            Bandwidth::default(),
+            &[1, 2, 3],
+            true,
+        );
         assert_eq!(frac.cpus, vec![1, 2]);
         assert_eq!(frac.quota_cores, Some(1.5));
     }

@@ -142,8 +142,10 @@ impl Sandbox {
             backend: Some(self.backend.kind()),
             cpus: p.cpus.clone(),
             quota_cores: p.quota_cores,
-            period_us: 100_000,
+            period_us: p.period_us,
             burst_us: p.burst_us,
+            quota_per_vcpu: !p.pooled,
+            what_if: p.what_if.clone(),
             floor_cores: p.floor_cores,
             neighbours: if self.spec.neighbours.is_some() {
                 p.neighbours

@@ -49,7 +49,7 @@ impl LimiterKind {
                 "cgroup v1 (kernel CFS bandwidth control, shares, cpusets, memory limits)"
             }
             LimiterKind::Dutycycle => {
-                "dutycycle (user-space SIGSTOP/SIGCONT per 100 ms period, as CFS enforces a quota; a stall stops the whole process)"
+                "dutycycle (user-space SIGSTOP/SIGCONT per CFS period, as CFS enforces a quota, burst included; a stall stops the whole process)"
             }
             LimiterKind::None => "none (no CPU or memory limit; CPU pinning only)",
         }
@@ -127,8 +127,15 @@ pub struct AppliedLimits {
     pub quota_cores: Option<f64>,
     /// CFS period, µs.
     pub period_us: u64,
-    /// CFS burst allowance, µs.
+    /// CFS burst allowance, µs of CPU (0: none, or the backend could not apply it).
     pub burst_us: u64,
+    /// The class's quota is metered per vCPU on the platform (approximated here by one pool).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub quota_per_vcpu: bool,
+    /// What a what-if flag (`--cfs-period`, `--cfs-burst`) changed from the class's own
+    /// period and burst, e.g. `period 20 ms, burst 100% of quota`; absent: the class's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<String>,
     /// Cores guaranteed under contention (shared classes).
     pub floor_cores: Option<f64>,
     /// The server group's weight (cpu.weight for v2, cpu.shares for v1, nice-derived for dutycycle).

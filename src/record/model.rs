@@ -105,6 +105,10 @@ pub struct RunConfig {
     /// With `--shard I/N`: this run is one share of a run; `merge` combines the shares.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<super::shard::ShardFacts>,
+    /// What-if overrides of every class's CFS period and burst (`--cfs-period`,
+    /// `--cfs-burst`), e.g. `period 20 ms, burst 100% of quota`; absent: each class's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<String>,
 }
 
 /// What the endpoint worked on.

@@ -38,7 +38,7 @@ pub fn classes_table(c: &Catalog) -> String {
     ));
     for k in &c.classes {
         s.push_str(&format!(
-            "{:<w$} {:>9.2} {:>9.4} {:>8} {:>9} {:>7} {:<10} {}{}\n",
+            "{:<w$} {:>9.2} {:>9.4} {:>8} {:>9} {:>7} {:<10} {}{}{}\n",
             k.name,
             k.price_usd_month,
             k.price_usd_hour(),
@@ -47,6 +47,7 @@ pub fn classes_table(c: &Catalog) -> String {
             k.workers,
             k.compute.as_deref().unwrap_or("-"),
             k.cpu.describe(),
+            k.describe_metering(),
             if k.unverified { "  (unverified)" } else { "" },
             w = width
         ));

@@ -26,11 +26,48 @@ pub fn pct_with_ci(p: Option<&Percentile>) -> String {
 }
 
 /// The class's CPU as applied: `0.17-0.67 sh`, `1 ded`, `0.5 quota`, `0.06-1 bu` (burst
-/// balance), with `*` when capped.
+/// balance), with `*` when capped, then how the quota is metered when not the kernel's
+/// default: `/80ms` (period), `+b` (CPU burst), `?` (a what-if override).
 pub fn cores(c: &ClassResult) -> String {
     let Some(l) = &c.limits else {
         return "remote".into();
     };
+    let mut text = cores_only(c, l);
+    if l.quota_cores.is_some() && l.period_us != 0 && l.period_us != 100_000 {
+        text.push_str(&format!("/{}ms", l.period_us as f64 / 1000.0));
+    }
+    if l.burst_us > 0 {
+        text.push_str("+b");
+    }
+    if l.what_if.is_some() {
+        text.push('?');
+    }
+    text
+}
+
+/// The metering marks explained, for the legends: only those that appear in `r`.
+pub fn metering_legend(r: &RunReport) -> Option<String> {
+    let limits: Vec<&crate::record::AppliedLimits> =
+        r.classes.iter().filter_map(|c| c.limits.as_ref()).collect();
+    let mut parts = Vec::new();
+    if limits
+        .iter()
+        .any(|l| l.quota_cores.is_some() && l.period_us != 0 && l.period_us != 100_000)
+    {
+        parts.push("/Nms = the quota's CFS period (the kernel's default is 100 ms)".to_string());
+    }
+    if limits.iter().any(|l| l.burst_us > 0) {
+        parts.push("+b = kernel CPU burst (unused quota accrues, up to one period's quota)".to_string());
+    }
+    if let Some(w) = limits.iter().find_map(|l| l.what_if.as_deref()) {
+        parts.push(format!(
+            "? = what-if ({w}; --cfs-period/--cfs-burst), not the platform's own metering"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn cores_only(c: &ClassResult, l: &crate::record::AppliedLimits) -> String {
     let capped = if l.warnings.iter().any(|w| w.contains("capped")) {
         "*"
     } else {
@@ -276,6 +313,9 @@ pub fn render(r: &RunReport) -> String {
         s.push_str(
             "* capped: the class asks for more CPU than this machine can give the server (see summary.md)\n",
         );
+    }
+    if let Some(m) = metering_legend(r) {
+        s.push_str(&format!("{m}\n"));
     }
     let shared: Vec<String> = r
         .classes

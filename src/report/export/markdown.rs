@@ -71,8 +71,23 @@ fn class_section(out: &mut String, c: &ClassResult) {
             "- applied ({}): CPUs {:?}, quota {}, floor {}, weight {} vs neighbours {} ({} × {}), memory soft {} / hard {} MB",
             l.backend.map_or("-".into(), |b| b.name().to_string()),
             l.cpus,
-            l.quota_cores
-                .map_or("none".into(), |q| format!("{q:.3} cores per {} µs", l.period_us)),
+            l.quota_cores.map_or("none".into(), |q| format!(
+                "{q:.3} cores per {} ms period{}{}{}",
+                l.period_us as f64 / 1000.0,
+                if l.burst_us > 0 {
+                    format!(", burst {} ms", l.burst_us as f64 / 1000.0)
+                } else {
+                    String::new()
+                },
+                if l.quota_per_vcpu {
+                    ", per vCPU on the platform"
+                } else {
+                    ""
+                },
+                l.what_if
+                    .as_ref()
+                    .map_or(String::new(), |w| format!(" (what-if: {w})"))
+            )),
             l.floor_cores.map_or("-".into(), |f| format!("{f:.3} cores")),
             l.weight.map_or("-".into(), |w| w.to_string()),
             l.neighbour_weight.map_or("-".into(), |w| w.to_string()),
@@ -324,6 +339,9 @@ pub fn summary_md(r: &RunReport) -> String {
          p99's upper bound), and n/e a percentile it cannot estimate (p99.9 needs 1000 calls). \
          `value p99` = (cheapest p99 / p99) ÷ (price / cheapest price). `*` after the cores = capped to this machine."
     );
+    if let Some(m) = crate::report::table::metering_legend(r) {
+        let _ = writeln!(s, "Cores: {m}.");
+    }
     let _ = writeln!(
         s,
         "\n**Per dollar.** `$/M req` is what a million requests cost with one dyno of the class serving at \

@@ -185,8 +185,9 @@ pub(super) fn summary(r: &RunReport, id: &str, href_prefix: &str) -> String {
         "<p class=\"note\">Latencies in ms. p99 [95% CI]: the nearest-rank estimate with a distribution-free 95% interval; \
          — marks a bound the calls cannot give (from 100 calls, p99's upper bound), n/e a percentile they cannot estimate. \
          cores: sh = shared (floor–burst), ded = dedicated, bu = burst balance, * = capped to this machine. \
-         cpu/wait/io: mean server CPU, waiting for a CPU, simulated IO per request. {}.</p>\n",
-        esc(crate::report::table::COST_LEGEND)
+         cpu/wait/io: mean server CPU, waiting for a CPU, simulated IO per request. {}.{}</p>\n",
+        esc(crate::report::table::COST_LEGEND),
+        crate::report::table::metering_legend(r).map_or(String::new(), |m| format!(" {}.", esc(&m)))
     ));
     s.push_str("</section>\n");
     s
