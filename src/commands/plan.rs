@@ -182,6 +182,61 @@ fn catalog_classes(
     Ok((classes, vec![note]))
 }
 
+/// With `--service`: every class (of the --classes catalog, else of the run) planned with
+/// those service times as CPU demand at one core.
+fn service_classes(
+    a: &PlanArgs,
+    run: Option<&RunFile>,
+    spec: &str,
+) -> Result<(Vec<PlanClass>, Vec<String>), CliError> {
+    let loaded = crate::report::service::load_service(spec).map_err(svc_err)?;
+    let demand = DemandDist::Independent {
+        cpu: loaded.dist,
+        other: crate::simulate::service::ServiceDist::Deterministic(0.0),
+    };
+    let source = format!("--service {spec}");
+    let mut classes = Vec::new();
+    match (&a.catalog, run) {
+        (Some(cat), _) => {
+            let catalog = Catalog::load(cat).map_err(usage)?;
+            for k in &catalog.classes {
+                if a.classes.is_empty() || a.classes.contains(&k.name) {
+                    classes.push((k.clone(), None));
+                }
+            }
+            for n in &a.classes {
+                catalog.class(n).map_err(|e| usage(anyhow!("--class: {e}")))?;
+            }
+        }
+        (None, Some(run)) => {
+            for c in &run.report.classes {
+                if a.classes.is_empty() || a.classes.contains(&c.name) {
+                    let mut k = c.class.clone();
+                    k.price_usd_month = c.price_usd_month;
+                    classes.push((k, c.limits.clone()));
+                }
+            }
+        }
+        (None, None) => unreachable!("a run is read unless --classes is given"),
+    }
+    let classes = classes
+        .into_iter()
+        .map(|(k, limits)| PlanClass {
+            name: k.name.clone(),
+            model: cpu_model(a, &k, limits.as_ref(), demand.clone()),
+            class: k,
+            source: source.clone(),
+        })
+        .collect();
+    Ok((
+        classes,
+        vec![format!(
+            "demand: {}, all CPU time at one core (no IO), from --service",
+            loaded.label
+        )],
+    ))
+}
+
 /// `dynobench plan`.
 pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
     if a.max_dynos == 0 {
@@ -192,23 +247,40 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
             "--demand-from only applies with --classes CATALOG (planning another catalog's classes)"
         )));
     }
-    let results: PathBuf = match &a.results {
-        Some(p) => p.clone(),
-        None => latest_run(std::path::Path::new("results")).map_err(|e| {
-            usage(anyhow!(
-                "{e}; run `dynobench run` first, or name a run with --results results/RUN"
-            ))
-        })?,
+    if a.service.is_some() && a.demand_from.is_some() {
+        return Err(usage(anyhow!(
+            "--service and --demand-from both name the demand; give one"
+        )));
+    }
+    // --service with --classes needs no run.
+    let run = if a.service.is_some() && a.catalog.is_some() && a.results.is_none() {
+        None
+    } else {
+        let results: PathBuf = match &a.results {
+            Some(p) => p.clone(),
+            None => latest_run(std::path::Path::new("results")).map_err(|e| {
+                usage(anyhow!(
+                    "{e}; run `dynobench run` first, name a run with --results results/RUN, \
+                     or plan --service SPEC --classes CATALOG"
+                ))
+            })?,
+        };
+        Some(read_run(&results).map_err(usage)?)
     };
-    let run = read_run(&results).map_err(usage)?;
-    let (classes, skipped) = match &a.catalog {
-        Some(spec) => catalog_classes(&a, &run, spec)?,
-        None => run_classes(&a, &run)?,
+    let (classes, skipped) = match (&a.service, &a.catalog, &run) {
+        (Some(spec), _, run) => service_classes(&a, run.as_ref(), spec)?,
+        (None, Some(spec), Some(run)) => catalog_classes(&a, run, spec)?,
+        (None, None, Some(run)) => run_classes(&a, run)?,
+        (None, _, None) => unreachable!("a run is read unless --service is given"),
+    };
+    let from = match (&a.service, &run) {
+        (Some(spec), _) => format!("--service {spec}"),
+        (None, Some(run)) => run.path.display().to_string(),
+        (None, None) => String::new(),
     };
     if classes.is_empty() {
         return Err(usage(anyhow!(
-            "{}: no class with status ok to plan for ({})",
-            run.path.display(),
+            "{from}: no class with status ok to plan for ({})",
             if skipped.is_empty() {
                 "the run has no classes".to_string()
             } else {
@@ -244,7 +316,7 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
          each class billed as its platform bills, over its platform's month.\n\n",
         a.rate,
         a.slo,
-        run.path.display(),
+        from,
         a.samples,
         a.requests,
         a.arrivals,
