@@ -421,6 +421,10 @@ pub struct PlanArgs {
     /// Seed of every random draw (recorded in the output).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// A `dynobench validate --json` result: its measured p95 error band (model vs live) is
+    /// printed next to the plan (default: results/validate.json when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub validate: Option<PathBuf>,
     /// Also write the plan to this CSV file.
     #[arg(long)]
     pub csv: Option<PathBuf>,

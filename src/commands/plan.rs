@@ -27,6 +27,7 @@ fn cpu_model(
     class: &DynoClass,
     limits: Option<&crate::record::AppliedLimits>,
     demand: DemandDist,
+    measured_at: u32,
 ) -> DynoModel {
     let scenarios = match (limits, a.cpu_local) {
         (Some(l), true) => vec![CpuScenario {
@@ -40,6 +41,7 @@ fn cpu_model(
         Some(w) => Workers::Fixed(w),
         None => Workers::Search {
             max: a.max_workers.unwrap_or_else(|| plan::max_workers(top, &demand)),
+            measured_at: a.max_workers.is_none().then_some(measured_at.max(1)),
         },
     };
     DynoModel::Cpu {
@@ -91,7 +93,7 @@ fn run_classes(a: &PlanArgs, run: &RunFile) -> Result<(Vec<PlanClass>, Vec<Strin
         match class_demand(run, c).map_err(svc_err)? {
             Some((demand, source)) => classes.push(PlanClass {
                 name: c.name.clone(),
-                model: cpu_model(a, &class, c.limits.as_ref(), demand),
+                model: cpu_model(a, &class, c.limits.as_ref(), demand, c.load.concurrency),
                 class,
                 source,
             }),
@@ -168,7 +170,7 @@ fn catalog_classes(
         .into_iter()
         .map(|k| PlanClass {
             name: k.name.clone(),
-            model: cpu_model(a, k, None, demand.clone()),
+            model: cpu_model(a, k, None, demand.clone(), source_class.load.concurrency),
             class: k.clone(),
             source: format!("{source} of {}", source_class.name),
         })
@@ -223,7 +225,7 @@ fn service_classes(
         .into_iter()
         .map(|(k, limits)| PlanClass {
             name: k.name.clone(),
-            model: cpu_model(a, &k, limits.as_ref(), demand.clone()),
+            model: cpu_model(a, &k, limits.as_ref(), demand.clone(), 1),
             class: k,
             source: source.clone(),
         })
@@ -234,6 +236,57 @@ fn service_classes(
             "demand: {}, all CPU time at one core (no IO), from --service",
             loaded.label
         )],
+    ))
+}
+
+/// The model's measured p95 error band from a `validate --json` result, in words: the
+/// explicit --validate file (an error when unreadable), else results/validate.json when it
+/// exists, else "none".
+fn validate_band(a: &PlanArgs) -> Result<String, CliError> {
+    let default = std::path::Path::new("results/validate.json");
+    let path = match &a.validate {
+        Some(p) => p.as_path(),
+        None if default.is_file() => default,
+        None => {
+            return Ok(
+                "model error band: none (no validate result; run `dynobench validate --json > \
+                       results/validate.json` or pass --validate FILE)"
+                    .into(),
+            );
+        }
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(anyhow!("--validate {}: cannot read it: {e}", path.display())))?;
+    let check: crate::record::model_check::ModelCheck = serde_json::from_str(&text).map_err(|e| {
+        usage(anyhow!(
+            "--validate {}: not the JSON of `dynobench validate --json` ({e})",
+            path.display()
+        ))
+    })?;
+    let mut errs: Vec<f64> = check
+        .rows
+        .iter()
+        .map(|r| r.p95_error() * 100.0)
+        .filter(|e| e.is_finite())
+        .collect();
+    if errs.is_empty() {
+        return Ok(format!(
+            "model error band: none ({} holds no measured loads)",
+            path.display()
+        ));
+    }
+    errs.sort_by(f64::total_cmp);
+    let within = errs.iter().filter(|e| e.abs() <= 20.0).count();
+    Ok(format!(
+        "model error band (validate, {}): predicted p95 {:+.0}% to {:+.0}% of measured over {} loads, \
+         median {:+.0}%, within 20% in {within} of {}; the plan's {} carries that error",
+        path.display(),
+        errs[0],
+        errs[errs.len() - 1],
+        errs.len(),
+        errs[errs.len() / 2],
+        errs.len(),
+        a.slo.metric_name()
     ))
 }
 
@@ -304,6 +357,7 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
         },
         max_dynos: a.max_dynos,
     };
+    let band = validate_band(&a)?;
     let plans = plan::plan(&cfg, &classes).map_err(sim_err)?;
     let best = plan::cheapest(&plans);
     let routing = match a.routing {
@@ -327,6 +381,8 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
     let intro = text.clone();
     let body = crate::report::plan::render_plan(&plans, best, &a.slo, a.rate, &skipped);
     text.push_str(&body);
+    text.push_str(&band);
+    text.push('\n');
     let csv = crate::report::plan::render_plan_csv(&plans, &a.slo, a.rate);
     if let Some(path) = &a.csv {
         write_file(path, "--csv", &csv)?;

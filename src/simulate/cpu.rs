@@ -250,7 +250,7 @@ impl Sim<'_> {
 }
 
 /// One sample: `cfg.requests` requests (the first tenth not counted).
-fn run_sample(
+pub(super) fn run_sample(
     cfg: &EventConfig,
     cpu: Cpu,
     policy: Policy,

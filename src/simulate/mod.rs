@@ -14,6 +14,7 @@ mod demand;
 pub mod event;
 pub mod plan;
 mod plan_model;
+mod plan_range;
 pub mod policy;
 mod routing;
 pub mod service;
