@@ -10,6 +10,7 @@
 
 mod common;
 pub mod cpu;
+mod cpu_dyno;
 mod demand;
 pub mod event;
 pub mod plan;

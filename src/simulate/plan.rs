@@ -329,8 +329,8 @@ pub fn cheapest(plans: &[ClassPlan]) -> Option<usize> {
 }
 
 /// The CPU situations of a class's CPU model: a shared class at its floor (a busy host) and
-/// at its burst cap (an idle host); a burst-balance class drained (its baseline) and with
-/// balance left; a dedicated or quota class at its cores.
+/// at its burst cap (an idle host); a burst-balance class with its balance simulated under
+/// a sustainable load; a dedicated or quota class at its cores.
 pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
     use crate::class::CpuModel;
     match *model {
@@ -356,22 +356,26 @@ pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
             label: "quota".into(),
             cpu: Cpu::quota(cores),
         }],
-        // Sustained traffic above the baseline drains any balance: plan at the baseline,
-        // and show what a full balance buys while it lasts.
+        // The balance simulated over time, from a new machine's balance: a size is tried
+        // only when the rate's CPU fits under the dynos' baselines (sustainable: the
+        // balance refills faster than it drains on average), and then requests run at the
+        // burst while bunched arrivals have not spent the balance.
         CpuModel::Burst {
             baseline_cores,
             burst_cores,
-            ..
-        } => vec![
-            CpuScenario {
-                label: "drained (baseline)".into(),
-                cpu: Cpu::quota(baseline_cores),
-            },
-            CpuScenario {
-                label: "balance left (burst)".into(),
-                cpu: Cpu::quota(burst_cores),
-            },
-        ],
+            balance_s,
+            initial_balance_s,
+            refill,
+        } => vec![CpuScenario {
+            label: "balance (sustained)".into(),
+            cpu: Cpu::balance(crate::limit::burst::BurstSpec {
+                baseline_cores,
+                burst_cores,
+                capacity_s: balance_s,
+                refill,
+                start_s: initial_balance_s.unwrap_or(balance_s),
+            }),
+        }],
     }
 }
 

@@ -48,6 +48,7 @@ pub(super) fn analytic_dynos(cfg: &PlanConfig, w: u32, c: Cpu, demand: &DemandDi
     let share = Cpu {
         cores: (c.cores / f64::from(w)).min(1.0),
         quota: c.quota.map(|q| q / f64::from(w)),
+        burst: None,
     };
     let mut rng = SimRng::seed_from_u64(cfg.sim.seed ^ 0xA11A);
     let s: Vec<f64> = (0..2000)

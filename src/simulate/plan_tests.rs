@@ -194,3 +194,43 @@ fn the_analytic_start_is_near_the_answer() {
         "analytic {a} vs M/M/1 {want}"
     );
 }
+
+/// A burst-balance class is planned with its balance simulated, at sizes whose baselines
+/// carry the rate's CPU (sustainable), and then at burst speed: not "never" as drained,
+/// not the burst-only answer either.
+#[test]
+fn burst_balance_classes_are_planned_sustainably() {
+    let model = crate::class::CpuModel::Burst {
+        baseline_cores: 0.0625,
+        burst_cores: 1.0,
+        balance_s: 500.0,
+        initial_balance_s: Some(5.0),
+        refill: 1.0,
+    };
+    let scenarios = scenarios_of(&model);
+    assert_eq!(scenarios.len(), 1);
+    let demand = DemandDist::Independent {
+        cpu: ServiceDist::Deterministic(0.05),
+        other: ServiceDist::Deterministic(0.0),
+    };
+    let cl = PlanClass {
+        name: "fly".into(),
+        class: crate::class::DynoClass::priced(2.0),
+        model: DynoModel::Cpu {
+            workers: Workers::Fixed(1),
+            scenarios,
+            demand,
+        },
+        source: "test".into(),
+    };
+    let c = cfg("p99<=200ms", 5.0);
+    let p = plan_class(&c, &cl).unwrap();
+    let PlanOutcome::Meets { dynos, achieved, .. } = p.outcome else {
+        panic!("{p:?}")
+    };
+    // 5 req/s × 50 ms = 0.25 core needs more than 4 baselines of 1/16 core.
+    assert!(dynos >= 5, "unsustainable size {dynos}");
+    assert!(dynos <= 8, "{dynos}");
+    // At the baseline alone a request would take 800 ms; planned, p99 is near the burst's.
+    assert!(achieved <= 200_000.0, "{achieved}");
+}
