@@ -953,7 +953,10 @@ mod cpu_model {
                 class: dynobench::class::DynoClass::priced(50.0),
                 source: "test".into(),
                 model: DynoModel::Cpu {
-                    workers: Workers::Search { max: 8 },
+                    workers: Workers::Search {
+                        max: 8,
+                        measured_at: None,
+                    },
                     scenarios: vec![CpuScenario {
                         label: "dedicated".into(),
                         cpu: Cpu::cores(cores),

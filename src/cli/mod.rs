@@ -279,7 +279,8 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 10)]
     pub routers: u32,
     /// Service times (event engine): deterministic:100ms, exponential:100ms,
-    /// lognormal:100ms[:SIGMA], results/RUN/CLASS, results/RUN/run.json#CLASS or FILE.hlog.
+    /// lognormal:100ms[:SIGMA], weibull:MEAN:SHAPE, pareto:MEAN:ALPHA, empirical:FILE (one
+    /// value per line, ms), results/RUN/CLASS, results/RUN/run.json#CLASS or FILE.hlog.
     /// Default exponential:100ms.
     #[arg(long)]
     pub service: Option<String>,
@@ -362,6 +363,12 @@ pub struct PlanArgs {
     /// CPU and billed as its platform bills, with the demand measured in the run.
     #[arg(long = "classes", value_name = "CATALOG")]
     pub catalog: Option<String>,
+    /// Plan with these service times, as CPU time at one core, instead of a run's measured
+    /// demand: weibull:300ms:0.5, pareto:300ms:1.5, lognormal:100ms[:SIGMA],
+    /// exponential:100ms, empirical:FILE (one value per line, ms)... With --classes no run
+    /// is needed.
+    #[arg(long, value_name = "SPEC")]
+    pub service: Option<String>,
     /// With --classes: the measured class whose per-request demand is used (default: the
     /// ok class that waited least for a CPU, i.e. measured closest to an unthrottled core).
     #[arg(long, value_name = "CLASS")]
@@ -409,6 +416,10 @@ pub struct PlanArgs {
     /// Seed of every random draw (recorded in the output).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// A `dynobench validate --json` result: its measured p95 error band (model vs live) is
+    /// printed next to the plan (default: results/validate.json when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub validate: Option<PathBuf>,
     /// Also write the plan to this CSV file.
     #[arg(long)]
     pub csv: Option<PathBuf>,

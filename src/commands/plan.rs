@@ -27,6 +27,7 @@ fn cpu_model(
     class: &DynoClass,
     limits: Option<&crate::record::AppliedLimits>,
     demand: DemandDist,
+    measured_at: u32,
 ) -> DynoModel {
     let scenarios = match (limits, a.cpu_local) {
         (Some(l), true) => vec![CpuScenario {
@@ -40,6 +41,7 @@ fn cpu_model(
         Some(w) => Workers::Fixed(w),
         None => Workers::Search {
             max: a.max_workers.unwrap_or_else(|| plan::max_workers(top, &demand)),
+            measured_at: a.max_workers.is_none().then_some(measured_at.max(1)),
         },
     };
     DynoModel::Cpu {
@@ -91,7 +93,7 @@ fn run_classes(a: &PlanArgs, run: &RunFile) -> Result<(Vec<PlanClass>, Vec<Strin
         match class_demand(run, c).map_err(svc_err)? {
             Some((demand, source)) => classes.push(PlanClass {
                 name: c.name.clone(),
-                model: cpu_model(a, &class, c.limits.as_ref(), demand),
+                model: cpu_model(a, &class, c.limits.as_ref(), demand, c.load.concurrency),
                 class,
                 source,
             }),
@@ -168,7 +170,7 @@ fn catalog_classes(
         .into_iter()
         .map(|k| PlanClass {
             name: k.name.clone(),
-            model: cpu_model(a, k, None, demand.clone()),
+            model: cpu_model(a, k, None, demand.clone(), source_class.load.concurrency),
             class: k.clone(),
             source: format!("{source} of {}", source_class.name),
         })
@@ -182,6 +184,112 @@ fn catalog_classes(
     Ok((classes, vec![note]))
 }
 
+/// With `--service`: every class (of the --classes catalog, else of the run) planned with
+/// those service times as CPU demand at one core.
+fn service_classes(
+    a: &PlanArgs,
+    run: Option<&RunFile>,
+    spec: &str,
+) -> Result<(Vec<PlanClass>, Vec<String>), CliError> {
+    let loaded = crate::report::service::load_service(spec).map_err(svc_err)?;
+    let demand = DemandDist::Independent {
+        cpu: loaded.dist,
+        other: crate::simulate::service::ServiceDist::Deterministic(0.0),
+    };
+    let source = format!("--service {spec}");
+    let mut classes = Vec::new();
+    match (&a.catalog, run) {
+        (Some(cat), _) => {
+            let catalog = Catalog::load(cat).map_err(usage)?;
+            for k in &catalog.classes {
+                if a.classes.is_empty() || a.classes.contains(&k.name) {
+                    classes.push((k.clone(), None));
+                }
+            }
+            for n in &a.classes {
+                catalog.class(n).map_err(|e| usage(anyhow!("--class: {e}")))?;
+            }
+        }
+        (None, Some(run)) => {
+            for c in &run.report.classes {
+                if a.classes.is_empty() || a.classes.contains(&c.name) {
+                    let mut k = c.class.clone();
+                    k.price_usd_month = c.price_usd_month;
+                    classes.push((k, c.limits.clone()));
+                }
+            }
+        }
+        (None, None) => unreachable!("a run is read unless --classes is given"),
+    }
+    let classes = classes
+        .into_iter()
+        .map(|(k, limits)| PlanClass {
+            name: k.name.clone(),
+            model: cpu_model(a, &k, limits.as_ref(), demand.clone(), 1),
+            class: k,
+            source: source.clone(),
+        })
+        .collect();
+    Ok((
+        classes,
+        vec![format!(
+            "demand: {}, all CPU time at one core (no IO), from --service",
+            loaded.label
+        )],
+    ))
+}
+
+/// The model's measured p95 error band from a `validate --json` result, in words: the
+/// explicit --validate file (an error when unreadable), else results/validate.json when it
+/// exists, else "none".
+fn validate_band(a: &PlanArgs) -> Result<String, CliError> {
+    let default = std::path::Path::new("results/validate.json");
+    let path = match &a.validate {
+        Some(p) => p.as_path(),
+        None if default.is_file() => default,
+        None => {
+            return Ok(
+                "model error band: none (no validate result; run `dynobench validate --json > \
+                       results/validate.json` or pass --validate FILE)"
+                    .into(),
+            );
+        }
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(anyhow!("--validate {}: cannot read it: {e}", path.display())))?;
+    let check: crate::record::model_check::ModelCheck = serde_json::from_str(&text).map_err(|e| {
+        usage(anyhow!(
+            "--validate {}: not the JSON of `dynobench validate --json` ({e})",
+            path.display()
+        ))
+    })?;
+    let mut errs: Vec<f64> = check
+        .rows
+        .iter()
+        .map(|r| r.p95_error() * 100.0)
+        .filter(|e| e.is_finite())
+        .collect();
+    if errs.is_empty() {
+        return Ok(format!(
+            "model error band: none ({} holds no measured loads)",
+            path.display()
+        ));
+    }
+    errs.sort_by(f64::total_cmp);
+    let within = errs.iter().filter(|e| e.abs() <= 20.0).count();
+    Ok(format!(
+        "model error band (validate, {}): predicted p95 {:+.0}% to {:+.0}% of measured over {} loads, \
+         median {:+.0}%, within 20% in {within} of {}; the plan's {} carries that error",
+        path.display(),
+        errs[0],
+        errs[errs.len() - 1],
+        errs.len(),
+        errs[errs.len() / 2],
+        errs.len(),
+        a.slo.metric_name()
+    ))
+}
+
 /// `dynobench plan`.
 pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
     if a.max_dynos == 0 {
@@ -192,23 +300,40 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
             "--demand-from only applies with --classes CATALOG (planning another catalog's classes)"
         )));
     }
-    let results: PathBuf = match &a.results {
-        Some(p) => p.clone(),
-        None => latest_run(std::path::Path::new("results")).map_err(|e| {
-            usage(anyhow!(
-                "{e}; run `dynobench run` first, or name a run with --results results/RUN"
-            ))
-        })?,
+    if a.service.is_some() && a.demand_from.is_some() {
+        return Err(usage(anyhow!(
+            "--service and --demand-from both name the demand; give one"
+        )));
+    }
+    // --service with --classes needs no run.
+    let run = if a.service.is_some() && a.catalog.is_some() && a.results.is_none() {
+        None
+    } else {
+        let results: PathBuf = match &a.results {
+            Some(p) => p.clone(),
+            None => latest_run(std::path::Path::new("results")).map_err(|e| {
+                usage(anyhow!(
+                    "{e}; run `dynobench run` first, name a run with --results results/RUN, \
+                     or plan --service SPEC --classes CATALOG"
+                ))
+            })?,
+        };
+        Some(read_run(&results).map_err(usage)?)
     };
-    let run = read_run(&results).map_err(usage)?;
-    let (classes, skipped) = match &a.catalog {
-        Some(spec) => catalog_classes(&a, &run, spec)?,
-        None => run_classes(&a, &run)?,
+    let (classes, skipped) = match (&a.service, &a.catalog, &run) {
+        (Some(spec), _, run) => service_classes(&a, run.as_ref(), spec)?,
+        (None, Some(spec), Some(run)) => catalog_classes(&a, run, spec)?,
+        (None, None, Some(run)) => run_classes(&a, run)?,
+        (None, _, None) => unreachable!("a run is read unless --service is given"),
+    };
+    let from = match (&a.service, &run) {
+        (Some(spec), _) => format!("--service {spec}"),
+        (None, Some(run)) => run.path.display().to_string(),
+        (None, None) => String::new(),
     };
     if classes.is_empty() {
         return Err(usage(anyhow!(
-            "{}: no class with status ok to plan for ({})",
-            run.path.display(),
+            "{from}: no class with status ok to plan for ({})",
             if skipped.is_empty() {
                 "the run has no classes".to_string()
             } else {
@@ -232,6 +357,7 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
         },
         max_dynos: a.max_dynos,
     };
+    let band = validate_band(&a)?;
     let plans = plan::plan(&cfg, &classes).map_err(sim_err)?;
     let best = plan::cheapest(&plans);
     let routing = match a.routing {
@@ -244,7 +370,7 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
          each class billed as its platform bills, over its platform's month.\n\n",
         a.rate,
         a.slo,
-        run.path.display(),
+        from,
         a.samples,
         a.requests,
         a.arrivals,
@@ -255,6 +381,8 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
     let intro = text.clone();
     let body = crate::report::plan::render_plan(&plans, best, &a.slo, a.rate, &skipped);
     text.push_str(&body);
+    text.push_str(&band);
+    text.push('\n');
     let csv = crate::report::plan::render_plan_csv(&plans, &a.slo, a.rate);
     if let Some(path) = &a.csv {
         write_file(path, "--csv", &csv)?;

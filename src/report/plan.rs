@@ -45,6 +45,20 @@ fn cells(slo: &Slo, o: &PlanOutcome) -> (String, String, String, String) {
     }
 }
 
+/// The bootstrap range of dynos: `16-18`, `16-never`, or `-` without one.
+fn range_cell(s: &ScenarioPlan) -> String {
+    match &s.range {
+        None => "-".into(),
+        Some(r) => {
+            let end = |n: Option<u32>| {
+                n.filter(|&n| n != u32::MAX)
+                    .map_or("never".into(), |n| n.to_string())
+            };
+            format!("{}-{}", end(Some(r.low)), end(r.high))
+        }
+    }
+}
+
 fn cpu_cell(s: &ScenarioPlan) -> String {
     match s.cores {
         Some(c) if s.label.is_empty() => format!("{c:.2}"),
@@ -111,7 +125,7 @@ pub fn render_plan(
     let metric = slo.metric_name();
     let _ = writeln!(
         out,
-        "{:<18} {:>13} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+        "{:<18} {:>13} {:>7} {:>9} {:>9} {:>10} {:>8} {:>9} {:>7} {:>10} {:>12}",
         "class",
         "cores",
         "workers",
@@ -119,6 +133,7 @@ pub fn render_plan(
         "cpu mean",
         format!("svc {metric}"),
         "dynos",
+        "range",
         "util",
         metric,
         "$/month"
@@ -128,7 +143,7 @@ pub fn render_plan(
             let (dynos, util, achieved, cost) = cells(slo, &s.outcome);
             let _ = writeln!(
                 out,
-                "{:<18} {:>13} {:>7} {:>9} {:>9} {:>10} {:>8} {:>7} {:>10} {:>12}",
+                "{:<18} {:>13} {:>7} {:>9} {:>9} {:>10} {:>8} {:>9} {:>7} {:>10} {:>12}",
                 p.class,
                 cpu_cell(s),
                 s.workers,
@@ -136,6 +151,7 @@ pub fn render_plan(
                 p.cpu_mean.map_or("-".into(), fmt_secs),
                 slo_value_text(slo, s.service_value),
                 dynos,
+                range_cell(s),
                 util,
                 achieved,
                 cost
@@ -207,6 +223,18 @@ pub fn render_plan(
     for s in skipped {
         let _ = writeln!(out, "{s}");
     }
+    if let Some(r) = plans
+        .iter()
+        .flat_map(|p| &p.scenarios)
+        .find_map(|s| s.range.as_ref())
+    {
+        let _ = writeln!(
+            out,
+            "range: the 5th-95th percentile of the dynos needed over {} bootstrap resamples of the measured pairs \
+             (each simulated shorter, so it also carries simulation noise); dynos is planned at its upper end.",
+            r.resamples
+        );
+    }
     if plans.iter().any(|p| p.scenarios.len() > 1) {
         let _ = writeln!(
             out,
@@ -262,6 +290,8 @@ pub fn render_plan_csv(plans: &[ClassPlan], slo: &Slo, rate: f64) -> String {
         "cpu_mean_ms",
         "capacity_per_dyno_rps",
         "billing",
+        "dynos_low",
+        "dynos_high",
     ]);
     for p in plans {
         for s in &p.scenarios {
@@ -313,6 +343,16 @@ pub fn render_plan_csv(plans: &[ClassPlan], slo: &Slo, rate: f64) -> String {
                 p.cpu_mean.map_or(String::new(), |c| format!("{:.6}", c * 1e3)),
                 format!("{:.4}", s.capacity_per_dyno),
                 p.billing.clone(),
+                s.range.as_ref().map_or(String::new(), |r| {
+                    if r.low == u32::MAX {
+                        "never".into()
+                    } else {
+                        r.low.to_string()
+                    }
+                }),
+                s.range.as_ref().map_or(String::new(), |r| {
+                    r.high.map_or("never".into(), |h| h.to_string())
+                }),
             ]);
         }
     }

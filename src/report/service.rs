@@ -76,6 +76,36 @@ pub enum ServiceError {
         /// The class's status in the run.
         status: String,
     },
+    /// A file of service times that could not be read.
+    #[error("--service {}: cannot read it: {reason}", path.display())]
+    ValuesIo {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// A line of a file of service times that is not a duration.
+    #[error(
+        "--service {} line {line}: '{text}' is not a service time ({reason}); write one value per \
+         line in milliseconds (12.5) or with a unit (12.5ms, 0.3s); blank lines and # comments are skipped",
+        path.display()
+    )]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The line as written.
+        text: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file of service times holding no positive value.
+    #[error("--service {}: no service times in it (one value per line, ms; the mean must be above 0)", path.display())]
+    NoValues {
+        /// The file.
+        path: PathBuf,
+    },
     /// An interval log with no recorded values.
     #[error("{} holds no recorded values (an empty histogram cannot give service times)", path.display())]
     EmptyHlog {
@@ -229,6 +259,46 @@ pub fn class_demand(
     )))
 }
 
+/// One line of a file of service times: milliseconds, or a duration with a unit; seconds.
+fn parse_value_line(t: &str) -> Result<f64, String> {
+    let ms = match t.parse::<f64>() {
+        Ok(v) => v,
+        Err(_) => crate::units::parse_duration_us(t)? / 1e3,
+    };
+    if !ms.is_finite() || ms < 0.0 {
+        return Err("a service time is a finite number of ms, at least 0".into());
+    }
+    Ok(ms / 1e3)
+}
+
+/// Reads a file of service times: one value per line (ms, or with a unit), blank lines and
+/// `#` comments skipped; an error names the file and the first bad line.
+pub fn read_values_file(path: &Path) -> Result<Empirical, ServiceError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ServiceError::ValuesIo {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut values = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let t = raw.split('#').next().unwrap_or("").trim();
+        if t.is_empty() {
+            continue;
+        }
+        let v = parse_value_line(t).map_err(|reason| ServiceError::BadValue {
+            path: path.to_path_buf(),
+            line: i + 1,
+            text: raw.trim().to_string(),
+            reason,
+        })?;
+        values.push(v);
+    }
+    Empirical::from_values(&values)
+        .filter(|e| e.quantile(1.0) > 0.0)
+        .ok_or_else(|| ServiceError::NoValues {
+            path: path.to_path_buf(),
+        })
+}
+
 /// A `--service` source, resolved.
 #[derive(Debug, Clone)]
 pub struct LoadedService {
@@ -241,9 +311,21 @@ pub struct LoadedService {
 }
 
 /// Resolves a `--service` value: a parametric spec (`deterministic:100ms`,
-/// `exponential:100ms`, `lognormal:100ms[:SIGMA]`), `results/RUN/CLASS`,
-/// `results/RUN/run.json#CLASS`, or a `.hlog` file.
+/// `exponential:100ms`, `lognormal:100ms[:SIGMA]`, `weibull:300ms:0.5`, `pareto:300ms:1.5`),
+/// a file of service times (`empirical:FILE`, or any other existing file: one value per
+/// line, ms), `results/RUN/CLASS`, `results/RUN/run.json#CLASS`, or a `.hlog` file.
 pub fn load_service(spec: &str) -> Result<LoadedService, ServiceError> {
+    let values_file = |path: &Path| -> Result<LoadedService, ServiceError> {
+        let dist = ServiceDist::Empirical(read_values_file(path)?);
+        Ok(LoadedService {
+            label: format!("{} (values file), {}", path.display(), dist.describe()),
+            dist,
+            workers: None,
+        })
+    };
+    if let Some(file) = spec.strip_prefix("empirical:") {
+        return values_file(Path::new(file));
+    }
     if let Some(d) = parse_parametric(spec) {
         let dist = d.map_err(|reason| ServiceError::BadSpec {
             spec: spec.into(),
@@ -277,6 +359,15 @@ pub fn load_service(spec: &str) -> Result<LoadedService, ServiceError> {
             workers: None,
         });
     }
+    // Any other existing file is a list of values (a run's own files are not).
+    let run_file = path.extension().is_some_and(|e| {
+        ["json", "hgrm", "svg", "html", "csv"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    });
+    if path.is_file() && !run_file {
+        return values_file(path);
+    }
     if path.is_dir() || path.file_name().is_some_and(|f| f == "run.json") {
         let run = read_run(path)?;
         return Err(ServiceError::NeedClass {
@@ -289,7 +380,8 @@ pub fn load_service(spec: &str) -> Result<LoadedService, ServiceError> {
         return Err(ServiceError::BadSpec {
             spec: spec.into(),
             reason: "not a distribution nor a path; use deterministic:100ms, exponential:100ms, \
-                     lognormal:100ms[:SIGMA], results/RUN/CLASS, results/RUN/run.json#CLASS or FILE.hlog"
+                     lognormal:100ms[:SIGMA], weibull:MEAN:SHAPE, pareto:MEAN:ALPHA, empirical:FILE \
+                     (one value per line, ms), results/RUN/CLASS, results/RUN/run.json#CLASS or FILE.hlog"
                 .into(),
         });
     }

@@ -16,7 +16,7 @@
 //! service) and non-CPU completions. Pure and seeded.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 use rand::RngExt;
 use rand_distr::Exp1;
@@ -28,6 +28,7 @@ use super::policy::{Chooser, Policy};
 use super::sweep::EventPoint;
 use crate::record::Arrivals;
 
+use super::cpu_dyno::Dyno;
 use super::demand::EPS;
 pub use super::demand::{Cpu, Demand, DemandDist, Load, QUOTA_PERIOD, dyno_capacity};
 
@@ -39,59 +40,6 @@ struct Req {
     demand: Demand,
     counted: bool,
     forgotten: bool,
-}
-
-/// Per-dyno state: busy workers, the backlog, and the processor-shared CPU.
-struct Dyno {
-    busy: u32,
-    queue: VecDeque<u32>,
-    /// Attained service per computing job so far (seconds of CPU each has had).
-    v: f64,
-    last: f64,
-    /// Computing jobs by the virtual time at which they finish their CPU phase.
-    computing: BinaryHeap<Reverse<(u64, u32)>>,
-    version: u64,
-    /// CPU seconds left in the current quota period.
-    budget: f64,
-    /// When the current quota period ends.
-    period_end: f64,
-    /// Out of quota until `period_end`.
-    throttled: bool,
-}
-
-impl Dyno {
-    /// Each computing job's speed now.
-    fn rate(&self, cpu: Cpu) -> f64 {
-        let k = self.computing.len() as f64;
-        if k == 0.0 || self.throttled {
-            0.0
-        } else {
-            (cpu.cores / k).min(1.0)
-        }
-    }
-
-    /// Brings the virtual clock and the quota to `t` (events are scheduled at every period
-    /// end while jobs compute, so no period boundary is crossed with work in between).
-    fn advance(&mut self, t: f64, cpu: Cpu) {
-        let r = self.rate(cpu);
-        let dt = t - self.last;
-        self.v += dt * r;
-        if cpu.quota.is_some() {
-            self.budget -= dt * r * self.computing.len() as f64;
-        }
-        self.last = t;
-        if let Some(q) = cpu.quota
-            && t >= self.period_end - EPS
-        {
-            let periods = ((t - self.period_end) / QUOTA_PERIOD).floor() + 1.0;
-            self.period_end += periods * QUOTA_PERIOD;
-            self.budget = q * QUOTA_PERIOD;
-            self.throttled = false;
-        }
-        if cpu.quota.is_some() && self.budget <= EPS && !self.computing.is_empty() {
-            self.throttled = true;
-        }
-    }
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -250,7 +198,7 @@ impl Sim<'_> {
 }
 
 /// One sample: `cfg.requests` requests (the first tenth not counted).
-fn run_sample(
+pub(super) fn run_sample(
     cfg: &EventConfig,
     cpu: Cpu,
     policy: Policy,
@@ -269,17 +217,7 @@ fn run_sample(
                 // Each dyno's quota periods start at their own phase, as a group's CFS
                 // timer does.
                 let phase: f64 = rng.random::<f64>() * QUOTA_PERIOD;
-                Dyno {
-                    busy: 0,
-                    queue: VecDeque::new(),
-                    v: 0.0,
-                    last: 0.0,
-                    computing: BinaryHeap::new(),
-                    version: 0,
-                    budget: cpu.quota.unwrap_or(0.0) * QUOTA_PERIOD,
-                    period_end: phase,
-                    throttled: false,
-                }
+                Dyno::new(cpu, phase)
             })
             .collect(),
         reqs: Vec::with_capacity(cfg.requests as usize),

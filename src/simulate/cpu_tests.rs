@@ -67,3 +67,54 @@ fn closed_loop_saturates_the_cpu() {
     assert!((p.rate - 20.0).abs() < 0.5, "{}", p.rate);
     assert!((p.mean_response - 0.2).abs() < 0.01, "{}", p.mean_response);
 }
+
+fn fly_1x(start_s: f64) -> Cpu {
+    Cpu::balance(crate::limit::burst::BurstSpec {
+        baseline_cores: 0.0625,
+        burst_cores: 1.0,
+        capacity_s: 50.0,
+        refill: 1.0,
+        start_s,
+    })
+}
+
+/// A burst-balance dyno under a load its baseline sustains keeps bursting: 30-ms requests
+/// at 1/s use 0.03 core < 0.0625, so a request takes about its CPU time at the burst
+/// (not the 480 ms of the baseline's 1/16 core). Above the baseline the balance drains and
+/// the same requests crawl at the baseline.
+#[test]
+fn a_burst_balance_bursts_while_sustainable_and_drains_above_its_baseline() {
+    let c = EventConfig {
+        requests: 4_000,
+        samples: 2,
+        ..cfg(1, 1)
+    };
+    let d = DemandDist::Independent {
+        cpu: ServiceDist::Deterministic(0.03),
+        other: ServiceDist::Deterministic(0.0),
+    };
+    let cpu = fly_1x(5.0);
+    assert_eq!(cpu.limit(), 0.0625);
+    let calm = run_point(&c, cpu, Policy::Random, &d, Load::Rate(1.0)).unwrap();
+    assert!(
+        calm.p50 < 0.035,
+        "sustainable load should burst: p50 {}",
+        calm.p50
+    );
+    // 3/s × 30 ms = 0.09 core > 0.0625: a 5-s balance lasts about 180 s of the ~1300 s.
+    let heavy = run_point(&c, cpu, Policy::Random, &d, Load::Rate(3.0)).unwrap();
+    assert!(
+        heavy.p50 > 0.1,
+        "drained, requests run at the baseline: p50 {}",
+        heavy.p50
+    );
+    // The same load on a full balance never drains: the tail is queueing at the burst
+    // (two arrivals within 30 ms), not the baseline's 480 ms.
+    let full = run_point(&c, fly_1x(50.0), Policy::Random, &d, Load::Rate(1.0)).unwrap();
+    assert!(
+        full.p99 < 0.1 && full.p99 <= calm.p99 + 1e-3,
+        "{} vs {}",
+        full.p99,
+        calm.p99
+    );
+}

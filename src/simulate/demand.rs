@@ -80,12 +80,19 @@ pub struct Cpu {
     pub cores: f64,
     /// CPU per second allowed, in cores, enforced per 100 ms period; `None` for none.
     pub quota: Option<f64>,
+    /// A burst-balance class: the quota is its burst while its balance lasts and its
+    /// baseline once drained, the balance stepped every period (`quota` is the burst).
+    pub burst: Option<crate::limit::burst::BurstSpec>,
 }
 
 impl Cpu {
     /// Dedicated (or shared at a floor): `cores`, no quota.
     pub fn cores(cores: f64) -> Cpu {
-        Cpu { cores, quota: None }
+        Cpu {
+            cores,
+            quota: None,
+            burst: None,
+        }
     }
 
     /// A quota of `q` cores on whole cores (at least one): runs at full speed until the
@@ -94,6 +101,16 @@ impl Cpu {
         Cpu {
             cores: q.ceil().max(1.0),
             quota: Some(q),
+            burst: None,
+        }
+    }
+
+    /// A burst-balance class: its burst cores while the balance lasts, its baseline after,
+    /// the balance starting at `spec.start_s`.
+    pub fn balance(spec: crate::limit::burst::BurstSpec) -> Cpu {
+        Cpu {
+            burst: Some(spec),
+            ..Cpu::quota(spec.burst_cores)
         }
     }
 
@@ -105,14 +122,19 @@ impl Cpu {
             (None, Some(q)) => Cpu {
                 cores: (l.cpus.len().max(1) as f64).min(q.ceil().max(1.0)),
                 quota: Some(q),
+                burst: None,
             },
             (None, None) => Cpu::cores(l.cpus.len().max(1) as f64),
         }
     }
 
-    /// CPU seconds per second the dyno can use at most.
+    /// CPU seconds per second the dyno can use at most, sustained (a burst-balance class:
+    /// its baseline — above it the balance drains).
     pub fn limit(&self) -> f64 {
-        self.quota.map_or(self.cores, |q| q.min(self.cores))
+        match self.burst {
+            Some(b) => b.baseline_cores.min(self.cores),
+            None => self.quota.map_or(self.cores, |q| q.min(self.cores)),
+        }
     }
 }
 

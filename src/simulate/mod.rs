@@ -10,10 +10,12 @@
 
 mod common;
 pub mod cpu;
+mod cpu_dyno;
 mod demand;
 pub mod event;
 pub mod plan;
 mod plan_model;
+mod plan_range;
 pub mod policy;
 mod routing;
 pub mod service;

@@ -18,7 +18,8 @@ use rand::SeedableRng;
 
 use super::common::{SimError, SimRng};
 use super::cpu::{self, Cpu, DemandDist, Load, dyno_capacity};
-use super::event::{self, EventConfig, EventPoint};
+use super::event::{self, EventConfig};
+use super::plan_range::{analytic_dynos, bootstrap, eval_keyed, meets, min_dynos, search_near};
 use super::service::ServiceDist;
 use crate::slo::{Slo, SloMetric};
 
@@ -73,70 +74,6 @@ pub fn demand_value(slo: &Slo, demand: &DemandDist, cpu: Cpu, timeout: f64, seed
         .collect();
     v.sort_by(f64::total_cmp);
     metric_of(slo, &v, timeout)
-}
-
-/// Searches the fewest dynos that hold the SLO, from `min_dynos` (doubling, then bisecting),
-/// evaluating each size with `eval`.
-fn search_dynos(
-    cfg: &PlanConfig,
-    min_dynos: u32,
-    mut eval: impl FnMut(u32) -> Result<EventPoint, SimError>,
-    evals: &mut u32,
-) -> Result<PlanOutcome, SimError> {
-    if min_dynos > cfg.max_dynos {
-        return Ok(PlanOutcome::NotWithin {
-            max_dynos: cfg.max_dynos,
-            achieved: f64::INFINITY,
-        });
-    }
-    let mut check = |n: u32| -> Result<(bool, EventPoint), SimError> {
-        *evals += 1;
-        let p = eval(n)?;
-        let v = p.slo_value(&cfg.slo).unwrap_or(f64::INFINITY);
-        Ok((cfg.slo.holds(v), p))
-    };
-    let mut lo_fail: Option<u32> = None;
-    let mut n = min_dynos.max(1);
-    let (mut hi, mut hi_point) = loop {
-        let (ok, p) = check(n)?;
-        if ok {
-            break (n, p);
-        }
-        if n >= cfg.max_dynos {
-            return Ok(PlanOutcome::NotWithin {
-                max_dynos: cfg.max_dynos,
-                achieved: p.slo_value(&cfg.slo).unwrap_or(f64::INFINITY),
-            });
-        }
-        lo_fail = Some(n);
-        n = n.saturating_mul(2).min(cfg.max_dynos);
-    };
-    if let Some(mut lo) = lo_fail {
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            let (ok, p) = check(mid)?;
-            if ok {
-                hi = mid;
-                hi_point = p;
-            } else {
-                lo = mid;
-            }
-        }
-    }
-    Ok(PlanOutcome::Meets {
-        dynos: hi,
-        utilization: hi_point.utilization,
-        achieved: hi_point.slo_value(&cfg.slo).unwrap_or(f64::INFINITY),
-        mean_response: hi_point.mean_response,
-        share_503: hi_point.share_503,
-        monthly_usd: 0.0,
-        bill: Vec::new(),
-    })
-}
-
-/// Fewest dynos whose capacity strictly exceeds the rate.
-fn min_dynos(rate: f64, per_dyno: f64) -> u32 {
-    (((rate / per_dyno).floor() as u64) + 1).min(u64::from(u32::MAX)) as u32
 }
 
 /// Fills a met plan's monthly bill: `dynos` of the class for the platform's month at
@@ -206,15 +143,18 @@ fn plan_servers(cfg: &PlanConfig, workers: u32, service: &ServiceDist) -> Result
         service_value: svc,
         min_dynos_for_rate: min,
         outcome: PlanOutcome::ServiceTooSlow { service_value: svc },
+        range: None,
         evaluations: 0,
     };
     if !cfg.slo.holds(svc) {
         return Ok(plan);
     }
     let mut evals = 0;
-    plan.outcome = search_dynos(
+    plan.outcome = search_near(
         cfg,
         min,
+        min,
+        1,
         |n| {
             let sim = EventConfig {
                 dynos: n,
@@ -244,7 +184,15 @@ fn plan_cpu(
     let counts: Vec<u32> = match workers {
         Workers::Fixed(0) => return Err(SimError::ZeroWorkers),
         Workers::Fixed(w) => vec![w],
-        Workers::Search { max } => (1..=max.max(1)).collect(),
+        Workers::Search { max, measured_at } => {
+            let cap = measured_at.map_or(max, |m| max.min(m.max(c.cores.ceil().max(1.0) as u32)));
+            (1..=cap.max(1)).collect()
+        }
+    };
+    let sim = |n: u32, w: u32| EventConfig {
+        dynos: n,
+        workers: w,
+        ..cfg.sim.clone()
     };
     let mut best: Option<ScenarioPlan> = None;
     let mut evals = 0;
@@ -259,6 +207,7 @@ fn plan_cpu(
             service_value: svc,
             min_dynos_for_rate: min,
             outcome: PlanOutcome::ServiceTooSlow { service_value: svc },
+            range: None,
             evaluations: 0,
         };
         if !cfg.slo.holds(svc) {
@@ -271,18 +220,14 @@ fn plan_cpu(
         {
             continue;
         }
+        let start = analytic_dynos(cfg, w, c, demand, min);
         let mut e = 0;
-        plan.outcome = search_dynos(
+        plan.outcome = search_near(
             cfg,
             min,
-            |n| {
-                let sim = EventConfig {
-                    dynos: n,
-                    workers: w,
-                    ..cfg.sim.clone()
-                };
-                cpu::run_point(&sim, c, cfg.policy, demand, Load::Rate(cfg.rate))
-            },
+            start,
+            1,
+            |n| cpu::run_point(&sim(n, w), c, cfg.policy, demand, Load::Rate(cfg.rate)),
             &mut e,
         )?;
         evals += e;
@@ -299,6 +244,25 @@ fn plan_cpu(
         }
     }
     let mut p = best.expect("at least one worker count is tried");
+    // The range over resamples of measured pairs; the plan is at its upper end.
+    if let (DemandDist::Pairs(pairs), PlanOutcome::Meets { dynos, .. }) = (demand, &p.outcome)
+        && pairs.len() >= 2
+    {
+        let (w, point) = (p.workers, *dynos);
+        // The point search's own streams: its run_point keys them by utilization.
+        let cap = dyno_capacity(w, c, demand);
+        let key = |n: u32| 100.0 * cfg.rate / (cap * f64::from(n));
+        let (range, e) = bootstrap(cfg, w, c, pairs, point, key)?;
+        evals += e;
+        if let Some(high) = range.high
+            && high > point
+        {
+            let at = eval_keyed(&sim(high, w), c, cfg.policy, demand, cfg.rate, key(high))?;
+            evals += 1;
+            p.outcome = meets(&cfg.slo, high, &at);
+        }
+        p.range = Some(range);
+    }
     p.evaluations = evals;
     Ok(p)
 }
@@ -365,8 +329,8 @@ pub fn cheapest(plans: &[ClassPlan]) -> Option<usize> {
 }
 
 /// The CPU situations of a class's CPU model: a shared class at its floor (a busy host) and
-/// at its burst cap (an idle host); a burst-balance class drained (its baseline) and with
-/// balance left; a dedicated or quota class at its cores.
+/// at its burst cap (an idle host); a burst-balance class with its balance simulated under
+/// a sustainable load; a dedicated or quota class at its cores.
 pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
     use crate::class::CpuModel;
     match *model {
@@ -392,22 +356,26 @@ pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
             label: "quota".into(),
             cpu: Cpu::quota(cores),
         }],
-        // Sustained traffic above the baseline drains any balance: plan at the baseline,
-        // and show what a full balance buys while it lasts.
+        // The balance simulated over time, from a new machine's balance: a size is tried
+        // only when the rate's CPU fits under the dynos' baselines (sustainable: the
+        // balance refills faster than it drains on average), and then requests run at the
+        // burst while bunched arrivals have not spent the balance.
         CpuModel::Burst {
             baseline_cores,
             burst_cores,
-            ..
-        } => vec![
-            CpuScenario {
-                label: "drained (baseline)".into(),
-                cpu: Cpu::quota(baseline_cores),
-            },
-            CpuScenario {
-                label: "balance left (burst)".into(),
-                cpu: Cpu::quota(burst_cores),
-            },
-        ],
+            balance_s,
+            initial_balance_s,
+            refill,
+        } => vec![CpuScenario {
+            label: "balance (sustained)".into(),
+            cpu: Cpu::balance(crate::limit::burst::BurstSpec {
+                baseline_cores,
+                burst_cores,
+                capacity_s: balance_s,
+                refill,
+                start_s: initial_balance_s.unwrap_or(balance_s),
+            }),
+        }],
     }
 }
 

@@ -42,6 +42,10 @@ pub enum Workers {
     Search {
         /// The largest count tried.
         max: u32,
+        /// Cap the count at the dyno's cores unless the demand was measured at this many
+        /// concurrent requests or more (the model is optimistic for workers sharing a core
+        /// beyond what was measured); `None`: no cap (the user set the maximum).
+        measured_at: Option<u32>,
     },
 }
 
@@ -116,6 +120,21 @@ pub enum PlanOutcome {
     },
 }
 
+/// The dynos needed over bootstrap resamples of the measured (CPU, non-CPU) pairs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DynoRange {
+    /// 5th percentile of the resamples' answers (`u32::MAX`: never met).
+    pub low: u32,
+    /// 95th percentile; `None` when more than 5% of resamples cannot meet the SLO.
+    pub high: Option<u32>,
+    /// The answer on the pairs as measured.
+    pub point: u32,
+    /// Resamples drawn.
+    pub resamples: u32,
+    /// Resamples that could not meet the SLO within --max-dynos.
+    pub never: u32,
+}
+
 /// The plan of one class in one CPU situation.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ScenarioPlan {
@@ -131,8 +150,10 @@ pub struct ScenarioPlan {
     pub service_value: f64,
     /// Fewest dynos that can carry the rate at all.
     pub min_dynos_for_rate: u32,
-    /// The answer.
+    /// The answer (with a range: planned at its upper end).
     pub outcome: PlanOutcome,
+    /// The dynos needed over bootstrap resamples of the measured pairs (measured pairs only).
+    pub range: Option<DynoRange>,
     /// Simulations run to find it.
     pub evaluations: u32,
 }

@@ -1,5 +1,6 @@
-//! Service-time distributions (deterministic, exponential, lognormal, empirical from a
-//! measured histogram) and the parametric `--service` syntax. Times are in seconds here;
+//! Service-time distributions (deterministic, exponential, lognormal, the heavy-tailed
+//! Weibull and Pareto, empirical from a measured histogram or a list of values) and the
+//! parametric `--service` syntax. Times are in seconds here;
 //! histograms are in microseconds. Loading measured ones from disk is `report::service`.
 
 use hdrhistogram::Histogram;
@@ -20,8 +21,39 @@ pub enum ServiceDist {
         /// Standard deviation of ln(service time).
         sigma: f64,
     },
-    /// Drawn from a measured histogram.
+    /// Weibull with this mean and `shape` k (k < 1: heavier-tailed than exponential; the
+    /// fits of published web service times have k well below 1).
+    Weibull {
+        /// Mean (seconds).
+        mean: f64,
+        /// Shape k.
+        shape: f64,
+    },
+    /// Pareto (type I) with this mean and tail index `alpha` > 1: P(S > t) = (xm / t)^alpha
+    /// above the scale xm = mean (alpha − 1) / alpha.
+    Pareto {
+        /// Mean (seconds).
+        mean: f64,
+        /// Tail index alpha (> 1 for a finite mean; ≤ 2 has infinite variance).
+        alpha: f64,
+    },
+    /// Drawn from a measured histogram or a file of values.
     Empirical(Empirical),
+}
+
+/// Gamma(x) for x > 0.
+fn gamma(x: f64) -> f64 {
+    statrs::function::gamma::gamma(x)
+}
+
+/// The Weibull scale of a mean and shape: mean / Γ(1 + 1/k).
+fn weibull_scale(mean: f64, shape: f64) -> f64 {
+    mean / gamma(1.0 + 1.0 / shape)
+}
+
+/// The Pareto scale (its minimum) of a mean and tail index.
+fn pareto_scale(mean: f64, alpha: f64) -> f64 {
+    mean * (alpha - 1.0) / alpha
 }
 
 impl ServiceDist {
@@ -29,7 +61,9 @@ impl ServiceDist {
     pub fn mean(&self) -> f64 {
         match self {
             ServiceDist::Deterministic(s) | ServiceDist::Exponential(s) => *s,
-            ServiceDist::LogNormal { mean, .. } => *mean,
+            ServiceDist::LogNormal { mean, .. }
+            | ServiceDist::Weibull { mean, .. }
+            | ServiceDist::Pareto { mean, .. } => *mean,
             ServiceDist::Empirical(e) => e.mean,
         }
     }
@@ -43,6 +77,10 @@ impl ServiceDist {
                 let mu = mean.ln() - sigma * sigma / 2.0;
                 (mu + sigma * probit(q)).exp()
             }
+            ServiceDist::Weibull { mean, shape } => {
+                weibull_scale(*mean, *shape) * (-(1.0 - q).ln()).powf(1.0 / shape)
+            }
+            ServiceDist::Pareto { mean, alpha } => pareto_scale(*mean, *alpha) * (1.0 - q).powf(-1.0 / alpha),
             ServiceDist::Empirical(e) => e.quantile(q),
         }
     }
@@ -51,7 +89,10 @@ impl ServiceDist {
     pub fn max(&self) -> f64 {
         match self {
             ServiceDist::Deterministic(s) => *s,
-            ServiceDist::Exponential(_) | ServiceDist::LogNormal { .. } => f64::INFINITY,
+            ServiceDist::Exponential(_)
+            | ServiceDist::LogNormal { .. }
+            | ServiceDist::Weibull { .. }
+            | ServiceDist::Pareto { .. } => f64::INFINITY,
             ServiceDist::Empirical(e) => e.values.last().copied().unwrap_or(0.0),
         }
     }
@@ -64,6 +105,13 @@ impl ServiceDist {
             ServiceDist::LogNormal { mean, sigma } => {
                 let mu = mean.ln() - sigma * sigma / 2.0;
                 1.0 - normal_cdf((t.ln() - mu) / sigma)
+            }
+            ServiceDist::Weibull { mean, shape } => {
+                (-(t.max(0.0) / weibull_scale(*mean, *shape)).powf(*shape)).exp()
+            }
+            ServiceDist::Pareto { mean, alpha } => {
+                let xm = pareto_scale(*mean, *alpha);
+                if t < xm { 1.0 } else { (xm / t).powf(*alpha) }
             }
             ServiceDist::Empirical(e) => e.share_above(t),
         }
@@ -82,6 +130,16 @@ impl ServiceDist {
                 let z: f64 = rng.sample(StandardNormal);
                 (mean.ln() - sigma * sigma / 2.0 + sigma * z).exp()
             }
+            // Inversion: -ln U is Exp(1), so scale × E^(1/k) is Weibull and
+            // xm × exp(E / alpha) = xm × U^(-1/alpha) is Pareto.
+            ServiceDist::Weibull { mean, shape } => {
+                let e: f64 = rng.sample(Exp1);
+                weibull_scale(*mean, *shape) * e.powf(1.0 / shape)
+            }
+            ServiceDist::Pareto { mean, alpha } => {
+                let e: f64 = rng.sample(Exp1);
+                pareto_scale(*mean, *alpha) * (e / alpha).exp()
+            }
             ServiceDist::Empirical(e) => e.sample(rng),
         }
     }
@@ -92,6 +150,8 @@ impl ServiceDist {
             ServiceDist::Deterministic(_) => "deterministic".to_string(),
             ServiceDist::Exponential(_) => "exponential".to_string(),
             ServiceDist::LogNormal { sigma, .. } => format!("lognormal (sigma {sigma})"),
+            ServiceDist::Weibull { shape, .. } => format!("weibull (shape {shape})"),
+            ServiceDist::Pareto { alpha, .. } => format!("pareto (alpha {alpha})"),
             ServiceDist::Empirical(e) => format!("empirical ({} samples)", e.total),
         };
         format!(
@@ -172,6 +232,11 @@ impl Empirical {
             total,
             mean: sum / total as f64,
         })
+    }
+
+    /// From values in seconds, each counted once; `None` when there are none.
+    pub fn from_values(values: &[f64]) -> Option<Empirical> {
+        Empirical::from_pairs(values.iter().map(|&v| (v, 1)).collect())
     }
 
     /// How many measurements it holds.
@@ -274,32 +339,59 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The shape parameter after `KIND:MEAN:`, a number in `range` (`what` names it).
+fn parse_shape(
+    kind: &str,
+    what: &str,
+    s: Option<&str>,
+    default: Option<f64>,
+    ok: (f64, f64),
+) -> Result<f64, String> {
+    let v = match (s, default) {
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(format!(
+                "{kind} needs its {what}: write {kind}:MEAN:{}",
+                what.to_uppercase()
+            ));
+        }
+        (Some(s), _) => s.trim().parse::<f64>().map_err(|_| {
+            format!(
+                "{what} '{s}' is not a number; write {kind}:MEAN:{}",
+                what.to_uppercase()
+            )
+        })?,
+    };
+    if !(v > ok.0 && v <= ok.1) {
+        return Err(format!("{kind} {what} must be in ({}, {}] (got {v})", ok.0, ok.1));
+    }
+    Ok(v)
+}
+
 /// Parses a parametric spec: `deterministic:100ms`, `exponential:100ms` (mean),
-/// `lognormal:100ms` or `lognormal:100ms:1.2` (mean and sigma, default 1). `None` when `spec`
-/// is not of that form (then it names a file); `Some(Err(reason))` when it is but is wrong.
+/// `lognormal:100ms` or `lognormal:100ms:1.2` (mean and sigma, default 1),
+/// `weibull:300ms:0.5` (mean and shape), `pareto:300ms:1.5` (mean and tail index > 1).
+/// `None` when `spec` is not of that form (then it names a file); `Some(Err(reason))` when
+/// it is but is wrong.
 pub fn parse_parametric(spec: &str) -> Option<Result<ServiceDist, String>> {
     let (kind, rest) = spec.split_once(':')?;
     let kind = kind.trim().to_ascii_lowercase();
     let dist = match kind.as_str() {
         "deterministic" | "det" | "const" | "constant" => parse_secs(rest).map(ServiceDist::Deterministic),
         "exponential" | "exp" => parse_secs(rest).map(ServiceDist::Exponential),
-        "lognormal" => {
-            let (m, sigma) = match rest.split_once(':') {
+        "lognormal" | "weibull" | "pareto" => {
+            let (m, shape) = match rest.split_once(':') {
                 Some((m, s)) => (m, Some(s)),
                 None => (rest, None),
             };
-            parse_secs(m).and_then(|mean| {
-                let sigma = match sigma {
-                    None => 1.0,
-                    Some(s) => s
-                        .trim()
-                        .parse::<f64>()
-                        .map_err(|_| format!("sigma '{s}' is not a number; write lognormal:MEAN:SIGMA"))?,
-                };
-                if !(sigma > 0.0 && sigma <= 5.0) {
-                    return Err(format!("sigma must be in (0, 5] (got {sigma})"));
-                }
-                Ok(ServiceDist::LogNormal { mean, sigma })
+            parse_secs(m).and_then(|mean| match kind.as_str() {
+                "lognormal" => parse_shape("lognormal", "sigma", shape, Some(1.0), (0.0, 5.0))
+                    .map(|sigma| ServiceDist::LogNormal { mean, sigma }),
+                // Below shape 0.1 the tail is so heavy that no simulation length estimates it.
+                "weibull" => parse_shape("weibull", "shape", shape, None, (0.1, 10.0))
+                    .map(|shape| ServiceDist::Weibull { mean, shape }),
+                _ => parse_shape("pareto", "alpha", shape, None, (1.0, 100.0))
+                    .map(|alpha| ServiceDist::Pareto { mean, alpha }),
             })
         }
         _ => return None,
@@ -308,47 +400,5 @@ pub fn parse_parametric(spec: &str) -> Option<Result<ServiceDist, String>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn empirical_sampling_matches_weights() {
-        let e = Empirical::from_pairs(vec![(0.001, 1), (0.002, 3), (0.010, 6)]).unwrap();
-        assert!((e.mean - (0.001 + 0.006 + 0.060) / 10.0).abs() < 1e-12);
-        assert_eq!(e.quantile(0.1), 0.001);
-        assert_eq!(e.quantile(0.11), 0.002);
-        assert_eq!(e.quantile(0.99), 0.010);
-        assert!((e.share_above(0.002) - 0.6).abs() < 1e-12);
-        let mut rng = crate::simulate::SimRng::seed_from_u64(3);
-        let mut c = [0u32; 3];
-        for _ in 0..100_000 {
-            let v = e.sample(&mut rng);
-            c[if v < 0.0015 {
-                0
-            } else if v < 0.005 {
-                1
-            } else {
-                2
-            }] += 1;
-        }
-        assert!((c[0] as f64 / 1e5 - 0.1).abs() < 0.005, "{c:?}");
-        assert!((c[2] as f64 / 1e5 - 0.6).abs() < 0.005, "{c:?}");
-        assert!(Empirical::from_pairs(vec![(0.1, 0)]).is_none());
-    }
-
-    #[test]
-    fn parametric_specs() {
-        let d = parse_parametric("exponential:100ms").unwrap().unwrap();
-        assert!((d.mean() - 0.1).abs() < 1e-12);
-        assert!((d.quantile(0.5) - 0.1 * 2f64.ln()).abs() < 1e-12);
-        let l = parse_parametric("lognormal:100ms:0.5").unwrap().unwrap();
-        assert!((l.mean() - 0.1).abs() < 1e-12);
-        // The median of a lognormal is exp(mu).
-        assert!((l.quantile(0.5) - (0.1f64.ln() - 0.125).exp()).abs() < 1e-9);
-        assert!((l.share_above(l.quantile(0.9)) - 0.1).abs() < 1e-6);
-        assert!(parse_parametric("deterministic:fast").unwrap().is_err());
-        assert!(parse_parametric("results/x/y").is_none());
-        assert!((probit(0.975) - 1.959_963_985).abs() < 1e-8);
-    }
-}
+#[path = "service_tests.rs"]
+mod tests;
