@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -51,6 +51,60 @@ pub struct Target {
     pub base_path: String,
     /// Sent as `Authorization: Bearer …` with every call, when set.
     pub token: Option<Token>,
+    /// How measured calls are made (method, headers, body); health and stats checks are
+    /// plain GETs.
+    pub call: CallShape,
+}
+
+/// The shape of a measured call: `--method`, `--header`, `--body @FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallShape {
+    /// HTTP method (GET by default).
+    pub method: hyper::Method,
+    /// Extra request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The request body (empty for none).
+    pub body: Bytes,
+}
+
+impl Default for CallShape {
+    fn default() -> Self {
+        CallShape {
+            method: hyper::Method::GET,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+}
+
+impl CallShape {
+    /// Checks `--method`, `--header NAME: VALUE` and the body's bytes into a call shape.
+    pub fn parse(method: &str, headers: &[String], body: Option<Bytes>) -> Result<CallShape, String> {
+        let m = hyper::Method::from_bytes(method.trim().to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("--method '{method}' is not an HTTP method (GET, POST, PUT, PATCH, DELETE…)"))?;
+        let mut hs = Vec::new();
+        for h in headers {
+            let (n, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("--header '{h}' must be NAME: VALUE, e.g. 'Content-Type: application/json'"))?;
+            let (n, v) = (n.trim(), v.trim());
+            hyper::header::HeaderName::from_bytes(n.as_bytes())
+                .map_err(|_| format!("--header '{h}': '{n}' is not a valid header name"))?;
+            hyper::header::HeaderValue::from_str(v)
+                .map_err(|_| format!("--header '{h}': the value is not a valid header value"))?;
+            hs.push((n.to_string(), v.to_string()));
+        }
+        Ok(CallShape {
+            method: m,
+            headers: hs,
+            body: body.unwrap_or_default(),
+        })
+    }
+
+    /// Whether this is the plain GET with no extra headers or body.
+    pub fn is_plain(&self) -> bool {
+        *self == CallShape::default()
+    }
 }
 
 impl Target {
@@ -82,6 +136,7 @@ impl Target {
             host,
             base_path: uri.path().trim_end_matches('/').to_string(),
             token: None,
+            call: CallShape::default(),
         })
     }
 
@@ -93,7 +148,14 @@ impl Target {
             port: addr.port(),
             base_path: String::new(),
             token: None,
+            call: CallShape::default(),
         }
+    }
+
+    /// The same target, making measured calls as `call` says.
+    pub fn with_call(mut self, call: CallShape) -> Target {
+        self.call = call;
+        self
     }
 
     /// The same target, calling with `token`.
@@ -102,9 +164,22 @@ impl Target {
         self
     }
 
-    /// A GET request for `path` under the target's prefix, with its Host (and token).
-    fn request(&self, authority: &str, path: &str) -> Result<Request<Empty<Bytes>>, hyper::http::Error> {
-        let mut req = Request::get(format!("{}{path}", self.base_path))
+    /// A request for `path` under the target's prefix, with its Host (and token): a plain
+    /// GET, or with `shaped` the measured call's method, headers and body.
+    fn request(
+        &self,
+        authority: &str,
+        path: &str,
+        shaped: bool,
+    ) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+        let method = if shaped {
+            self.call.method.clone()
+        } else {
+            hyper::Method::GET
+        };
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base_path))
             .header(hyper::header::HOST, authority)
             .header(
                 hyper::header::USER_AGENT,
@@ -113,7 +188,13 @@ impl Target {
         if let Some(t) = &self.token {
             req = req.header(hyper::header::AUTHORIZATION, t.header());
         }
-        req.body(Empty::<Bytes>::new())
+        if !shaped {
+            return req.body(Full::new(Bytes::new()));
+        }
+        for (n, v) in &self.call.headers {
+            req = req.header(n.as_str(), v.as_str());
+        }
+        req.body(Full::new(self.call.body.clone()))
     }
 
     /// The `Host` header value.
@@ -176,7 +257,7 @@ pub struct CallOutcome {
 pub struct Caller {
     target: Arc<Target>,
     tls: Option<Arc<rustls::ClientConfig>>,
-    conn: Option<SendRequest<Empty<Bytes>>>,
+    conn: Option<SendRequest<Full<Bytes>>>,
     authority: String,
 }
 
@@ -192,7 +273,7 @@ impl Caller {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, ErrorKind> {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ErrorKind> {
         let tcp = TcpStream::connect((self.target.host.as_str(), self.target.port))
             .await
             .map_err(|_| ErrorKind::Connect)?;
@@ -225,6 +306,15 @@ impl Caller {
     /// `GET path` with a deadline covering connect, request and body. Any failure drops the
     /// connection so the next call starts clean.
     pub async fn get(&mut self, path: &str, timeout: Duration) -> CallOutcome {
+        self.send(path, timeout, false).await
+    }
+
+    /// A measured call of `path`, shaped as the target's [`CallShape`] says.
+    pub async fn call(&mut self, path: &str, timeout: Duration) -> CallOutcome {
+        self.send(path, timeout, true).await
+    }
+
+    async fn send(&mut self, path: &str, timeout: Duration, shaped: bool) -> CallOutcome {
         let mut out = CallOutcome {
             status: None,
             error: None,
@@ -233,7 +323,7 @@ impl Caller {
             bytes: 0,
             reconnects: 0,
         };
-        let result = tokio::time::timeout(timeout, self.get_inner(path, &mut out)).await;
+        let result = tokio::time::timeout(timeout, self.get_inner(path, shaped, &mut out)).await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(kind)) => {
@@ -263,7 +353,7 @@ impl Caller {
             }
             let sender = self.conn.as_mut()?;
             sender.ready().await.ok()?;
-            let req = self.target.request(&self.authority, path).ok()?;
+            let req = self.target.request(&self.authority, path, false).ok()?;
             let resp = sender.send_request(req).await.ok()?;
             if resp.status() != 200 {
                 return None;
@@ -273,7 +363,7 @@ impl Caller {
         tokio::time::timeout(timeout, fut).await.ok().flatten()
     }
 
-    async fn get_inner(&mut self, path: &str, out: &mut CallOutcome) -> Result<(), ErrorKind> {
+    async fn get_inner(&mut self, path: &str, shaped: bool, out: &mut CallOutcome) -> Result<(), ErrorKind> {
         let mut attempt = 0;
         let resp = loop {
             attempt += 1;
@@ -293,7 +383,7 @@ impl Caller {
             let sender = self.conn.as_mut().expect("connected above");
             let req = self
                 .target
-                .request(&self.authority, path)
+                .request(&self.authority, path, shaped)
                 .map_err(|_| ErrorKind::Http)?;
             match sender.send_request(req).await {
                 Ok(r) => break r,
@@ -320,7 +410,7 @@ impl Caller {
             .map_err(|_| ErrorKind::Http)?
             .to_bytes();
         out.bytes = body.len() as u64;
-        if status != 200 {
+        if !(200..300).contains(&status) {
             return Err(ErrorKind::Status);
         }
         // Anything serving /work may answer; timings are used when the body carries them.

@@ -19,10 +19,10 @@ mod plan;
 pub mod router;
 mod run;
 
-pub use client::{Target, Token};
+pub use client::{CallShape, Target, Token};
 pub use load::LoadModel;
 pub use observer::{Observer, Silent};
-pub use plan::{CapacitySpec, FormationSpec, RunError, RunPlan};
+pub use plan::{AppSpec, CapacitySpec, FormationSpec, RunError, RunPlan};
 pub use run::run;
 
 pub use crate::record::Arrivals;
