@@ -11,6 +11,7 @@ mod cgroup2;
 pub mod cgroupfs;
 mod detect;
 mod dutycycle;
+pub mod group;
 pub mod neighbours;
 mod none;
 pub mod placement;
