@@ -3,6 +3,7 @@
 //! observations, and return plain result data. Nothing here prints; an [`Observer`] gets
 //! progress events and the report after each class (the command layer saves and shows it).
 
+mod app;
 mod begin;
 mod capacity;
 pub mod client;

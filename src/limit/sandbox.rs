@@ -234,8 +234,12 @@ impl Sandbox {
         if let Ok(Some(st)) = child.try_wait() {
             return Some(st);
         }
+        // The server leads its own process group: SIGTERM reaches every process of it at
+        // once (forked workers too), as the platform's dyno manager does.
         let pid = Pid::from_raw(child.id() as i32);
-        let _ = kill(pid, Signal::SIGCONT);
+        let group = Pid::from_raw(-(child.id() as i32));
+        let _ = kill(group, Signal::SIGCONT);
+        let _ = kill(group, Signal::SIGTERM);
         let _ = kill(pid, Signal::SIGTERM);
         let t = Instant::now();
         while t.elapsed() < grace {
