@@ -7,6 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::plan::AppSpec;
+use crate::limit::{Sandbox, group};
+use crate::record::LimiterKind;
+use crate::record::group::GroupReading;
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub(crate) fn free_port() -> std::io::Result<u16> {
@@ -83,6 +86,37 @@ pub(crate) fn not_ready(
         ),
     }
 }
+
+/// One reading of the server's whole group: the sandbox's counters, the run delay of its
+/// threads, its CPU pressure (v2) and how many processes it has.
+pub(crate) fn read_group(sb: &mut Sandbox, t_s: f64, ok: u64) -> GroupReading {
+    let counters = sb.counters();
+    let members = sb.members();
+    let pressure = sb.group_dir().and_then(group::cpu_pressure);
+    GroupReading {
+        t_s,
+        ok,
+        counters,
+        run_delay_us: group::run_delay_ns(&members).map(|ns| ns / 1000),
+        pressure_some_us: pressure.map(|p| p.some_us),
+        pressure_full_us: pressure.filter(|p| p.full_us > 0).map(|p| p.full_us),
+        processes: members.len(),
+    }
+}
+
+/// Where the group's figures come from, for the report.
+pub(crate) fn group_source(sb: &Sandbox, kind: LimiterKind) -> String {
+    match (kind, sb.group_dir()) {
+        (LimiterKind::Cgroup2, Some(d)) => format!("cgroup v2 group {} (cpu.stat, cpu.pressure, memory.peak)", d.display()),
+        (LimiterKind::Cgroup1, Some(d)) => format!("cgroup v1 group {} (cpuacct.usage, cpu.stat, memory.max_usage_in_bytes)", d.display()),
+        _ => format!("the server's process group ({} limiter: its processes' CPU clocks and RSS)", kind.name()),
+    }
+}
+
+/// Seconds between group readings during the measured calls, and the window of the series.
+pub(crate) const GROUP_READ_S: f64 = 0.1;
+/// The window of the per-window series, seconds.
+pub(crate) const GROUP_WINDOW_S: f64 = 1.0;
 
 #[cfg(test)]
 mod tests {
