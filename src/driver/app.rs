@@ -25,15 +25,10 @@ pub(crate) fn app_addr(port: u16) -> SocketAddr {
 /// memory as `DYNO_RAM` / `MEMORY_AVAILABLE` (MB), run in the app's directory.
 pub(crate) fn app_command(app: &AppSpec, port: u16, workers: u32, memory_mb: u64) -> Command {
     let mut cmd = Command::new("sh");
-    // A simple command is exec'd (the shell becomes the server); a compound one runs under
-    // the shell. Either way SIGTERM goes to the whole process group, as the platform does.
-    let line = if app.command.contains(['&', ';', '|', '\n', '(']) {
-        app.command.clone()
-    } else {
-        format!("exec {}", app.command)
-    };
+    // SIGTERM goes to the whole process group (as the platform does), so the shell need
+    // not exec the server.
     cmd.arg("-c")
-        .arg(line)
+        .arg(&app.command)
         .env("PORT", port.to_string())
         .env("WEB_CONCURRENCY", workers.to_string())
         .env("DYNO_RAM", memory_mb.to_string())
