@@ -83,7 +83,10 @@ fn run_app(limiter: &str, out: &Path, label: &str, extra: &[&str]) -> (Output, V
     args.extend_from_slice(extra);
     let o = dynobench(&mark, &args).output().unwrap();
     let left = marked(&mark);
-    assert!(left.is_empty(), "{limiter}: processes left after the run: {left:?}");
+    assert!(
+        left.is_empty(),
+        "{limiter}: processes left after the run: {left:?}"
+    );
     let report: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
     (o, report)
@@ -99,7 +102,12 @@ fn class<'a>(r: &'a Value, name: &str) -> &'a Value {
 }
 
 fn run_dir(out: &Path) -> PathBuf {
-    std::fs::read_dir(out).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap()
+    std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .unwrap()
 }
 
 /// Checks what a run of the example app must report for both classes.
@@ -108,20 +116,35 @@ fn check_figures(limiter: &str, r: &Value) {
     for name in ["standard-1x", "performance-m"] {
         let c = class(r, name);
         assert_eq!(c["status"], "ok", "{limiter} {name}: {}", c["failure"]);
-        let per_req = c["cpu_per_request_us"].as_f64().expect("CPU per request from the group");
+        let per_req = c["cpu_per_request_us"]
+            .as_f64()
+            .expect("CPU per request from the group");
         assert!(per_req > 0.0, "{limiter} {name}: {per_req}");
         let g = &c["group"];
-        assert!(g["processes"].as_u64().unwrap() >= 3, "master + 2 workers at least: {g}");
+        assert!(
+            g["processes"].as_u64().unwrap() >= 3,
+            "master + 2 workers at least: {g}"
+        );
         assert!(!g["windows"].as_array().unwrap().is_empty(), "{g}");
-        assert!(g["memory_peak_bytes"].as_u64().unwrap_or(0) > 0, "{limiter} {name}: memory peak {g}");
+        assert!(
+            g["memory_peak_bytes"].as_u64().unwrap_or(0) > 0,
+            "{limiter} {name}: memory peak {g}"
+        );
         assert!(c["latency"]["p50_us"].as_u64().is_some() || c["latency"]["percentiles"].is_array());
-        assert!(c["cost"]["usd_per_million_requests"].as_f64().is_some(), "{limiter} {name}: $/M {}", c["cost"]);
+        assert!(
+            c["cost"]["usd_per_million_requests"].as_f64().is_some(),
+            "{limiter} {name}: $/M {}",
+            c["cost"]
+        );
         assert!(c["server_cpu"].is_object() && !c["demand"]["cpu_us"].as_array().unwrap().is_empty());
         cpu.push(per_req);
     }
     // The same app does the same work under both classes: its CPU per request is alike
     // (within a factor of 3), whatever this machine's speed.
-    assert!(cpu[0] / cpu[1] < 3.0 && cpu[1] / cpu[0] < 3.0, "{limiter}: CPU per request {cpu:?}");
+    assert!(
+        cpu[0] / cpu[1] < 3.0 && cpu[1] / cpu[0] < 3.0,
+        "{limiter}: CPU per request {cpu:?}"
+    );
 }
 
 #[test]
@@ -147,10 +170,21 @@ fn example_app_under_two_classes_then_plan_and_compare() {
             let (_, r) = run_app("cgroup1", &out, "v1", &busy);
             check_figures("cgroup1", &r);
             let k = &class(&r, "standard-1x")["kernel"];
-            assert!(k["nr_throttled"].as_u64().unwrap() > 0, "cgroup v1 throttling: {k}");
+            assert!(
+                k["nr_throttled"].as_u64().unwrap() > 0,
+                "cgroup v1 throttling: {k}"
+            );
             assert!(k["throttled_us"].as_u64().unwrap() > 0, "{k}");
-            let windows = class(&r, "standard-1x")["group"]["windows"].as_array().unwrap().clone();
-            assert!(windows.iter().any(|w| w["nr_throttled"].as_u64().unwrap_or(0) > 0), "{windows:?}");
+            let windows = class(&r, "standard-1x")["group"]["windows"]
+                .as_array()
+                .unwrap()
+                .clone();
+            assert!(
+                windows
+                    .iter()
+                    .any(|w| w["nr_throttled"].as_u64().unwrap_or(0) > 0),
+                "{windows:?}"
+            );
             runs.push(run_dir(&out));
         }
         Err(why) => eprintln!("skipping the cgroup v1 part: {why}"),
@@ -160,7 +194,10 @@ fn example_app_under_two_classes_then_plan_and_compare() {
     let (_, r) = run_app("dutycycle", &out, "dc", &busy);
     check_figures("dutycycle", &r);
     let k = &class(&r, "standard-1x")["kernel"];
-    assert!(k["stopped_us"].as_u64().unwrap_or(0) > 0, "dutycycle held the group: {k}");
+    assert!(
+        k["stopped_us"].as_u64().unwrap_or(0) > 0,
+        "dutycycle held the group: {k}"
+    );
     runs.push(run_dir(&out));
     let (a, b) = (&runs[0], runs.last().unwrap());
 
@@ -170,17 +207,32 @@ fn example_app_under_two_classes_then_plan_and_compare() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "plan: {text}{}", String::from_utf8_lossy(&o.stderr));
-    assert!(text.contains("standard-1x") && text.contains("performance-m"), "{text}");
+    assert!(
+        o.status.success(),
+        "plan: {text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("standard-1x") && text.contains("performance-m"),
+        "{text}"
+    );
 
-    let o = Command::new(common::bin()).arg("compare").arg(a).arg(b).output().unwrap();
+    let o = Command::new(common::bin())
+        .arg("compare")
+        .arg(a)
+        .arg(b)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         matches!(o.status.code(), Some(0 | 1)),
         "compare: {text}{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(text.contains("standard-1x") && text.contains("performance-m"), "{text}");
+    assert!(
+        text.contains("standard-1x") && text.contains("performance-m"),
+        "{text}"
+    );
 }
 
 /// Ctrl-C while the forking app is measured: dynobench stops, keeps what it measured, and
@@ -221,11 +273,17 @@ fn interrupt_leaves_no_process() {
         .unwrap();
         // Wait for the master and its two workers (python3 processes) to run.
         loop {
-            let pythons = marked(&mark).into_iter().filter(|(_, c)| c.contains("app.py")).count();
+            let pythons = marked(&mark)
+                .into_iter()
+                .filter(|(_, c)| c.contains("app.py"))
+                .count();
             if pythons >= 3 {
                 break;
             }
-            assert!(child.try_wait().unwrap().is_none(), "{limiter}: dynobench ended before the app ran");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{limiter}: dynobench ended before the app ran"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -236,10 +294,18 @@ fn interrupt_leaves_no_process() {
         .unwrap();
         let o = child.wait_with_output().unwrap();
         let left = marked(&mark);
-        assert!(left.is_empty(), "{limiter}: processes left after Ctrl-C: {left:?}");
+        assert!(
+            left.is_empty(),
+            "{limiter}: processes left after Ctrl-C: {left:?}"
+        );
         let run = std::fs::read_to_string(run_dir(tmp.path()).join("run.json")).unwrap();
         let r: Value = serde_json::from_str(&run).unwrap();
-        assert_eq!(r["interrupted"], true, "{limiter}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            r["interrupted"],
+            true,
+            "{limiter}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert_eq!(class(&r, "standard-1x")["status"], "interrupted");
     }
 }
@@ -283,7 +349,57 @@ fn servers_that_never_become_ready() {
             let c = class(&r, name);
             let f = c["failure"].as_str().unwrap_or_default();
             assert_eq!(c["status"], "failed", "{cmd}: {c}");
-            assert!(f.contains(name) && f.contains(cmd) && f.contains(expected), "{cmd}: {f}");
+            assert!(
+                f.contains(name) && f.contains(cmd) && f.contains(expected),
+                "{cmd}: {f}"
+            );
         }
     }
+}
+
+/// `--method`, `--header` and `--body @FILE`: the example's POST /transform route.
+#[test]
+fn posts_a_json_body() {
+    let mark = marker("post");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let body = format!("@{}", dir.join("orders.json").display());
+    let o = dynobench(
+        &mark,
+        &[
+            "run",
+            "--server",
+            "python3 app.py",
+            "--class",
+            "performance-m",
+            "--limiter",
+            "dutycycle",
+            "--calls",
+            "30",
+            "--method",
+            "POST",
+            "--path",
+            "/transform",
+            "--header",
+            "Content-Type: application/json",
+            "--body",
+            &body,
+            "--no-save",
+            "--json",
+        ],
+    )
+    .current_dir(&dir)
+    .output()
+    .unwrap();
+    assert!(marked(&mark).is_empty());
+    let r: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let c = class(&r, "performance-m");
+    assert_eq!(c["status"], "ok", "{c}");
+    assert_eq!(c["calls"]["ok"], 30, "{}", c["calls"]);
+    // The body's orders were transformed: the responses are larger than an error's.
+    assert!(
+        c["calls"]["response_bytes"].as_u64().unwrap() > 30 * 200,
+        "{}",
+        c["calls"]
+    );
 }

@@ -129,8 +129,16 @@ mod tests {
         let s = CallShape::parse("post", &["Content-Type: application/json".into()], None).unwrap();
         assert_eq!(s.method, hyper::Method::POST);
         assert_eq!(s.headers[0].1, "application/json");
-        assert!(CallShape::parse("GET", &["nocolon".into()], None).unwrap_err().contains("NAME: VALUE"));
-        assert!(CallShape::parse("G ET", &[], None).unwrap_err().contains("--method"));
+        assert!(
+            CallShape::parse("GET", &["nocolon".into()], None)
+                .unwrap_err()
+                .contains("NAME: VALUE")
+        );
+        assert!(
+            CallShape::parse("G ET", &[], None)
+                .unwrap_err()
+                .contains("--method")
+        );
         assert!(CallShape::parse("GET", &[], None).unwrap().is_plain());
     }
 }

@@ -102,9 +102,18 @@ pub(crate) fn read_group(sb: &mut Sandbox, t_s: f64, ok: u64) -> GroupReading {
 /// Where the group's figures come from, for the report.
 pub(crate) fn group_source(sb: &Sandbox, kind: LimiterKind) -> String {
     match (kind, sb.group_dir()) {
-        (LimiterKind::Cgroup2, Some(d)) => format!("cgroup v2 group {} (cpu.stat, cpu.pressure, memory.peak)", d.display()),
-        (LimiterKind::Cgroup1, Some(d)) => format!("cgroup v1 group {} (cpuacct.usage, cpu.stat, memory.max_usage_in_bytes)", d.display()),
-        _ => format!("the server's process group ({} limiter: its processes' CPU clocks and RSS)", kind.name()),
+        (LimiterKind::Cgroup2, Some(d)) => format!(
+            "cgroup v2 group {} (cpu.stat, cpu.pressure, memory.peak)",
+            d.display()
+        ),
+        (LimiterKind::Cgroup1, Some(d)) => format!(
+            "cgroup v1 group {} (cpuacct.usage, cpu.stat, memory.max_usage_in_bytes)",
+            d.display()
+        ),
+        _ => format!(
+            "the server's process group ({} limiter: its processes' CPU clocks and RSS)",
+            kind.name()
+        ),
     }
 }
 
@@ -129,12 +138,29 @@ mod tests {
     #[test]
     fn causes_name_class_command_and_port() {
         let t = Duration::from_secs(5);
-        let e = not_ready("standard-1x", &app(), 4000, Some("exited with code 3".into()), &[], t, "boom");
-        assert!(e.contains("standard-1x") && e.contains("python3 app.py") && e.contains("code 3"), "{e}");
+        let e = not_ready(
+            "standard-1x",
+            &app(),
+            4000,
+            Some("exited with code 3".into()),
+            &[],
+            t,
+            "boom",
+        );
+        assert!(
+            e.contains("standard-1x") && e.contains("python3 app.py") && e.contains("code 3"),
+            "{e}"
+        );
         let e = not_ready("standard-1x", &app(), 4000, None, &[8000], t, "");
-        assert!(e.contains("ignores $PORT") && e.contains("8000") && e.contains("4000"), "{e}");
+        assert!(
+            e.contains("ignores $PORT") && e.contains("8000") && e.contains("4000"),
+            "{e}"
+        );
         let e = not_ready("performance-m", &app(), 4000, None, &[], t, "");
-        assert!(e.contains("did not answer GET /") && e.contains("performance-m"), "{e}");
+        assert!(
+            e.contains("did not answer GET /") && e.contains("performance-m"),
+            "{e}"
+        );
         assert!(free_port().unwrap() > 0);
     }
 }

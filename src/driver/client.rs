@@ -80,13 +80,14 @@ impl Default for CallShape {
 impl CallShape {
     /// Checks `--method`, `--header NAME: VALUE` and the body's bytes into a call shape.
     pub fn parse(method: &str, headers: &[String], body: Option<Bytes>) -> Result<CallShape, String> {
-        let m = hyper::Method::from_bytes(method.trim().to_ascii_uppercase().as_bytes())
-            .map_err(|_| format!("--method '{method}' is not an HTTP method (GET, POST, PUT, PATCH, DELETE…)"))?;
+        let m = hyper::Method::from_bytes(method.trim().to_ascii_uppercase().as_bytes()).map_err(|_| {
+            format!("--method '{method}' is not an HTTP method (GET, POST, PUT, PATCH, DELETE…)")
+        })?;
         let mut hs = Vec::new();
         for h in headers {
-            let (n, v) = h
-                .split_once(':')
-                .ok_or_else(|| format!("--header '{h}' must be NAME: VALUE, e.g. 'Content-Type: application/json'"))?;
+            let (n, v) = h.split_once(':').ok_or_else(|| {
+                format!("--header '{h}' must be NAME: VALUE, e.g. 'Content-Type: application/json'")
+            })?;
             let (n, v) = (n.trim(), v.trim());
             hyper::header::HeaderName::from_bytes(n.as_bytes())
                 .map_err(|_| format!("--header '{h}': '{n}' is not a valid header name"))?;

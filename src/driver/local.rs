@@ -110,7 +110,10 @@ pub(crate) fn start_local(
             Ok(p) => Some(p),
             Err(e) => {
                 let (_, _) = sb.teardown();
-                return Err(fail(format!("could not find a free port for $PORT: {e}"), Some(limits)));
+                return Err(fail(
+                    format!("could not find a free port for $PORT: {e}"),
+                    Some(limits),
+                ));
             }
         },
         None => None,

@@ -264,7 +264,10 @@ pub(crate) fn run_phase(
     let mut result = ClassResult::from_recorder(rec, ctx);
     if let Some((s, k)) = sandbox.as_ref().filter(|_| read_group) {
         let source = super::app::group_source(s, *k);
-        apply_group(&mut result, group_figures(&readings, super::app::GROUP_WINDOW_S, source));
+        apply_group(
+            &mut result,
+            group_figures(&readings, super::app::GROUP_WINDOW_S, source),
+        );
     }
     result.burst = sandbox.as_ref().and_then(|(s, _)| s.burst_trace()).map(|mut t| {
         t.predict_drain();

@@ -272,7 +272,9 @@ impl Sandbox {
         self.neighbours.clear();
         let mut problems = Vec::new();
         if let Some(left) = self.survivors.as_ref().filter(|l| !l.is_empty()) {
-            problems.push(format!("server processes {left:?} were still alive after SIGKILL"));
+            problems.push(format!(
+                "server processes {left:?} were still alive after SIGKILL"
+            ));
         }
         problems.extend(self.backend.destroy());
         problems

@@ -191,6 +191,12 @@ pub fn apply_group(c: &mut ClassResult, g: GroupFigures) {
             });
         }
     }
+    if c.group.is_none() && c.cpu_per_request_us.is_some() {
+        c.warnings.push(format!(
+            "server figures from the sandbox ({}): CPU and CPU wait per request are per-window means (group usage / calls), not per call; queue time is unknown",
+            g.source
+        ));
+    }
     c.group = Some(g);
 }
 

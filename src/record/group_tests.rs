@@ -30,7 +30,11 @@ fn windows_and_per_request_figures() {
         .map(|i| {
             let t = i as f64 * 0.5;
             let ok = (t * 10.0) as u64;
-            let cpu = if t <= 2.0 { ok * 2000 } else { 40_000 + (ok - 20) * 4000 };
+            let cpu = if t <= 2.0 {
+                ok * 2000
+            } else {
+                40_000 + (ok - 20) * 4000
+            };
             reading(t, ok, cpu, i as u64)
         })
         .collect();
@@ -76,7 +80,9 @@ fn fills_downstream_fields_of_a_silent_server() {
     c.load.model = "closed".into();
     c.load.concurrency = 1;
     assert!(c.cpu_per_request_us.is_none() && c.server_cpu.is_none());
-    let rs: Vec<GroupReading> = (0..=4u32).map(|i| reading(f64::from(i), u64::from(i) * 10, u64::from(i) * 30_000, 0)).collect();
+    let rs: Vec<GroupReading> = (0..=4u32)
+        .map(|i| reading(f64::from(i), u64::from(i) * 10, u64::from(i) * 30_000, 0))
+        .collect();
     apply_group(&mut c, group_figures(&rs, 1.0, "test".into()));
     assert_eq!(c.cpu_per_request_us, Some(3000.0));
     assert_eq!(c.cpu_wait_per_request_us, Some(500.0));
@@ -86,8 +92,15 @@ fn fills_downstream_fields_of_a_silent_server() {
     assert_eq!(c.demand.cpu_us.len(), 40);
     // Not queued (1 caller, 2 workers): the rest of the 10 ms is non-CPU time.
     // (The latency's mean is its histogram's, within 0.1%.)
-    assert!((i64::from(c.demand.other_us[0]) - (10_000 - 3000 - 500)).abs() <= 20, "{:?}", c.demand.other_us[0]);
+    assert!(
+        (i64::from(c.demand.other_us[0]) - (10_000 - 3000 - 500)).abs() <= 20,
+        "{:?}",
+        c.demand.other_us[0]
+    );
     let b = c.breakdown.as_ref().unwrap();
-    assert!((b.cpu_ms - 3.0).abs() < 1e-9 && (b.other_ms - 6.5).abs() < 0.02, "{b:?}");
+    assert!(
+        (b.cpu_ms - 3.0).abs() < 1e-9 && (b.other_ms - 6.5).abs() < 0.02,
+        "{b:?}"
+    );
     assert!(c.group.is_some());
 }
