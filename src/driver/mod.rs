@@ -5,6 +5,7 @@
 
 mod app;
 mod begin;
+mod call;
 mod capacity;
 pub mod client;
 mod formation;
