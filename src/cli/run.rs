@@ -85,6 +85,27 @@ pub struct RunArgs {
     /// Path (and query) to call.
     #[arg(long, default_value = "/work")]
     pub path: String,
+    /// Your own server instead of `dynobench serve`: a shell command started in each class's
+    /// sandbox with $PORT (a free port it must listen on) and $WEB_CONCURRENCY (the class's
+    /// workers) set, e.g. 'bundle exec puma -p $PORT'.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["procfile", "url"])]
+    pub server: Option<String>,
+    /// Like --server, with the `web:` line of a Procfile (run from the Procfile's directory).
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    pub procfile: Option<PathBuf>,
+    /// With --server/--procfile: the path that must answer (any status below 500) before a
+    /// class is measured.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub health_path: String,
+    /// HTTP method of the measured calls.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// A request header of the measured calls, 'Name: value' (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
+    /// The body of the measured calls: @FILE (its bytes) or the text itself.
+    #[arg(long, value_name = "@FILE")]
+    pub body: Option<String>,
     /// Workload profile of /work: cpu, decrypt, io or mixed.
     #[arg(long, default_value = "cpu")]
     pub profile: String,

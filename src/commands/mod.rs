@@ -1,6 +1,7 @@
 //! The edges: one file per subcommand turns raw flags into a validated plan, reads and
 //! writes files, runs the work and prints. Nothing below `commands/` prints.
 
+mod app;
 mod calibrate;
 mod children;
 mod classes;

@@ -64,7 +64,10 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
     }
     let profile = Profile::new(&a.profile, Some(a.io_ms), Some(a.io_share))
         .map_err(|e| usage(anyhow!("--profile: {e}")))?;
+    let app = super::app::app_spec(a)?;
+    let call = super::app::call_shape(a)?;
     let path = match profile.query() {
+        _ if app.is_some() => a.path.clone(),
         q if q.is_empty() => a.path.clone(),
         q if a.path.contains('?') => format!("{}&{q}", a.path),
         q => format!("{}?{q}", a.path),
@@ -112,11 +115,19 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
                 )));
             }
             let t = Target::parse(u).map_err(|e| usage(anyhow!("--url: {e}")))?;
-            Some(t.with_token(a.token.as_deref().and_then(crate::driver::Token::new)))
+            Some(
+                t.with_token(a.token.as_deref().and_then(crate::driver::Token::new))
+                    .with_call(call.clone()),
+            )
         }
         None => None,
     };
     let workload = match &target {
+        None if let Some(app) = &app => WorkloadFacts {
+            payload: format!("your app ({}): {}", app.source, app.command),
+            payload_bytes: call.body.len() as u64,
+            profile: format!("{} {}", call.method, a.path),
+        },
         Some(t) => WorkloadFacts {
             payload: format!("remote: {}", t.url()),
             payload_bytes: 0,
@@ -132,7 +143,9 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         }
     };
     let label = a.label.clone().unwrap_or_else(|| {
-        if target.is_some() {
+        if plan_is_app(a) {
+            "app".into()
+        } else if target.is_some() {
             "remote".into()
         } else {
             "local".into()
@@ -178,9 +191,15 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         },
         share_identical: !a.measure_identical,
         share_driver_cpu: a.share_driver_cpu,
+        app,
+        call,
     };
     super::shard::apply(a, &mut plan)?;
     Ok(plan)
+}
+
+fn plan_is_app(a: &RunArgs) -> bool {
+    a.server.is_some() || a.procfile.is_some()
 }
 
 /// Progress bars and class-by-class saving.

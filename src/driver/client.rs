@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -14,6 +14,8 @@ use tokio::net::TcpStream;
 
 use crate::record::ErrorKind;
 use crate::server::WorkResponse;
+
+pub use super::call::CallShape;
 
 /// A bearer token sent with every call (`DYNOBENCH_TOKEN`); never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,6 +53,9 @@ pub struct Target {
     pub base_path: String,
     /// Sent as `Authorization: Bearer …` with every call, when set.
     pub token: Option<Token>,
+    /// How measured calls are made (method, headers, body); health and stats checks are
+    /// plain GETs.
+    pub call: CallShape,
 }
 
 impl Target {
@@ -82,6 +87,7 @@ impl Target {
             host,
             base_path: uri.path().trim_end_matches('/').to_string(),
             token: None,
+            call: CallShape::default(),
         })
     }
 
@@ -93,7 +99,14 @@ impl Target {
             port: addr.port(),
             base_path: String::new(),
             token: None,
+            call: CallShape::default(),
         }
+    }
+
+    /// The same target, making measured calls as `call` says.
+    pub fn with_call(mut self, call: CallShape) -> Target {
+        self.call = call;
+        self
     }
 
     /// The same target, calling with `token`.
@@ -102,9 +115,22 @@ impl Target {
         self
     }
 
-    /// A GET request for `path` under the target's prefix, with its Host (and token).
-    fn request(&self, authority: &str, path: &str) -> Result<Request<Empty<Bytes>>, hyper::http::Error> {
-        let mut req = Request::get(format!("{}{path}", self.base_path))
+    /// A request for `path` under the target's prefix, with its Host (and token): a plain
+    /// GET, or with `shaped` the measured call's method, headers and body.
+    fn request(
+        &self,
+        authority: &str,
+        path: &str,
+        shaped: bool,
+    ) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+        let method = if shaped {
+            self.call.method.clone()
+        } else {
+            hyper::Method::GET
+        };
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base_path))
             .header(hyper::header::HOST, authority)
             .header(
                 hyper::header::USER_AGENT,
@@ -113,7 +139,13 @@ impl Target {
         if let Some(t) = &self.token {
             req = req.header(hyper::header::AUTHORIZATION, t.header());
         }
-        req.body(Empty::<Bytes>::new())
+        if !shaped {
+            return req.body(Full::new(Bytes::new()));
+        }
+        for (n, v) in &self.call.headers {
+            req = req.header(n.as_str(), v.as_str());
+        }
+        req.body(Full::new(self.call.body.clone()))
     }
 
     /// The `Host` header value.
@@ -176,7 +208,7 @@ pub struct CallOutcome {
 pub struct Caller {
     target: Arc<Target>,
     tls: Option<Arc<rustls::ClientConfig>>,
-    conn: Option<SendRequest<Empty<Bytes>>>,
+    conn: Option<SendRequest<Full<Bytes>>>,
     authority: String,
 }
 
@@ -192,7 +224,7 @@ impl Caller {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, ErrorKind> {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ErrorKind> {
         let tcp = TcpStream::connect((self.target.host.as_str(), self.target.port))
             .await
             .map_err(|_| ErrorKind::Connect)?;
@@ -225,6 +257,15 @@ impl Caller {
     /// `GET path` with a deadline covering connect, request and body. Any failure drops the
     /// connection so the next call starts clean.
     pub async fn get(&mut self, path: &str, timeout: Duration) -> CallOutcome {
+        self.send(path, timeout, false).await
+    }
+
+    /// A measured call of `path`, shaped as the target's [`CallShape`] says.
+    pub async fn call(&mut self, path: &str, timeout: Duration) -> CallOutcome {
+        self.send(path, timeout, true).await
+    }
+
+    async fn send(&mut self, path: &str, timeout: Duration, shaped: bool) -> CallOutcome {
         let mut out = CallOutcome {
             status: None,
             error: None,
@@ -233,7 +274,7 @@ impl Caller {
             bytes: 0,
             reconnects: 0,
         };
-        let result = tokio::time::timeout(timeout, self.get_inner(path, &mut out)).await;
+        let result = tokio::time::timeout(timeout, self.get_inner(path, shaped, &mut out)).await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(kind)) => {
@@ -263,7 +304,7 @@ impl Caller {
             }
             let sender = self.conn.as_mut()?;
             sender.ready().await.ok()?;
-            let req = self.target.request(&self.authority, path).ok()?;
+            let req = self.target.request(&self.authority, path, false).ok()?;
             let resp = sender.send_request(req).await.ok()?;
             if resp.status() != 200 {
                 return None;
@@ -273,7 +314,7 @@ impl Caller {
         tokio::time::timeout(timeout, fut).await.ok().flatten()
     }
 
-    async fn get_inner(&mut self, path: &str, out: &mut CallOutcome) -> Result<(), ErrorKind> {
+    async fn get_inner(&mut self, path: &str, shaped: bool, out: &mut CallOutcome) -> Result<(), ErrorKind> {
         let mut attempt = 0;
         let resp = loop {
             attempt += 1;
@@ -293,7 +334,7 @@ impl Caller {
             let sender = self.conn.as_mut().expect("connected above");
             let req = self
                 .target
-                .request(&self.authority, path)
+                .request(&self.authority, path, shaped)
                 .map_err(|_| ErrorKind::Http)?;
             match sender.send_request(req).await {
                 Ok(r) => break r,
@@ -320,7 +361,7 @@ impl Caller {
             .map_err(|_| ErrorKind::Http)?
             .to_bytes();
         out.bytes = body.len() as u64;
-        if status != 200 {
+        if !(200..300).contains(&status) {
             return Err(ErrorKind::Status);
         }
         // Anything serving /work may answer; timings are used when the body carries them.

@@ -195,7 +195,7 @@ pub async fn drive(
         set.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < spec.warmup {
                 let sent = Instant::now();
-                let out = caller.get(&spec.path, spec.timeout).await;
+                let out = caller.call(&spec.path, spec.timeout).await;
                 let _ = tx.send(Event::Call(Box::new(to_record(
                     Phase::Warmup,
                     base,
@@ -302,7 +302,7 @@ pub async fn drive(
                 if measured {
                     in_flight.fetch_add(1, Ordering::Relaxed);
                 }
-                let out = caller.get(&spec.path, spec.timeout).await;
+                let out = caller.call(&spec.path, spec.timeout).await;
                 if measured {
                     in_flight.fetch_sub(1, Ordering::Relaxed);
                 }

@@ -52,6 +52,8 @@ pub(crate) struct LocalServer {
     pub(crate) sb: Sandbox,
     pub(crate) target: Arc<Target>,
     monitor: Monitor,
+    /// `dynobench serve` (it has `/stats`), not the user's server.
+    own_endpoint: bool,
 }
 
 /// Why a server could not be started: the cause, the limits that were applied, and whether
@@ -109,6 +111,20 @@ pub(crate) fn start_local(
     for w in &limits.warnings {
         obs.note(&format!("{label}: {w}"));
     }
+    // The user's own server listens on a port chosen here ($PORT); ours says where it listens.
+    let app_port = match &plan.app {
+        Some(_) => match super::app::free_port() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let (_, _) = sb.teardown();
+                return Err(fail(
+                    format!("could not find a free port for $PORT: {e}"),
+                    Some(limits),
+                ));
+            }
+        },
+        None => None,
+    };
     let mut cmd = Command::new(&plan.exe);
     cmd.args(["serve", "--port", "0", "--workers", &workers.to_string()])
         .args(["--ballast-mb", &plan.ballast_mb.to_string()])
@@ -122,11 +138,17 @@ pub(crate) fn start_local(
     if let Some(p) = &plan.payload {
         cmd.arg("--payload").arg(p);
     }
+    if let (Some(app), Some(port)) = (&plan.app, app_port) {
+        cmd = super::app::app_command(app, port, workers, class.memory_mb);
+    }
     let pid = match sb.spawn(cmd) {
         Ok(pid) => pid,
         Err(e) => {
             let (_, _) = sb.teardown();
-            return Err(fail(format!("could not start the server: {e}"), Some(limits)));
+            let what = plan.app.as_ref().map_or("the server".into(), |a| {
+                format!("class {}: your server {}", class.name, super::app::describe(a))
+            });
+            return Err(fail(format!("could not start {what}: {e}"), Some(limits)));
         }
     };
     let monitor = Monitor::start(pid, Duration::from_secs(1));
@@ -134,7 +156,16 @@ pub(crate) fn start_local(
     let stderr = tail_reader(child.stderr.take().expect("piped"), 20);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
     let stdout = child.stdout.take().expect("piped");
+    // The app's output is kept for errors; its address is $PORT.
+    let (app_out, stdout) = match app_port {
+        Some(p) => {
+            let _ = addr_tx.send(super::app::app_addr(p));
+            (Some(tail_reader(stdout, 20)), None)
+        }
+        None => (None, Some(stdout)),
+    };
     std::thread::spawn(move || {
+        let Some(stdout) = stdout else { return };
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line
                 .strip_prefix(LISTENING_PREFIX)
@@ -158,12 +189,18 @@ pub(crate) fn start_local(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let target = addr.map(|a| Arc::new(Target::local(a)));
+    let target = addr.map(|a| Arc::new(Target::local(a).with_call(plan.call.clone())));
+    let health = plan.app.as_ref().map_or("/health", |a| a.health_path.as_str());
+    // Ours answers 200; any answer below 500 means the app is up.
+    let ready = |s: Option<u16>| match &plan.app {
+        Some(_) => s.is_some_and(|s| s < 500),
+        None => s == Some(200),
+    };
     let healthy = target.as_ref().is_some_and(|target| {
         rt.block_on(async {
             let mut c = Caller::new(target.clone(), None);
             while t.elapsed() < plan.startup_timeout && !crate::interrupt::requested() {
-                if c.get("/health", Duration::from_secs(2)).await.status == Some(200) {
+                if ready(c.get(health, Duration::from_secs(2)).await.status) {
                     return true;
                 }
                 if sb.server_exited().is_some() {
@@ -175,9 +212,28 @@ pub(crate) fn start_local(
         })
     });
     match (target, healthy) {
-        (Some(target), true) => Ok(LocalServer { sb, target, monitor }),
+        (Some(target), true) => Ok(LocalServer {
+            sb,
+            target,
+            monitor,
+            own_endpoint: plan.app.is_none(),
+        }),
         _ => {
+            let app_cause = plan.app.as_ref().zip(app_port).map(|(app, port)| {
+                let listening: Vec<u16> = crate::limit::group::listening_ports(&sb.members())
+                    .into_iter()
+                    .collect();
+                let exited = sb
+                    .server_exited()
+                    .map(|st| describe_exit(st, sb.counters().oom_kills, hard, kind));
+                let out = match &app_out {
+                    Some(o) => format!("{} | {}", tail_text(o), tail_text(&stderr)),
+                    None => tail_text(&stderr),
+                };
+                super::app::not_ready(&class.name, app, port, exited, &listening, t.elapsed(), &out)
+            });
             let cause = match sb.server_exited() {
+                _ if let Some(c) = app_cause => c,
                 Some(st) => format!(
                     "the server {} during start-up; its stderr: {}",
                     describe_exit(st, sb.counters().oom_kills, hard, kind),
@@ -207,6 +263,9 @@ pub(crate) fn start_local(
 impl LocalServer {
     /// The server's peak RSS as it saw it itself (getrusage), if it still answers.
     pub(crate) fn reported_rss(&self, rt: &tokio::runtime::Runtime) -> Option<u64> {
+        if !self.own_endpoint {
+            return None;
+        }
         let target = self.target.clone();
         let stats = rt.block_on(async move {
             let mut c = Caller::new(target, None);

@@ -3,7 +3,9 @@
 //! observations, and return plain result data. Nothing here prints; an [`Observer`] gets
 //! progress events and the report after each class (the command layer saves and shows it).
 
+mod app;
 mod begin;
+mod call;
 mod capacity;
 pub mod client;
 mod formation;
@@ -19,10 +21,10 @@ mod plan;
 pub mod router;
 mod run;
 
-pub use client::{Target, Token};
+pub use client::{CallShape, Target, Token};
 pub use load::LoadModel;
 pub use observer::{Observer, Silent};
-pub use plan::{CapacitySpec, FormationSpec, RunError, RunPlan};
+pub use plan::{AppSpec, CapacitySpec, FormationSpec, RunError, RunPlan};
 pub use run::run;
 
 pub use crate::record::Arrivals;

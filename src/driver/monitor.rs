@@ -104,7 +104,10 @@ fn sample_loop(pid: u32, mut period: Duration, stop: &AtomicBool) -> Vec<Runtime
             unix_s: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
-            rss_bytes: p.memory(),
+            // A forking server's workers count too (the server leads its process group).
+            rss_bytes: p.memory().max(crate::limit::group::rss_total(
+                &crate::limit::group::process_group_members(pid as i32),
+            )),
             swap_bytes: swap_bytes(pid),
             cpu_pct: f64::from(p.cpu_usage()),
             load_avg_1m: l1,

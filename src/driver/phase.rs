@@ -15,6 +15,7 @@ use super::observer::Observer;
 use super::plan::RunPlan;
 use crate::class::DynoClass;
 use crate::limit::{Sandbox, describe_exit};
+use crate::record::group::{GroupReading, apply_group, group_figures};
 use crate::record::{
     AppliedLimits, ClassContext, ClassRecorder, ClassResult, ClassStatus, Counters, LimiterKind, LoadFacts,
     Phase,
@@ -160,6 +161,10 @@ pub(crate) fn run_phase(
     let load_start = unix_now();
     let (target, tls) = (ep.target.clone(), ep.tls.clone());
     let sandbox = &mut ep.sandbox;
+    // A server that reports nothing of its own (the user's app): read its group instead.
+    let read_group = plan.app.is_some() && sandbox.is_some();
+    let mut readings = Vec::new();
+    let mut measuring_at: Option<Instant> = None;
     ep.rt.block_on(async {
         let load = tokio::spawn(drive(target, tls, spec, tx, stop_rx));
         let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -173,6 +178,10 @@ pub(crate) fn run_phase(
                         steal0 = cpu_jiffies();
                         measured_start = unix_now();
                         rec.measuring_from(at_us);
+                        if read_group && let Some((s, _)) = sandbox.as_mut() {
+                            measuring_at = Some(Instant::now());
+                            readings.push(super::app::read_group(s, 0.0, 0));
+                        }
                     }
                     Some(Event::Call(r)) => {
                         if digest.is_none()
@@ -197,6 +206,11 @@ pub(crate) fn run_phase(
                     Some(Event::Abandoned(n)) => rec.abandoned(n),
                 },
                 _ = tick.tick() => {
+                    if let (Some(t0), Some((s, _))) = (measuring_at, sandbox.as_mut())
+                        && readings.last().is_some_and(|r: &GroupReading| t0.elapsed().as_secs_f64() - r.t_s >= super::app::GROUP_READ_S)
+                    {
+                        readings.push(super::app::read_group(s, t0.elapsed().as_secs_f64(), rec.ok()));
+                    }
                     if crate::interrupt::requested() {
                         interrupted.store(true, Ordering::SeqCst);
                         let _ = stop_tx.send(true);
@@ -228,6 +242,9 @@ pub(crate) fn run_phase(
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+    if let (Some(t0), Some((s, _))) = (measuring_at, sandbox.as_mut()) {
+        readings.push(super::app::read_group(s, t0.elapsed().as_secs_f64(), rec.ok()));
+    }
     let after = sandbox.as_mut().map(|(s, _)| s.counters()).unwrap_or_default();
     // No measured phase (a failed start): no counters "over the measured calls".
     let kernel = before.as_ref().map_or_else(Counters::default, |b| after.since(b));
@@ -245,6 +262,13 @@ pub(crate) fn run_phase(
     }
     let (attempted, ok, errors) = (rec.attempted(), rec.ok(), rec.errors().clone());
     let mut result = ClassResult::from_recorder(rec, ctx);
+    if let Some((s, k)) = sandbox.as_ref().filter(|_| read_group) {
+        let source = super::app::group_source(s, *k);
+        apply_group(
+            &mut result,
+            group_figures(&readings, super::app::GROUP_WINDOW_S, source),
+        );
+    }
     result.burst = sandbox.as_ref().and_then(|(s, _)| s.burst_trace()).map(|mut t| {
         t.predict_drain();
         t

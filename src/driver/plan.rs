@@ -76,6 +76,25 @@ pub struct RunPlan {
     /// With `--shard I/N`: this driver's share of the run (calls, load and seed above are
     /// already the share's) and its barrier.
     pub shard: Option<crate::record::ShardFacts>,
+    /// The user's own server (`--server`, `--procfile`) to run in each class's sandbox
+    /// instead of `dynobench serve`.
+    pub app: Option<AppSpec>,
+    /// How measured calls are made (`--method`, `--header`, `--body`).
+    pub call: super::client::CallShape,
+}
+
+/// The user's server command, started in each class's sandbox with `$PORT` and
+/// `$WEB_CONCURRENCY` set, through `sh -c`.
+#[derive(Debug, Clone)]
+pub struct AppSpec {
+    /// The shell command.
+    pub command: String,
+    /// Where it came from, for messages (`--server`, or `Procfile web:`).
+    pub source: String,
+    /// Directory it runs in (the Procfile's; else the current one).
+    pub dir: Option<PathBuf>,
+    /// Path that must answer (any status below 500) before the class is measured.
+    pub health_path: String,
 }
 
 /// A formation (`--dynos N`): N copies of one class behind our router, driven open loop at

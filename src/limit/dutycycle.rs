@@ -4,9 +4,11 @@
 //! cores) is used, then stop (SIGSTOP) until the period ends — so a class shows the same
 //! stalls, and the same tail, as under a kernel quota. CPU burst follows the kernel's
 //! refill rule (sched-bwc): each period adds the quota to what is left, up to quota + burst,
-//! so usage over any span of periods is at most burst + quota × periods. It approximates the neighbour weight by lowering the server's
+//! so usage over any span of periods is at most burst + quota × periods. It approximates the
+//! neighbour weight by lowering the server's
 //! nice value and kills the server at the hard memory limit. Unlike cgroups, a stall stops
-//! the whole process.
+//! the whole process — and its whole process group: a forking server's workers are stopped,
+//! counted (CPU, memory) and killed with it.
 
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,7 +20,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::backend::{Backend, SandboxSpec};
-use super::procfs::{peak_rss_bytes, process_cpu_ns, rss_bytes};
+use super::group;
+use super::procfs::{peak_rss_bytes, process_cpu_ns};
 use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// The shortest sleep between CPU checks while quota remains.
@@ -128,7 +131,8 @@ fn control(
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 ) {
-    let p = Pid::from_raw(pid);
+    // Signals go to the server's process group (it leads one): forked workers too.
+    let p = Pid::from_raw(-pid);
     let period_ns = meter.period.as_nanos() as f64;
     let cpus = cpus.max(1) as f64;
     let mut stopped_since: Option<Instant> = None;
@@ -145,7 +149,13 @@ fn control(
                 .stopped_ns
                 .fetch_add(start.duration_since(t).as_nanos() as u64, Ordering::Relaxed);
         }
-        let Some(cpu0) = process_cpu_ns(pid) else { break };
+        // The group's members, looked up once a period (a forking server's workers).
+        let members = group::process_group_members(pid);
+        if process_cpu_ns(pid).is_none() || members.is_empty() {
+            break;
+        }
+        let cpu_now = || group::cpu_ns(&members);
+        let cpu0 = cpu_now();
         // This period's budget (the quota may have changed: burst balance).
         let budget_ns = quota.as_ref().map(|q| {
             let b = f64::from_bits(q.load(Ordering::Relaxed)) * period_ns;
@@ -156,7 +166,8 @@ fn control(
                 break 'periods;
             }
             if let Some(limit) = hard
-                && let Some(rss) = rss_bytes(pid)
+                && let rss = group::rss_total(&members)
+                && rss > 0
             {
                 shared.peak_rss.fetch_max(rss, Ordering::Relaxed);
                 if rss > limit {
@@ -168,7 +179,7 @@ fn control(
             let now = Instant::now();
             if now >= end {
                 if let Some(budget) = budget_ns {
-                    let used = process_cpu_ns(pid).unwrap_or(cpu0).saturating_sub(cpu0) as f64;
+                    let used = cpu_now().saturating_sub(cpu0) as f64;
                     left_ns = budget - used;
                 }
                 break;
@@ -176,9 +187,10 @@ fn control(
             let left = end - now;
             let nap = match budget_ns {
                 Some(budget) => {
-                    let Some(cpu) = process_cpu_ns(pid) else {
+                    if process_cpu_ns(pid).is_none() {
                         break 'periods;
-                    };
+                    }
+                    let cpu = cpu_now();
                     let remaining = budget - cpu.saturating_sub(cpu0) as f64;
                     if remaining <= 0.0 {
                         // Quota used up: hold the process until the period ends.
@@ -189,7 +201,7 @@ fn control(
                         // The stop lands when the process next enters the kernel (up to a
                         // scheduler tick later): charge what it really used by then.
                         wait_stopped(pid);
-                        let used = process_cpu_ns(pid).unwrap_or(cpu).saturating_sub(cpu0) as f64;
+                        let used = cpu_now().max(cpu).saturating_sub(cpu0) as f64;
                         left_ns = budget - used;
                         sleep_until(end, &stop);
                         break;
@@ -301,8 +313,12 @@ impl Backend for Dutycycle {
         let peak = server
             .and_then(peak_rss_bytes)
             .max(Some(self.shared.peak_rss.load(Ordering::Relaxed)).filter(|&b| b > 0));
+        let members = server.map(group::process_group_members).unwrap_or_default();
+        let peak = peak.max(Some(group::rss_total(&members)).filter(|&b| b > 0));
         Counters {
-            cpu_usage_us: server.and_then(process_cpu_ns).map(|ns| ns / 1000),
+            cpu_usage_us: server
+                .and_then(process_cpu_ns)
+                .map(|ns| ns.max(group::cpu_ns(&members)) / 1000),
             nr_periods: None,
             nr_throttled: None,
             throttled_us: None,

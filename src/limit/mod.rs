@@ -12,6 +12,7 @@ pub mod cgroupfs;
 mod detect;
 mod dutycycle;
 pub mod fidelity;
+pub mod group;
 pub mod neighbours;
 mod none;
 pub mod placement;

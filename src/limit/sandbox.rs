@@ -25,6 +25,11 @@ pub struct Sandbox {
     last_counters: Counters,
     torn_down: bool,
     burst: Option<super::burst::Controller>,
+    /// The server's cgroup directory (the CPU controller's, for v1), where there is one.
+    group_dir: Option<std::path::PathBuf>,
+    /// Server processes that outlived every kill (reported at teardown); `None` until the
+    /// group was killed (once: a reaped leader's pid may be reused later).
+    survivors: Option<Vec<i32>>,
 }
 
 impl Sandbox {
@@ -50,7 +55,7 @@ impl Sandbox {
             LimiterKind::Dutycycle => Box::new(dutycycle::Dutycycle::new(&spec)),
             LimiterKind::None => Box::new(none::Unlimited::new(&spec)),
         };
-        Ok(Sandbox {
+        let mut sb = Sandbox {
             backend,
             spec,
             server: None,
@@ -58,7 +63,34 @@ impl Sandbox {
             last_counters: Counters::default(),
             torn_down: false,
             burst: None,
-        })
+            group_dir: None,
+            survivors: None,
+        };
+        sb.group_dir = sb.applied().group.map(std::path::PathBuf::from);
+        Ok(sb)
+    }
+
+    /// The server's processes now: its cgroup's members, or its process group's (the server
+    /// leads one) where there is no cgroup. Forked workers included.
+    pub fn members(&self) -> Vec<i32> {
+        match (&self.group_dir, &self.server) {
+            (Some(dir), _) => super::group::cgroup_members(dir),
+            (None, Some(c)) => super::group::process_group_members(c.id() as i32),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// The server's cgroup directory, where there is one (PSI, `cgroup.kill`).
+    pub fn group_dir(&self) -> Option<&std::path::Path> {
+        self.group_dir.as_deref()
+    }
+
+    /// Kills whatever is left of the server (forked workers that outlived it): the whole
+    /// cgroup and the whole process group.
+    fn kill_rest(&mut self) {
+        let pgid = self.server.as_ref().map(|c| c.id() as i32);
+        let left = super::group::kill_all(self.group_dir.as_deref(), pgid, Duration::from_secs(3));
+        self.survivors = Some(left);
     }
 
     /// Which backend enforces the limits.
@@ -184,8 +216,17 @@ impl Sandbox {
         self.burst.as_ref().map(super::burst::Controller::trace)
     }
 
-    /// Stops the server: SIGTERM, up to `grace` to exit, then SIGKILL. Returns its status.
+    /// Stops the server: SIGTERM, up to `grace` to exit, then SIGKILL; then every process
+    /// left in its group (forked workers). Returns its status.
     pub fn stop_server(&mut self, grace: Duration) -> Option<ExitStatus> {
+        let st = self.stop_leader(grace);
+        if self.server.is_some() && self.survivors.is_none() {
+            self.kill_rest();
+        }
+        st
+    }
+
+    fn stop_leader(&mut self, grace: Duration) -> Option<ExitStatus> {
         self.counters();
         if let Some(b) = self.burst.as_mut() {
             b.stop();
@@ -195,8 +236,12 @@ impl Sandbox {
         if let Ok(Some(st)) = child.try_wait() {
             return Some(st);
         }
+        // The server leads its own process group: SIGTERM reaches every process of it at
+        // once (forked workers too), as the platform's dyno manager does.
         let pid = Pid::from_raw(child.id() as i32);
-        let _ = kill(pid, Signal::SIGCONT);
+        let group = Pid::from_raw(-(child.id() as i32));
+        let _ = kill(group, Signal::SIGCONT);
+        let _ = kill(group, Signal::SIGTERM);
         let _ = kill(pid, Signal::SIGTERM);
         let t = Instant::now();
         while t.elapsed() < grace {
@@ -227,7 +272,14 @@ impl Sandbox {
             let _ = n.wait();
         }
         self.neighbours.clear();
-        self.backend.destroy()
+        let mut problems = Vec::new();
+        if let Some(left) = self.survivors.as_ref().filter(|l| !l.is_empty()) {
+            problems.push(format!(
+                "server processes {left:?} were still alive after SIGKILL"
+            ));
+        }
+        problems.extend(self.backend.destroy());
+        problems
     }
 }
 

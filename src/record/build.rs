@@ -123,6 +123,7 @@ impl ClassResult {
             host_speed: None,
             clock: rec.clock.offset(),
             same_as: None,
+            group: None,
             intervals: rec.intervals,
             call_log: rec.call_log,
             call_log_dropped: rec.call_log_dropped,

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod cost;
 pub mod ess;
 pub mod formation;
+pub mod group;
 pub mod histogram;
 pub mod host;
 pub mod intervals;

@@ -338,6 +338,10 @@ pub struct ClassResult {
     /// `None` when the endpoint does not stamp its answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<crate::record::ClockOffset>,
+    /// Server-side figures taken from the sandbox for a server that does not report its own
+    /// (`run --server`/`--procfile`): group CPU, run delay, throttling and pressure, per window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<crate::record::group::GroupFigures>,
 }
 
 /// Context the recorder does not know.
