@@ -9,6 +9,7 @@
 //! given a seed; it takes distributions, never paths (`report::service` loads them).
 
 mod common;
+pub mod capacity_check;
 pub mod cpu;
 mod demand;
 pub mod event;
