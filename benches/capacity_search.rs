@@ -10,7 +10,9 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     println!("capacity search vs the simulated dyno (M/M/1, S = 10 ms), {trials} trials per case");
-    println!("| SLO | step | true capacity | within [85%, 100%] | above | median answer/true | steps | simulated time per search |");
+    println!(
+        "| SLO | step | true capacity | within [85%, 100%] | above | median answer/true | steps | simulated time per search |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (slo, step) in [
         ("p95<=100ms", 30.0),

@@ -38,8 +38,16 @@ fn the_answer_is_confirmed_by_a_second_step() {
     let o = search_once(&case("p95<=100ms", 15.0), 3);
     let answer = o.answer.expect("a rate held");
     assert!(o.confirmed);
-    let at: Vec<_> = o.steps.iter().filter(|s| s.rate_rps == answer && s.held).collect();
+    let at: Vec<_> = o
+        .steps
+        .iter()
+        .filter(|s| s.rate_rps == answer && s.held)
+        .collect();
     assert!(at.len() >= 2, "{:?}", o.steps);
     assert!(at.iter().any(|s| s.confirmation));
-    assert!(o.steps.iter().all(|s| s.warmup_s >= 3.0 * s.tau_s.unwrap_or(0.0).min(100.0)));
+    assert!(
+        o.steps
+            .iter()
+            .all(|s| s.warmup_s >= 3.0 * s.tau_s.unwrap_or(0.0).min(100.0))
+    );
 }

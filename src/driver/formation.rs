@@ -10,7 +10,6 @@ use std::time::SystemTime;
 use super::begin::begin;
 use super::client::Target;
 use super::haproxy::Haproxy;
-use crate::record::steady::{batch_means_interval, relaxation_s};
 use super::load::{LoadModel, schedule};
 use super::local::{LocalServer, start_local};
 use super::observer::Observer;
@@ -21,6 +20,7 @@ use crate::limit::Detection;
 use crate::record::formation::{FormationFacts, FormationFigures, FormationPoint};
 use crate::record::histogram::decode;
 use crate::record::model::rfc3339;
+use crate::record::steady::{batch_means_interval, relaxation_s};
 use crate::record::{Arrivals, ClassResult, ClassStatus, RunReport, apply_value};
 use crate::simulate::event::{EventConfig, run_point};
 use crate::simulate::service::{Empirical, ServiceDist};
@@ -237,10 +237,7 @@ fn measure(
             // The servers are warm; an open-loop warm-up of 2 relaxation times brings the
             // queues to steady state, and the measured part lasts at least 5 of them (up to
             // MAX_POINT_CALLS; a point cut short stays marked a transient).
-            let tau = relaxation_s(
-                f64::from(spec.dynos * workers) / capacity.max(1e-9),
-                util / 100.0,
-            );
+            let tau = relaxation_s(f64::from(spec.dynos * workers) / capacity.max(1e-9), util / 100.0);
             p.warmup = 0;
             let by_tau = |k: f64| (rate * k * tau).ceil().min(MAX_POINT_CALLS as f64) as u32;
             p.open_warmup = (p.calls / 5).max(50).max(by_tau(STEADY_WARMUP_TAUS));

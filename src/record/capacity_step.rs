@@ -2,10 +2,10 @@
 //! check): did the step reach steady state, meet the SLO, carry its offered rate, show no
 //! upward trend, and end with a bounded number of calls in flight?
 
+use super::ClassResult;
 use super::capacity::CapacityStep;
 use super::steady::{StepPlan, rising, trend_batches};
 use super::verdict::{min_calls_for, slo_verdict};
-use super::ClassResult;
 use crate::slo::{Slo, SloMetric};
 
 /// What a step measured besides its `ClassResult`.
@@ -76,7 +76,11 @@ pub fn judge_step(r: &ClassResult, slo: &Slo, f: &StepFacts) -> CapacityStep {
         .collect();
     let trend = rising(&series, trend_batches(f.plan.measure_s, f.plan.tau_s));
     let bound = in_flight_bound(slo, f.rate, f.workers);
-    let offered = if f.offered_rps > 0.0 { f.offered_rps } else { f.rate };
+    let offered = if f.offered_rps > 0.0 {
+        f.offered_rps
+    } else {
+        f.rate
+    };
     let why_not = if !r.is_ok() {
         Some(r.failure.clone().unwrap_or_else(|| "the class failed".into()))
     } else if !f.plan.steady {

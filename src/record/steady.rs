@@ -13,7 +13,7 @@ pub const MEASURE_TAUS: f64 = 5.0;
 /// utilization `rho` (per worker): S/(1−√ρ)², infinite at ρ ≥ 1. Several workers relax
 /// faster; this is the conservative (one-worker) figure.
 pub fn relaxation_s(service_s: f64, rho: f64) -> f64 {
-    if !(rho < 1.0) || !(service_s > 0.0) {
+    if rho.is_nan() || rho >= 1.0 || service_s.is_nan() || service_s <= 0.0 {
         return f64::INFINITY;
     }
     service_s / (1.0 - rho.max(0.0).sqrt()).powi(2)
@@ -84,7 +84,11 @@ pub fn rising(series: &[f64], batches: usize) -> bool {
     let xbar = (n - 1.0) / 2.0;
     let ybar = m.iter().sum::<f64>() / n;
     let sxx: f64 = (0..m.len()).map(|i| (i as f64 - xbar).powi(2)).sum();
-    let sxy: f64 = m.iter().enumerate().map(|(i, y)| (i as f64 - xbar) * (y - ybar)).sum();
+    let sxy: f64 = m
+        .iter()
+        .enumerate()
+        .map(|(i, y)| (i as f64 - xbar) * (y - ybar))
+        .sum();
     let slope = sxy / sxx;
     let resid: f64 = m
         .iter()
@@ -93,7 +97,13 @@ pub fn rising(series: &[f64], batches: usize) -> bool {
         .sum();
     let df = m.len() - 2;
     let se = (resid / df as f64 / sxx).sqrt();
-    let t = if se > 0.0 { slope / se } else if slope > 0.0 { f64::INFINITY } else { 0.0 };
+    let t = if se > 0.0 {
+        slope / se
+    } else if slope > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    };
     let first = m[0];
     let last = m[m.len() - 1];
     t > T99[df - 1] && last >= 1.1 * first
@@ -102,7 +112,7 @@ pub fn rising(series: &[f64], batches: usize) -> bool {
 /// Batches for [`rising`] over a measured step of `measure_s` with relaxation time `tau_s`:
 /// as many as fit with each at least τ long, 5 to 10.
 pub fn trend_batches(measure_s: f64, tau_s: f64) -> usize {
-    if !(tau_s > 0.0) || !tau_s.is_finite() {
+    if tau_s.is_nan() || tau_s <= 0.0 || !tau_s.is_finite() {
         return 5;
     }
     ((measure_s / tau_s).floor() as usize).clamp(5, 10)
@@ -114,9 +124,9 @@ pub fn trend_batches(measure_s: f64, tau_s: f64) -> usize {
 pub fn batch_means_interval(series: &[f64], b: usize) -> Option<(f64, f64)> {
     /// Two-sided 95% t for 1..=30 degrees of freedom (then 1.96).
     const T975: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042,
     ];
     let m = batch_means(series, b);
     if m.len() < 2 {

@@ -64,7 +64,11 @@ fn autocorrelated_stable_series_are_rarely_called_rising() {
 fn a_growing_queue_is_rising() {
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     let noise = ar1(&mut rng, 40, 0.5);
-    let growing: Vec<f64> = noise.iter().enumerate().map(|(i, x)| x + 10.0 * i as f64).collect();
+    let growing: Vec<f64> = noise
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x + 10.0 * i as f64)
+        .collect();
     assert!(rising(&growing, 5));
     assert!(!rising(&growing[..8], 5), "too short to tell");
     let flat = vec![100.0; 40];
@@ -84,7 +88,10 @@ fn batch_means_interval_covers_the_mean_of_a_correlated_series() {
         covered += usize::from((m - truth).abs() <= h);
     }
     let share = covered as f64 / trials as f64;
-    println!("batch-means 95% interval, AR(1) 0.9: coverage {:.1}%", share * 100.0);
+    println!(
+        "batch-means 95% interval, AR(1) 0.9: coverage {:.1}%",
+        share * 100.0
+    );
     assert!(share >= 0.9, "{share}");
     assert_eq!(batch_means_interval(&[1.0], 20), None);
 }

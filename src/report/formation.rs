@@ -97,7 +97,10 @@ pub enum Agreement {
 /// Whether point `p`'s measured mean agrees with the prediction within [`MEAN_GOAL_PCT`].
 pub fn agreement(p: &FormationPoint) -> Agreement {
     let pred = p.predicted.mean_ms;
-    let (lo, hi) = (pred * (1.0 - MEAN_GOAL_PCT / 100.0), pred * (1.0 + MEAN_GOAL_PCT / 100.0));
+    let (lo, hi) = (
+        pred * (1.0 - MEAN_GOAL_PCT / 100.0),
+        pred * (1.0 + MEAN_GOAL_PCT / 100.0),
+    );
     let m = p.measured.mean_ms;
     match p.mean_ci_half_ms {
         Some(h) if m - h >= lo && m + h <= hi => Agreement::Within,

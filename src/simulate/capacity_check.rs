@@ -54,13 +54,7 @@ pub struct SearchOutcome {
 
 /// Simulates `n` calls at `rate` (after `warm` warm-up calls) on one FIFO worker starting
 /// empty; returns the result, the offered rate and the calls in flight at the last send.
-fn step(
-    rng: &mut SimRng,
-    service_s: f64,
-    rate: f64,
-    warm: u64,
-    n: u64,
-) -> (ClassResult, f64, f64, f64) {
+fn step(rng: &mut SimRng, service_s: f64, rate: f64, warm: u64, n: u64) -> (ClassResult, f64, f64, f64) {
     let mut rec = ClassRecorder::new(true, 600_000_000);
     let (mut t, mut free) = (0.0f64, 0.0f64);
     let mut measured: Vec<(f64, f64)> = Vec::with_capacity(n as usize);
@@ -95,7 +89,11 @@ fn step(
     let first = measured.first().map_or(0.0, |m| m.0);
     let last = measured.last().map_or(0.0, |m| m.0);
     let in_flight = measured.iter().filter(|m| m.1 > last).count() as f64;
-    let offered = if last > first { (n - 1) as f64 / (last - first) } else { rate };
+    let offered = if last > first {
+        (n - 1) as f64 / (last - first)
+    } else {
+        rate
+    };
     let r = ClassResult::from_recorder(
         rec,
         ClassContext {
@@ -116,7 +114,10 @@ fn step(
 pub fn search_once(c: &SearchCheck, seed: u64) -> SearchOutcome {
     let mut rng = SimRng::seed_from_u64(seed);
     // The probe: 10 calls by one caller, back to back.
-    let probe: f64 = (0..10).map(|_| rng.sample::<f64, _>(Exp1) * c.service_s).sum::<f64>() / 10.0;
+    let probe: f64 = (0..10)
+        .map(|_| rng.sample::<f64, _>(Exp1) * c.service_s)
+        .sum::<f64>()
+        / 10.0;
     let mut service = probe;
     let first = (0.8 / probe).max(0.1);
     let mut search = CapacitySearch::new(first, c.max_steps, 0.1, first / 8.0);

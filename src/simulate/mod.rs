@@ -8,8 +8,8 @@
 //! holds a sweep's points and what they find. Everything here is pure and deterministic
 //! given a seed; it takes distributions, never paths (`report::service` loads them).
 
-mod common;
 pub mod capacity_check;
+mod common;
 pub mod cpu;
 mod demand;
 pub mod event;
