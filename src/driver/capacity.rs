@@ -10,11 +10,13 @@ use crate::class::DynoClass;
 use std::time::{Duration, Instant};
 
 use super::client::Caller;
-use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep, rising};
-use crate::record::verdict::{min_calls_for, slo_verdict};
+use super::load::schedule;
+use crate::record::capacity::{CapacityReport, CapacitySearch};
+use crate::record::capacity_step::{StepFacts, in_flight_after, judge_step, step_min_calls};
+use crate::record::steady::step_plan;
+use crate::record::verdict::slo_verdict;
 use crate::record::{Arrivals, ClassResult, ClassStatus};
 use crate::server::StatsResponse;
-use crate::slo::SloMetric;
 
 /// One class's measurement: the plain load, or the capacity search when asked for.
 pub(crate) fn measure(
@@ -28,6 +30,19 @@ pub(crate) fn measure(
         None => run_phase(ep, plan, class, workers, obs),
         Some(_) => capacity_search(ep, plan, class, workers, obs),
     }
+}
+
+/// Longest warm-up, and longest measured part, of one step, s: a rate whose queue needs
+/// longer to settle is not judged to hold.
+const MAX_STEP_S: f64 = 300.0;
+
+/// Mean service time of a measured class, s: the server's wall time, else the latency.
+fn mean_service_s(r: &ClassResult) -> f64 {
+    r.server_wall
+        .as_ref()
+        .filter(|w| w.count > 0)
+        .map_or(r.latency.mean_us, |w| w.mean_us)
+        / 1e6
 }
 
 /// Waits until the server's queue is empty (its `/stats` says nothing is in flight), so a
@@ -66,10 +81,6 @@ fn capacity_search(
     obs: &mut dyn Observer,
 ) -> ClassResult {
     let spec = plan.capacity.clone().expect("capacity search requested");
-    let pct = match spec.slo.metric {
-        SloMetric::Percentile(p) => Some(p),
-        _ => None,
-    };
     // A short closed-loop probe (after the warm-up) gives the first guess.
     let mut probe_plan = plan.clone();
     probe_plan.load = LoadModel::Closed { concurrency: 1 };
@@ -88,14 +99,15 @@ fn capacity_search(
     let mut steps = Vec::new();
     let mut best: Option<ClassResult> = None;
     let mut last = probe;
-    let min_calls = match spec.slo.metric {
-        SloMetric::Percentile(p) => min_calls_for(p / 100.0),
-        _ => 50,
-    };
+    let min_calls = step_min_calls(&spec.slo);
+    // The mean service time sets each step's relaxation time: the probe's first, then the
+    // server's own wall time (or the latency) of the step before.
+    let mut service_s = mean_service_s(&last);
     while let Some(rate) = search.next_rate() {
         if crate::interrupt::requested() {
             break;
         }
+        let confirmation = search.confirming();
         let mut p = plan.clone();
         let (arrivals, connections) = match plan.load {
             LoadModel::Open {
@@ -110,72 +122,58 @@ fn capacity_search(
             arrivals,
             connections,
         };
-        // Time-based: the step's own warm-up lets the queue settle at the rate, then the
-        // measured part is long enough for the SLO's percentile to be bounded.
-        let warm_s = (spec.step_s / 5.0).max(2.0);
+        // Steady state: the queue warms up for 3 relaxation times and is measured for 5
+        // (at least the step length), so that neither the empty start nor the SLO's
+        // percentile is a transient.
+        let sp = step_plan(rate, service_s, workers, spec.step_s, MAX_STEP_S);
         p.warmup = 0;
-        p.open_warmup = (rate * warm_s).ceil() as u32;
-        p.calls = ((rate * spec.step_s).ceil() as u64)
+        p.open_warmup = (rate * sp.warmup_s).ceil() as u32;
+        p.calls = ((rate * sp.measure_s).ceil() as u64)
             .max(min_calls)
             .max(u64::from(plan.calls.min(50))) as u32;
         obs.class_started(&format!("{} @ {rate:.1}/s", class.name), p.open_warmup, p.calls);
         let r = run_phase(ep, &p, class, workers, obs);
         let drained_ms = drain(ep, plan.timeout);
-        let v = slo_verdict(&r, &spec.slo);
-        // Per-second medians (the recorded intervals are 100 ms).
-        let per_s = (1_000_000 / r.intervals.width_us()).max(1) as usize;
-        let series: Vec<f64> = r
-            .intervals
-            .grouped(per_s)
-            .filter_map(|h| (!h.is_empty()).then(|| h.value_at_quantile(0.5) as f64))
-            .collect();
-        let trend = rising(&series);
-        let achieved_ok = r.throughput_rps >= 0.95 * rate;
-        let why_not = if !r.is_ok() {
-            Some(r.failure.clone().unwrap_or_else(|| "the class failed".into()))
-        } else if !achieved_ok {
-            Some(format!(
-                "achieved {:.1} req/s, under 95% of the {rate:.1} req/s target",
-                r.throughput_rps
-            ))
-        } else if trend {
-            Some("latency kept rising through the step: the queue was still growing".into())
-        } else if !v.held {
-            Some(v.line.clone())
+        // The exact send schedule (seeded) gives the measured calls' send span.
+        let sched = schedule(p.open_warmup + p.calls, rate, arrivals, p.seed);
+        let first = sched.get(p.open_warmup as usize).copied().unwrap_or_default();
+        let last_send = sched.last().copied().unwrap_or_default().saturating_sub(first);
+        let span = last_send.as_secs_f64();
+        let offered = if span > 0.0 && p.calls > 1 {
+            f64::from(p.calls - 1) / span
         } else {
-            None
+            rate
         };
-        let held = why_not.is_none();
-        let x = pct.and_then(|p| r.latency.percentile(p).cloned());
-        steps.push(CapacityStep {
-            rate_rps: rate,
-            achieved_rps: r.throughput_rps,
-            value_us: match spec.slo.metric {
-                SloMetric::ErrorRate => None,
-                _ => v.measured.map(|m| m as u64),
+        let step = judge_step(
+            &r,
+            &spec.slo,
+            &StepFacts {
+                rate,
+                offered_rps: offered,
+                plan: sp,
+                in_flight_end: in_flight_after(&r, span),
+                workers,
+                drained_ms,
+                confirmation,
             },
-            ci_low_us: x.as_ref().and_then(|x| x.ci_low_us),
-            ci_high_us: x.as_ref().and_then(|x| x.ci_high_us),
-            error_rate: r.calls.error_rate,
-            calls: r.calls.attempted,
-            duration_s: r.duration_s,
-            verdict: v.outcome.word().into(),
-            rising: trend,
-            drained_ms,
-            held,
-            why_not: why_not.clone(),
-        });
+        );
+        if r.is_ok() {
+            service_s = mean_service_s(&r);
+        }
         obs.note(&format!(
-            "{}: {rate:.1} req/s -> {}",
+            "{}: {rate:.1} req/s{} -> {}",
             class.name,
-            match &why_not {
-                None => format!("holds ({})", v.line),
+            if confirmation { " (confirming)" } else { "" },
+            match &step.why_not {
+                None => format!("holds ({})", slo_verdict(&r, &spec.slo).line),
                 Some(w) => format!("breaks: {w}"),
             }
         ));
+        let held = step.held;
+        steps.push(step);
         search.record(rate, held);
         let failed_hard = !r.is_ok() && r.calls.ok == 0;
-        if held && best.as_ref().is_none_or(|b| b.load.target_rps < Some(rate)) {
+        if held && best.as_ref().is_none_or(|b| b.load.target_rps <= Some(rate)) {
             best = Some(r);
         } else {
             last = r;
@@ -183,6 +181,12 @@ fn capacity_search(
         if failed_hard {
             break;
         }
+    }
+    // A confirmation that broke struck its rate out: keep the result of the answer's rate.
+    if let (Some(b), (Some(h), _)) = (&best, search.bracket())
+        && b.load.target_rps != Some(h)
+    {
+        best = None;
     }
     let (held, broke) = search.bracket();
     let mut result = best.unwrap_or(last);
@@ -199,6 +203,7 @@ fn capacity_search(
         max_rate_rps: held,
         broke_at_rps: broke,
         converged: search.converged(),
+        confirmed: search.is_confirmed(),
         rps_per_100_usd_month: held.map(|h| h / (class.price_usd_month / 100.0)),
     });
     result

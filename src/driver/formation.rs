@@ -20,6 +20,7 @@ use crate::limit::Detection;
 use crate::record::formation::{FormationFacts, FormationFigures, FormationPoint};
 use crate::record::histogram::decode;
 use crate::record::model::rfc3339;
+use crate::record::steady::{batch_means_interval, relaxation_s};
 use crate::record::{Arrivals, ClassResult, ClassStatus, RunReport, apply_value};
 use crate::simulate::event::{EventConfig, run_point};
 use crate::simulate::service::{Empirical, ServiceDist};
@@ -207,7 +208,7 @@ fn measure(
             .map_or_else(|| "dynobench router".into(), |exe| Haproxy::version(exe)),
         notes: vec![
             "predictions add the overhead measured through the balancer at concurrency 1 (our router runs in the driver's process on a thread of its own)".into(),
-            "predictions: the event engine at steady state, with the point's own measured service-time histogram (server wall time) and Poisson arrivals at the offered rate; `~` marks a point measured for less than one queue relaxation time (a transient: measure longer with --calls)".into(),
+            "predictions: the event engine at steady state, with the point's own measured service-time histogram (server wall time) and Poisson arrivals at the offered rate; each point warms up for 2 queue relaxation times τ and measures at least 5τ (up to 50 000 calls); `~` marks a point that could not (a transient), `!` a mean whose 95% batch-means interval lies wholly outside ±15% of the prediction, `?` one whose interval straddles that band".into(),
         ],
     };
     obs.note(&format!(
@@ -233,9 +234,14 @@ fn measure(
                 arrivals: Arrivals::Poisson,
                 connections: conns,
             };
-            // The servers are warm; open-loop warm-up brings the queues to steady state.
+            // The servers are warm; an open-loop warm-up of 2 relaxation times brings the
+            // queues to steady state, and the measured part lasts at least 5 of them (up to
+            // MAX_POINT_CALLS; a point cut short stays marked a transient).
+            let tau = relaxation_s(f64::from(spec.dynos * workers) / capacity.max(1e-9), util / 100.0);
             p.warmup = 0;
-            p.open_warmup = (p.calls / 5).max(50);
+            let by_tau = |k: f64| (rate * k * tau).ceil().min(MAX_POINT_CALLS as f64) as u32;
+            p.open_warmup = (p.calls / 5).max(50).max(by_tau(STEADY_WARMUP_TAUS));
+            p.calls = p.calls.max(by_tau(STEADY_TAUS));
             p.seed = seed;
             obs.class_started(&name, 0, p.calls);
             let (mut result, log) = match &spec.haproxy {
@@ -284,6 +290,27 @@ fn measure(
         }
     }
     Ok(())
+}
+
+/// Warm-up of a formation point, in relaxation times.
+const STEADY_WARMUP_TAUS: f64 = 2.0;
+/// Measured time of a formation point for it to count as steady, in relaxation times.
+const STEADY_TAUS: f64 = 5.0;
+/// Most warm-up (and most measured) calls the relaxation time may ask of one point.
+const MAX_POINT_CALLS: u32 = 50_000;
+
+/// The measured mean latency's 95% batch-means interval (20 batches of per-second
+/// means), ms: consecutive calls through a queue are correlated, so the plain standard
+/// error would be far too narrow.
+fn mean_interval(r: &ClassResult) -> Option<(f64, f64)> {
+    let per_s = (1_000_000 / r.intervals.width_us().max(1)).max(1) as usize;
+    let series: Vec<f64> = r
+        .intervals
+        .grouped(per_s)
+        .filter(|h| !h.is_empty())
+        .map(|h| h.mean() / 1000.0)
+        .collect();
+    batch_means_interval(&series, 20.min(series.len() / 2))
 }
 
 /// One load phase through `target` (no sandbox: the dynos are watched by the formation).
@@ -384,7 +411,9 @@ fn point_of(
         mean_error_pct: (measured.mean_ms - predicted.mean_ms) / predicted.mean_ms * 100.0,
         duration_s: r.duration_s,
         relaxation_s: relaxation_s.map(|t| if t.is_finite() { t } else { f64::MAX }),
-        steady: relaxation_s.is_none_or(|t| r.duration_s >= t),
+        // 2τ of warm-up (by the schedule) and at least 5τ measured.
+        steady: relaxation_s.is_none_or(|t| r.duration_s >= STEADY_TAUS * t),
+        mean_ci_half_ms: mean_interval(r).map(|(_, h)| h),
         measured,
         predicted,
         routed: log.routed.clone(),

@@ -1,9 +1,11 @@
 //! The capacity search (pure): the highest open-loop rate that holds an SLO at steady state,
 //! by doubling from a first guess until it breaks, then bisecting, within a bounded number
-//! of steps. A step holds only when the SLO's verdict is "meets" (from its 95% interval),
-//! the achieved rate is at least 95% of the target, and per-second latency shows no upward
-//! trend (a queue still growing is not a steady state). Every step is kept so the report
-//! shows how the answer was reached.
+//! of steps; the top rate that held is then run a second time, and only a rate that holds
+//! twice is the answer. A step holds only when it could reach steady state (warm-up ≥ 3τ,
+//! measured ≥ 5τ, `steady`), the SLO's verdict is "meets" (from its 95% interval), the
+//! achieved rate is at least 95% of the target, per-second latency shows no upward trend
+//! (batch means, `steady::rising`) and the calls in flight when the last call was sent are
+//! bounded. Every step is kept so the report shows how the answer was reached.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -29,9 +31,25 @@ pub struct CapacityStep {
     pub duration_s: f64,
     /// The SLO verdict: meets, breaks or inconclusive.
     pub verdict: String,
-    /// Per-second latency kept rising through the step (Mann-Kendall, one-sided 1%, and
-    /// the last third at least 20% above the first).
+    /// Per-second latency kept rising through the step (slope of batch means, one-sided
+    /// 1%, and the last batch at least 10% above the first).
     pub rising: bool,
+    /// The queue's relaxation time at this rate, s (from the measured service time;
+    /// absent at or past saturation).
+    #[serde(default)]
+    pub tau_s: Option<f64>,
+    /// Warm-up before the measured part, s (at least 3τ within the budget).
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Calls in flight when the step's last call was sent (estimated from completions).
+    #[serde(default)]
+    pub in_flight_end: f64,
+    /// The bound on `in_flight_end`: what the rate keeps in flight at the SLO's latency.
+    #[serde(default)]
+    pub in_flight_bound: f64,
+    /// This step re-ran the highest rate that had held, to confirm it.
+    #[serde(default)]
+    pub confirmation: bool,
     /// How long the server took to drain its queue after the step, ms (absent when it
     /// could not be asked).
     pub drained_ms: Option<u64>,
@@ -39,32 +57,6 @@ pub struct CapacityStep {
     pub held: bool,
     /// Why it did not hold.
     pub why_not: Option<String>,
-}
-
-/// Whether a series (per-second medians, in time order) rises: Mann-Kendall's S is
-/// significantly positive (one-sided 1%) and the last third's median is at least 20% above
-/// the first third's. Fewer than 6 points never show a trend.
-pub fn rising(series: &[f64]) -> bool {
-    let n = series.len();
-    if n < 6 {
-        return false;
-    }
-    let mut s = 0i64;
-    for i in 0..n {
-        for j in i + 1..n {
-            s += (series[j] - series[i]).partial_cmp(&0.0).map_or(0, |o| o as i64);
-        }
-    }
-    let nf = n as f64;
-    let var = nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0;
-    let z = if s > 0 { (s as f64 - 1.0) / var.sqrt() } else { 0.0 };
-    let third = n / 3;
-    let med = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    z > 2.326 && med(&series[n - third..]) >= 1.2 * med(&series[..third])
 }
 
 /// The search's outcome for one class.
@@ -81,6 +73,8 @@ pub struct CapacityReport {
     pub broke_at_rps: Option<f64>,
     /// Whether the bracket closed within the tolerance (else the step budget ran out).
     pub converged: bool,
+    /// Whether `max_rate_rps` held a second time (its confirmation step).
+    pub confirmed: bool,
     /// Requests per second per $100/month at `max_rate_rps`: throughput per dollar.
     pub rps_per_100_usd_month: Option<f64>,
 }
@@ -88,7 +82,9 @@ pub struct CapacityReport {
 /// The search state.
 #[derive(Debug, Clone)]
 pub struct CapacitySearch {
-    held: Option<f64>,
+    /// Every rate that held and was not refuted by its confirmation, ascending.
+    holds: Vec<f64>,
+    confirmed: Option<f64>,
     broke: Option<f64>,
     steps: usize,
     max_steps: usize,
@@ -102,7 +98,8 @@ impl CapacitySearch {
     /// `tolerance` (relative), and gives up below `min_rate`.
     pub fn new(first: f64, max_steps: usize, tolerance: f64, min_rate: f64) -> CapacitySearch {
         CapacitySearch {
-            held: None,
+            holds: Vec::new(),
+            confirmed: None,
             broke: None,
             steps: 0,
             max_steps,
@@ -112,12 +109,30 @@ impl CapacitySearch {
         }
     }
 
+    fn held(&self) -> Option<f64> {
+        self.holds.last().copied()
+    }
+
+    /// Whether the next step (at [`Self::next_rate`]) re-runs the top held rate.
+    pub fn confirming(&self) -> bool {
+        let held = self.held();
+        held.is_some() && self.confirmed != held && self.bracket_done()
+    }
+
+    /// The bracket is closed, or only the confirmation step is left in the budget.
+    fn bracket_done(&self) -> bool {
+        self.converged_bracket() || self.steps + 1 >= self.max_steps
+    }
+
     /// The next rate to try, or `None` when done.
     pub fn next_rate(&self) -> Option<f64> {
-        if self.steps >= self.max_steps || self.converged() {
+        if self.steps >= self.max_steps {
             return None;
         }
-        match (self.held, self.broke) {
+        if self.bracket_done() {
+            return self.confirming().then(|| self.held()).flatten();
+        }
+        match (self.held(), self.broke) {
             (None, None) => Some(self.first),
             (Some(h), None) => Some(h * 2.0),
             (None, Some(b)) => Some(b / 2.0).filter(|r| *r >= self.min_rate),
@@ -126,23 +141,44 @@ impl CapacitySearch {
     }
 
     /// Records the outcome of a step at `rate`.
+    /// A held rate re-run and holding again is confirmed; one that breaks the second time
+    /// is struck out (the next lower held rate becomes the answer, to be confirmed in turn).
     pub fn record(&mut self, rate: f64, held: bool) {
+        let confirming = self.held() == Some(rate);
         self.steps += 1;
         if held {
-            self.held = Some(self.held.map_or(rate, |h| h.max(rate)));
+            if confirming {
+                self.confirmed = Some(rate);
+            } else {
+                self.holds.push(rate);
+                self.holds.sort_by(f64::total_cmp);
+            }
         } else {
+            self.holds.retain(|h| *h < rate);
             self.broke = Some(self.broke.map_or(rate, |b| b.min(rate)));
+            if self.confirmed.is_some_and(|c| c >= rate) {
+                self.confirmed = None;
+            }
         }
     }
 
-    /// Whether the bracket is closed within the tolerance.
+    fn converged_bracket(&self) -> bool {
+        matches!((self.held(), self.broke), (Some(h), Some(b)) if (b - h) / h <= self.tolerance)
+    }
+
+    /// Whether the bracket is closed within the tolerance and its top held rate held twice.
     pub fn converged(&self) -> bool {
-        matches!((self.held, self.broke), (Some(h), Some(b)) if (b - h) / h <= self.tolerance)
+        self.converged_bracket() && self.is_confirmed()
+    }
+
+    /// Whether the top held rate held on its confirmation step.
+    pub fn is_confirmed(&self) -> bool {
+        self.held().is_some() && self.confirmed == self.held()
     }
 
     /// (highest rate that held, lowest that broke).
     pub fn bracket(&self) -> (Option<f64>, Option<f64>) {
-        (self.held, self.broke)
+        (self.held(), self.broke)
     }
 }
 
@@ -182,12 +218,23 @@ mod tests {
     }
 
     #[test]
-    fn a_growing_queue_is_rising_and_noise_is_not() {
-        let growing: Vec<f64> = (0..20).map(|i| 10.0 + 5.0 * f64::from(i)).collect();
-        assert!(rising(&growing));
-        let flat: Vec<f64> = (0..20).map(|i| 10.0 + f64::from(i % 3)).collect();
-        assert!(!rising(&flat));
-        assert!(!rising(&[1.0, 2.0, 3.0]));
+    fn the_top_held_rate_is_confirmed_or_struck_out() {
+        // 40 holds once, then breaks on its confirmation: the answer falls back.
+        let mut s = CapacitySearch::new(5.0, 20, 0.1, 0.01);
+        let mut seen40 = 0;
+        while let Some(r) = s.next_rate() {
+            let held = if r == 40.0 {
+                seen40 += 1;
+                seen40 == 1
+            } else {
+                r <= 42.0
+            };
+            s.record(r, held);
+        }
+        assert_eq!(seen40, 2, "40 was re-run");
+        let (h, b) = s.bracket();
+        assert!(h.unwrap() < 40.0 && b.unwrap() <= 40.0, "{h:?} {b:?}");
+        assert!(s.converged() && s.is_confirmed());
     }
 
     #[test]

@@ -56,9 +56,14 @@ pub struct FormationPoint {
     /// (the M/M/1 relaxation time S / (1 − √ρ)², infinite at ρ ≥ 1). A point measured for
     /// less than this saw a transient, not the steady state the simulation predicts.
     pub relaxation_s: Option<f64>,
-    /// Whether the measured calls lasted at least `relaxation_s` (always true for policies
-    /// that balance by load).
+    /// Whether the point warmed up for 2 relaxation times and its measured calls lasted at
+    /// least 5 (always true for policies that balance by load).
     pub steady: bool,
+    /// Half-width of the measured mean's 95% batch-means interval, ms (absent with too
+    /// few seconds measured): a point misses the model only when this whole interval is
+    /// outside the goal band around the prediction.
+    #[serde(default)]
+    pub mean_ci_half_ms: Option<f64>,
     /// Requests the router sent to each dyno.
     pub routed: Vec<u64>,
     /// 503s for a full router backlog (H11).

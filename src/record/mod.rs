@@ -7,6 +7,7 @@
 mod build;
 pub mod calibration;
 pub mod capacity;
+pub mod capacity_step;
 pub mod class_capacity;
 pub mod clock;
 pub mod cost;
@@ -25,6 +26,7 @@ mod result;
 pub mod runtime;
 pub mod shard;
 pub mod shards;
+pub mod steady;
 pub mod summary;
 pub mod sweep;
 pub mod value;

@@ -55,10 +55,10 @@ fn row(p: &FormationPoint, routers: u32) -> [String; 10] {
         format!(
             "{:+.0}%{}{}",
             p.mean_error_pct,
-            if p.mean_error_pct.abs() <= MEAN_GOAL_PCT {
-                ""
-            } else {
-                "!"
+            match agreement(p) {
+                Agreement::Within => "",
+                Agreement::Undecided => "?",
+                Agreement::Miss => "!",
             },
             if p.steady { "" } else { "~" }
         ),
@@ -83,12 +83,39 @@ const HEADS: [&str; 10] = [
     "H11/H12/H13",
 ];
 
+/// A point's agreement with the model, judged on the measured mean's batch-means interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agreement {
+    /// The whole interval is within the goal band around the prediction.
+    Within,
+    /// The interval straddles the band's edge: measure longer to tell.
+    Undecided,
+    /// The whole interval is outside the band (or the estimate is, without an interval).
+    Miss,
+}
+
+/// Whether point `p`'s measured mean agrees with the prediction within [`MEAN_GOAL_PCT`].
+pub fn agreement(p: &FormationPoint) -> Agreement {
+    let pred = p.predicted.mean_ms;
+    let (lo, hi) = (
+        pred * (1.0 - MEAN_GOAL_PCT / 100.0),
+        pred * (1.0 + MEAN_GOAL_PCT / 100.0),
+    );
+    let m = p.measured.mean_ms;
+    match p.mean_ci_half_ms {
+        Some(h) if m - h >= lo && m + h <= hi => Agreement::Within,
+        Some(h) if m + h < lo || m - h > hi => Agreement::Miss,
+        Some(_) => Agreement::Undecided,
+        None if p.mean_error_pct.abs() <= MEAN_GOAL_PCT => Agreement::Within,
+        None => Agreement::Miss,
+    }
+}
+
+/// (points not shown to miss, points), of all points or the steady ones.
 fn within(f: &FormationFacts, steady_only: bool) -> (usize, usize) {
     let pts: Vec<_> = f.points.iter().filter(|p| p.steady || !steady_only).collect();
     (
-        pts.iter()
-            .filter(|p| p.mean_error_pct.abs() <= MEAN_GOAL_PCT)
-            .count(),
+        pts.iter().filter(|p| agreement(p) != Agreement::Miss).count(),
         pts.len(),
     )
 }
@@ -98,7 +125,7 @@ fn footer(f: &FormationFacts) -> String {
     let (steady_ok, steady) = within(f, true);
     let mut s = format!(
         "mean latency within {MEAN_GOAL_PCT:.0}% of the simulation: {all_ok} of {all} points; {steady_ok} of {steady} measured at steady state \
-         ('!' marks a miss, '~' a transient). wait = time waiting for a worker (router backlog + the dyno's queue); \
+         ('!' marks a miss: the measured mean's 95% batch-means interval wholly outside the band; '?' an interval straddling it; '~' a point shorter than 2τ warm-up + 5τ measured). wait = time waiting for a worker (router backlog + the dyno's queue); \
          queue = requests waiting per dyno (Little's law)\n"
     );
     for n in &f.notes {

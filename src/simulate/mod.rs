@@ -8,6 +8,7 @@
 //! holds a sweep's points and what they find. Everything here is pure and deterministic
 //! given a seed; it takes distributions, never paths (`report::service` loads them).
 
+pub mod capacity_check;
 mod common;
 pub mod cpu;
 mod cpu_dyno;
