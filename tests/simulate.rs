@@ -591,7 +591,7 @@ fn service_loads_from_a_class_path_a_hash_path_and_an_hlog() {
     let corrupt = dir.path().join("bad.json");
     std::fs::write(
         &corrupt,
-        r#"{"classes":[{"name":"a","histograms":{"server_wall":"!!notbase64"}}]}"#,
+        r#"{"schema_version":"1.3","classes":[{"name":"a","histograms":{"server_wall":"!!notbase64"}}]}"#,
     )
     .unwrap();
     let e = service::load_service(&format!("{}#a", corrupt.display())).unwrap_err();

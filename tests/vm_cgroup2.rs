@@ -236,7 +236,9 @@ fn cgroup_v2_on_a_real_kernel() {
     // Booting under this machine's qemu hung past the guard in the first trials (the init's
     // sections never all finished); until that is diagnosed the test runs only when asked.
     if std::env::var_os("DYNOBENCH_VM_TEST").is_none() {
-        eprintln!("SKIPPED cgroup_v2_on_a_real_kernel: set DYNOBENCH_VM_TEST=1 to boot the VM (not yet reliable)");
+        eprintln!(
+            "SKIPPED cgroup_v2_on_a_real_kernel: set DYNOBENCH_VM_TEST=1 to boot the VM (not yet reliable)"
+        );
         return;
     }
     let vm = match prerequisites() {
