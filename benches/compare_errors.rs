@@ -21,8 +21,7 @@ use dynobench::compare::verdict::Verdict;
 use dynobench::compare::{CompareOptions, RunData, compare};
 use dynobench::record::merge::{merge, round_of};
 use dynobench::record::{
-    ClassContext, ClassRecorder, ClassResult, HostSpeed, HostSpeedIndex, LoadFacts, Phase, RequestRecord,
-    RunReport,
+    ClassContext, ClassRecorder, ClassResult, HostSpeed, HostSpeedIndex, LoadFacts, RequestRecord, RunReport,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,19 +48,7 @@ fn round(rng: &mut ChaCha8Rng, c: &Case, calls: usize, scale: f64, speed: f64) -
         let e: f64 = StandardNormal.sample(rng);
         x = c.rho * x + (1.0 - c.rho * c.rho).sqrt() * e;
         let v = (50_000.0 * (c.sigma * x).exp() * speed * scale).round().max(1.0) as u64;
-        rec.record(&RequestRecord {
-            phase: Phase::Measured,
-            intended_us: None,
-            sent_us: t,
-            done_us: t + v,
-            connect_us: None,
-            status: Some(200),
-            error: None,
-            server: None,
-            bytes: 1,
-            done_unix_us: 0,
-            reconnects: 0,
-        });
+        rec.record(&RequestRecord::measured_ok(t, t + v));
         t += v;
     }
     let class = Catalog::default_catalog().class("standard-1x").unwrap().clone();

@@ -6,7 +6,7 @@
 
 use dynobench::class::Catalog;
 use dynobench::record::verdict::{SloOutcome, slo_verdict};
-use dynobench::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord};
+use dynobench::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, RequestRecord};
 use dynobench::slo::Slo;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -26,19 +26,7 @@ fn run(rng: &mut ChaCha8Rng, n: usize, rho: f64) -> ClassResult {
         let e: f64 = StandardNormal.sample(rng);
         x = rho * x + (1.0 - rho * rho).sqrt() * e;
         let v = (MEDIAN_US * (SIGMA * x).exp()).round() as u64;
-        rec.record(&RequestRecord {
-            phase: Phase::Measured,
-            intended_us: None,
-            sent_us: t,
-            done_us: t + v,
-            connect_us: None,
-            status: Some(200),
-            error: None,
-            server: None,
-            bytes: 1,
-            done_unix_us: 0,
-            reconnects: 0,
-        });
+        rec.record(&RequestRecord::measured_ok(t, t + v));
         t += v;
     }
     ClassResult::from_recorder(

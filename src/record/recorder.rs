@@ -52,6 +52,26 @@ pub struct RequestRecord {
     pub reconnects: u32,
 }
 
+impl RequestRecord {
+    /// A measured call sent at `sent_us` that answered 200 with one byte at `done_us`, and
+    /// nothing else known: the call synthetic runs (simulations, benches, tests) record.
+    pub fn measured_ok(sent_us: u64, done_us: u64) -> Self {
+        RequestRecord {
+            phase: Phase::Measured,
+            intended_us: None,
+            sent_us,
+            done_us,
+            connect_us: None,
+            status: Some(200),
+            error: None,
+            server: None,
+            bytes: 1,
+            done_unix_us: 0,
+            reconnects: 0,
+        }
+    }
+}
+
 /// Histograms and counters of one class.
 #[derive(Debug)]
 pub struct ClassRecorder {

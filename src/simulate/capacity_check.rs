@@ -13,7 +13,7 @@ use super::common::SimRng;
 use crate::record::capacity::{CapacitySearch, CapacityStep};
 use crate::record::capacity_step::{StepFacts, judge_step, step_min_calls};
 use crate::record::steady::step_plan;
-use crate::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord};
+use crate::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, RequestRecord};
 use crate::slo::{Slo, SloMetric};
 
 /// One simulated search's settings.
@@ -72,17 +72,8 @@ fn step(rng: &mut SimRng, service_s: f64, rate: f64, warm: u64, n: u64) -> (Clas
             served += s;
             measured.push((t, free));
             rec.record(&RequestRecord {
-                phase: Phase::Measured,
                 intended_us: Some(us(t)),
-                sent_us: us(t),
-                done_us: us(free),
-                connect_us: None,
-                status: Some(200),
-                error: None,
-                server: None,
-                bytes: 1,
-                done_unix_us: 0,
-                reconnects: 0,
+                ..RequestRecord::measured_ok(us(t), us(free))
             });
         }
     }
