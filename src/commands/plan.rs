@@ -34,7 +34,7 @@ fn cpu_model(
             label: "as applied here".into(),
             cpu: crate::simulate::cpu::Cpu::from_limits(l),
         }],
-        _ => plan::scenarios_of(&class.cpu),
+        _ => plan::scenarios_for(class),
     };
     let top = scenarios.iter().map(|s| s.cpu.limit()).fold(0.0, f64::max);
     let workers = match a.workers {

@@ -216,7 +216,7 @@ pub(super) fn run_sample(
             .map(|_| {
                 // Each dyno's quota periods start at their own phase, as a group's CFS
                 // timer does.
-                let phase: f64 = rng.random::<f64>() * QUOTA_PERIOD;
+                let phase: f64 = rng.random::<f64>() * cpu.period;
                 Dyno::new(cpu, phase)
             })
             .collect(),

@@ -1,12 +1,13 @@
 //! One dyno of the CPU engine: busy workers, the backlog, its processor-shared CPU, the
-//! CFS-like quota per 100-ms period, and — for a burst-balance class — the balance stepped
+//! CFS-like quota per period (the class's own, 100 ms by default) with the kernel's CPU
+//! burst accrual, and — for a burst-balance class — the balance stepped
 //! every period by the CPU used ([`crate::limit::burst::Balance`], the same dynamics the
 //! live controller applies every 100 ms), which sets the next period's quota.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use super::demand::{Cpu, EPS, QUOTA_PERIOD};
+use super::demand::{Cpu, EPS};
 use crate::limit::burst::Balance;
 
 /// Per-dyno state: busy workers, the backlog, and the processor-shared CPU.
@@ -21,6 +22,8 @@ pub(super) struct Dyno {
     pub(super) version: u64,
     /// CPU seconds left in the current quota period.
     pub(super) budget: f64,
+    /// CPU seconds the current period started with (its quota, plus any burst accrued).
+    granted: f64,
     /// When the current quota period ends.
     pub(super) period_end: f64,
     /// Out of quota until `period_end`.
@@ -36,6 +39,8 @@ impl Dyno {
     pub(super) fn new(cpu: Cpu, phase: f64) -> Dyno {
         let balance = cpu.burst.map(Balance::new);
         let quota = balance.map_or(cpu.quota.unwrap_or(0.0), |b| b.allowed());
+        // An idle dyno has accrued its whole burst.
+        let budget = cpu.per_period(quota).1;
         Dyno {
             busy: 0,
             queue: VecDeque::new(),
@@ -43,7 +48,8 @@ impl Dyno {
             last: 0.0,
             computing: BinaryHeap::new(),
             version: 0,
-            budget: quota * QUOTA_PERIOD,
+            budget,
+            granted: budget,
             period_end: phase,
             throttled: false,
             quota,
@@ -74,16 +80,22 @@ impl Dyno {
         }
         self.last = t;
         if cpu.quota.is_some() && t >= self.period_end - EPS {
-            let periods = ((t - self.period_end) / QUOTA_PERIOD).floor() + 1.0;
-            self.period_end += periods * QUOTA_PERIOD;
+            let p = cpu.period;
+            let periods = ((t - self.period_end) / p).floor() + 1.0;
+            self.period_end += periods * p;
+            let left = self.budget.max(0.0);
             if let Some(b) = &mut self.balance {
-                let used = (self.quota * QUOTA_PERIOD - self.budget).max(0.0);
-                self.quota = b.step(used, QUOTA_PERIOD);
+                let used = (self.granted - left).max(0.0);
+                self.quota = b.step(used, p);
                 if periods > 1.0 {
-                    self.quota = b.step(0.0, (periods - 1.0) * QUOTA_PERIOD);
+                    self.quota = b.step(0.0, (periods - 1.0) * p);
                 }
             }
-            self.budget = self.quota * QUOTA_PERIOD;
+            // The kernel's refill (sched-bwc): each period's quota on top of what is left,
+            // capped at one period's quota plus the burst — without a burst, the quota.
+            let (q, cap) = cpu.per_period(self.quota);
+            self.budget = (left + periods * q).min(cap);
+            self.granted = self.budget;
             self.throttled = false;
         }
         if cpu.quota.is_some() && self.budget <= EPS && !self.computing.is_empty() {

@@ -118,3 +118,84 @@ fn a_burst_balance_bursts_while_sustainable_and_drains_above_its_baseline() {
         calm.p99
     );
 }
+
+/// The class's own period reaches the engine: a 26-ms request alone under 0.6 core runs
+/// at full speed within a 100-ms period (60 ms of quota) but stalls twice at a 20-ms
+/// period (12 ms per period: 12 + stall 8 + 12 + stall 8 + 2 = 42 ms).
+#[test]
+fn the_period_is_the_classes_own() {
+    let d = DemandDist::Independent {
+        cpu: ServiceDist::Deterministic(0.026),
+        other: ServiceDist::Deterministic(0.0),
+    };
+    let c = EventConfig {
+        requests: 2_000,
+        samples: 2,
+        ..cfg(1, 1)
+    };
+    // At 1 request a second each starts in a fresh period whatever the phase.
+    let long = run_point(&c, Cpu::quota(0.6), Policy::Random, &d, Load::Rate(1.0)).unwrap();
+    let short = run_point(
+        &c,
+        Cpu::quota(0.6).metered(0.02, 0.0),
+        Policy::Random,
+        &d,
+        Load::Rate(1.0),
+    )
+    .unwrap();
+    assert!((long.p50 - 0.026).abs() < 1e-3, "{}", long.p50);
+    // The phase of the 20-ms period against the arrival moves it between 26 + 8 and 42 ms.
+    assert!(short.p50 > 0.033 && short.p50 < 0.043, "{}", short.p50);
+    assert!((crate::simulate::plan::alone(0.026, Cpu::quota(0.6).metered(0.02, 0.0)) - 0.042).abs() < 1e-9);
+}
+
+/// The kernel's CPU burst: items offered at random at 60% of a 0.5-core quota bunch up
+/// now and then and find the period's quota spent; a burst of one period's quota, accrued
+/// in the calm periods before, absorbs most bunches. Under continuous load nothing
+/// accrues and the burst changes nothing.
+#[test]
+fn a_kernel_burst_absorbs_bunched_arrivals_but_not_a_saturated_quota() {
+    let d = DemandDist::Independent {
+        cpu: ServiceDist::Deterministic(0.005),
+        other: ServiceDist::Deterministic(0.0),
+    };
+    // Each item on its own thread, as calibrate's burn-in runs them (open loop).
+    let c = EventConfig {
+        requests: 40_000,
+        samples: 2,
+        ..cfg(1, 64)
+    };
+    // On two cores, as here: a bunch spends the quota in half the wall time.
+    let plain = Cpu {
+        cores: 2.0,
+        ..Cpu::quota(0.5)
+    };
+    let burst = plain.metered(0.1, 0.05);
+    let rate = Load::Rate(0.6 * 0.5 / 0.005);
+    let p = run_point(&c, plain, Policy::Random, &d, rate).unwrap();
+    let b = run_point(&c, burst, Policy::Random, &d, rate).unwrap();
+    eprintln!(
+        "simulated p99: {:.1} ms plain, {:.1} ms with a 100% burst",
+        p.p99 * 1e3,
+        b.p99 * 1e3
+    );
+    assert!(
+        b.p99 <= p.p99 / 2.0,
+        "p99 {} without burst, {} with",
+        p.p99,
+        b.p99
+    );
+    // Saturated by 4 callers: the quota's throughput, with or without the burst.
+    let sat = |cpu| {
+        run_point(&c, cpu, Policy::Random, &d, Load::Callers(4))
+            .unwrap()
+            .rate
+    };
+    let (sp, sb) = (sat(plain), sat(burst));
+    assert!((sb - sp).abs() / sp < 0.02, "{sp} vs {sb} req/s saturated");
+    // alone(): 130 ms of CPU at 0.6 core runs 120 ms at once with the burst (60 + 60 ms
+    // accrued), then 10 ms after the refill: 130 ms, against 210 ms without.
+    let alone = crate::simulate::plan::alone;
+    assert!((alone(0.13, Cpu::quota(0.6)) - 0.21).abs() < 1e-9);
+    assert!((alone(0.13, Cpu::quota(0.6).metered(0.1, 0.06)) - 0.13).abs() < 1e-9);
+}

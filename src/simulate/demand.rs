@@ -70,7 +70,7 @@ impl DemandDist {
 /// job a femtosecond short of done and the clock unable to move past it.
 pub(crate) const EPS: f64 = 1e-9;
 
-/// CFS's bandwidth period, seconds.
+/// CFS's default bandwidth period, seconds (a class's own is [`Cpu::period`]).
 pub const QUOTA_PERIOD: f64 = 0.1;
 
 /// One dyno's CPU: cores shared by its computing workers, and an optional quota.
@@ -78,11 +78,16 @@ pub const QUOTA_PERIOD: f64 = 0.1;
 pub struct Cpu {
     /// Cores the workers run on (a fraction means a share: every computing worker is slowed).
     pub cores: f64,
-    /// CPU per second allowed, in cores, enforced per 100 ms period; `None` for none.
+    /// CPU per second allowed, in cores, enforced per `period`; `None` for none.
     pub quota: Option<f64>,
     /// A burst-balance class: the quota is its burst while its balance lasts and its
     /// baseline once drained, the balance stepped every period (`quota` is the burst).
     pub burst: Option<crate::limit::burst::BurstSpec>,
+    /// The quota's bandwidth period, seconds (the class's `period_ms`; 0.1 by default).
+    pub period: f64,
+    /// The kernel's CPU burst, seconds of CPU: quota left unused in earlier periods that a
+    /// busy period may spend on top of its own (cpu.max.burst; 0 = none).
+    pub accrue: f64,
 }
 
 impl Cpu {
@@ -92,6 +97,8 @@ impl Cpu {
             cores,
             quota: None,
             burst: None,
+            period: QUOTA_PERIOD,
+            accrue: 0.0,
         }
     }
 
@@ -102,7 +109,26 @@ impl Cpu {
             cores: q.ceil().max(1.0),
             quota: Some(q),
             burst: None,
+            period: QUOTA_PERIOD,
+            accrue: 0.0,
         }
+    }
+
+    /// The same CPU metered at the class's own period and kernel burst (seconds; a
+    /// non-positive period keeps the default).
+    pub fn metered(self, period: f64, accrue: f64) -> Cpu {
+        Cpu {
+            period: if period > 0.0 { period } else { self.period },
+            accrue: accrue.max(0.0),
+            ..self
+        }
+    }
+
+    /// CPU seconds the quota allows per period, and the most a period may hold with
+    /// the burst accrued.
+    pub fn per_period(&self, quota: f64) -> (f64, f64) {
+        let q = quota * self.period;
+        (q, q + self.accrue)
     }
 
     /// A burst-balance class: its burst cores while the balance lasts, its baseline after,
@@ -121,9 +147,9 @@ impl Cpu {
             (Some(f), _) => Cpu::cores(f),
             (None, Some(q)) => Cpu {
                 cores: (l.cpus.len().max(1) as f64).min(q.ceil().max(1.0)),
-                quota: Some(q),
-                burst: None,
-            },
+                ..Cpu::quota(q)
+            }
+            .metered(l.period_us as f64 / 1e6, l.burst_us as f64 / 1e6),
             (None, None) => Cpu::cores(l.cpus.len().max(1) as f64),
         }
     }

@@ -51,13 +51,39 @@ pub fn service_value(slo: &Slo, service: &ServiceDist, timeout: f64) -> f64 {
 }
 
 /// How long `cpu_s` seconds of CPU take alone on `cpu`: slowed by a share below one core;
-/// under a quota, at full speed for the quota of each period, stalled for the rest.
+/// under a quota, at full speed for the quota of each period (the first with the burst an
+/// idle dyno has accrued), stalled for the rest of it. The request starts as a period does.
 pub fn alone(cpu_s: f64, cpu: Cpu) -> f64 {
     match cpu.quota {
         Some(q) if q < cpu.cores.min(1.0) => {
-            let per_period = q * cpu::QUOTA_PERIOD;
-            let full = (cpu_s / per_period).floor();
-            full * cpu::QUOTA_PERIOD + (cpu_s - full * per_period)
+            let (per_period, first) = cpu.per_period(q);
+            if cpu_s <= first {
+                return cpu_s;
+            }
+            // A first period holding more than its length of CPU runs on through the next
+            // refills; otherwise it stalls at its end like any other.
+            let (mut t, mut left, mut budget) = (0.0, cpu_s, first);
+            let mut period_end = cpu.period;
+            loop {
+                let run = left.min(budget).min(period_end - t);
+                t += run;
+                left -= run;
+                budget -= run;
+                if left <= 0.0 {
+                    return t;
+                }
+                if budget <= 1e-12 {
+                    t = period_end;
+                }
+                let periods = ((t - period_end) / cpu.period).floor() + 1.0;
+                if t >= period_end - 1e-12 {
+                    period_end += periods * cpu.period;
+                    budget = (budget + periods * per_period).min(first);
+                    if budget <= 0.0 {
+                        return f64::INFINITY;
+                    }
+                }
+            }
         }
         _ => cpu_s / cpu.cores.min(1.0),
     }
@@ -331,6 +357,19 @@ pub fn cheapest(plans: &[ClassPlan]) -> Option<usize> {
 /// The CPU situations of a class's CPU model: a shared class at its floor (a busy host) and
 /// at its burst cap (an idle host); a burst-balance class with its balance simulated under
 /// a sustainable load; a dedicated or quota class at its cores.
+/// The CPU situations of `class` at its own quota period and kernel burst.
+pub fn scenarios_for(class: &crate::class::DynoClass) -> Vec<CpuScenario> {
+    let (period, accrue) = (class.period_ms / 1000.0, class.burst_ms / 1000.0);
+    scenarios_of(&class.cpu)
+        .into_iter()
+        .map(|s| CpuScenario {
+            cpu: s.cpu.metered(period, accrue),
+            ..s
+        })
+        .collect()
+}
+
+/// The CPU situations of a CPU model at the kernel's default period, without burst.
 pub fn scenarios_of(model: &crate::class::CpuModel) -> Vec<CpuScenario> {
     use crate::class::CpuModel;
     match *model {

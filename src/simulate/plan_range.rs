@@ -49,6 +49,8 @@ pub(super) fn analytic_dynos(cfg: &PlanConfig, w: u32, c: Cpu, demand: &DemandDi
         cores: (c.cores / f64::from(w)).min(1.0),
         quota: c.quota.map(|q| q / f64::from(w)),
         burst: None,
+        accrue: c.accrue / f64::from(w),
+        ..c
     };
     let mut rng = SimRng::seed_from_u64(cfg.sim.seed ^ 0xA11A);
     let s: Vec<f64> = (0..2000)
