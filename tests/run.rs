@@ -54,6 +54,11 @@ fn committed_schema_matches_the_code() {
         committed == dynobench::report::export::json::schema(),
         "results/run.schema.json is stale: regenerate with `cargo run --release -- schema > results/run.schema.json`"
     );
+    let fields = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/results/FIELDS.md")).unwrap();
+    assert!(
+        fields == dynobench::report::export::fields::fields_markdown(),
+        "results/FIELDS.md is stale: regenerate with `cargo run --release -- schema --fields > results/FIELDS.md`"
+    );
 }
 
 #[test]

@@ -67,7 +67,11 @@ pub enum Command {
     Neighbour(NeighbourArgs),
     /// Print the JSON schema of run.json (committed as results/run.schema.json).
     #[command(hide = true)]
-    Schema,
+    Schema {
+        /// Print the field reference (results/FIELDS.md) instead: every field as a jq path.
+        #[arg(long)]
+        fields: bool,
+    },
     /// (internal) A calibration child: burn CPU, run work items or hold memory; print JSON.
     #[command(hide = true)]
     Burn(BurnArgs),

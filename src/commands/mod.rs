@@ -43,8 +43,15 @@ pub(crate) fn dispatch(cmd: Command) -> Result<Outcome, CliError> {
         Command::Merge(a) => merge::merge(a),
         Command::K8s(a) => k8s::k8s(a),
         Command::Soak(a) => soak::soak(a),
-        Command::Schema => {
-            print!("{}", crate::report::export::json::schema());
+        Command::Schema { fields } => {
+            print!(
+                "{}",
+                if fields {
+                    crate::report::export::fields::fields_markdown()
+                } else {
+                    crate::report::export::json::schema()
+                }
+            );
             Ok(Outcome::Ok)
         }
         Command::Simulate(a) => simulate::simulate(a),

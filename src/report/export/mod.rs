@@ -2,6 +2,7 @@
 //! error for the SVG backend). The writer decides where the text goes.
 
 pub mod csv;
+pub mod fields;
 pub mod hgrm;
 pub mod hlog;
 pub mod html;
