@@ -243,7 +243,8 @@ mod tests {
         let md = fields_markdown();
         for path in [
             "`schema_version`",
-            "`classes[].latency.percentiles[].value_us`",
+            "`classes[].latency`",
+            "`classes[].cpu_wait.percentiles[].value_us`",
             "`classes[].kernel.throttled_us`",
             "`classes[].cost.capacity_basis`",
             "`classes[].limits.period_us`",
