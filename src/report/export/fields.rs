@@ -180,6 +180,13 @@ impl<'a> Walk<'a> {
             d if d.is_empty() && s.get("const").is_some() => {
                 "Which shape this is; the fields beside it that apply to that shape are set.".into()
             }
+            d if d.is_empty() && shown.ends_with(".<key>") => {
+                "The count for each key of the map (an error kind, a status code).".into()
+            }
+            // The content of an adjacently tagged SLO metric has no doc of its own.
+            d if d.is_empty() && shown.ends_with("metric.value") => {
+                "For `percentile`: which one, as a percentage (50, 90, 95, 99, 99.9).".into()
+            }
             d if d.is_empty() => doc_of(resolved),
             d => d,
         };
