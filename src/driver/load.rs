@@ -81,6 +81,10 @@ pub struct LoadSpec {
     /// The first measured call's delay after the start (interleaves shards' constant
     /// arrivals).
     pub offset: Duration,
+    /// Raised when the measurement has what it needs (`--precision`): callers take no new
+    /// call, and calls in flight finish and are recorded as usual (unlike a stop, nothing
+    /// is abandoned).
+    pub enough: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What the load sends its observer.
@@ -275,8 +279,9 @@ pub async fn drive(
         let (next, spec, tx, sched) = (next.clone(), spec.clone(), tx.clone(), sched.clone());
         let (halt, in_flight) = (halt.clone(), in_flight.clone());
         set.spawn(async move {
+            let enough = || spec.enough.as_ref().is_some_and(|e| e.load(Ordering::Relaxed));
             loop {
-                if halt.load(Ordering::Relaxed) {
+                if halt.load(Ordering::Relaxed) || enough() {
                     break;
                 }
                 let (i, offset) = {
@@ -293,7 +298,7 @@ pub async fn drive(
                 let intended = offset.map(|d| start + d);
                 if let Some(at) = intended {
                     tokio::time::sleep_until(at).await;
-                    if halt.load(Ordering::Relaxed) {
+                    if halt.load(Ordering::Relaxed) || enough() {
                         break;
                     }
                 }

@@ -148,6 +148,18 @@ pub(crate) fn run_phase(
             .and_then(|s| s.start_at_unix_s)
             .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t)),
         offset: Duration::from_secs_f64(plan.shard.as_ref().map_or(0.0, |s| s.arrival_offset_ms / 1000.0)),
+        enough: None,
+    };
+    // `--precision`: checked as measured calls come in; raising `enough` ends the class.
+    let mut precision = plan.precision.as_ref().map(|p| {
+        (
+            crate::record::precision::PrecisionRule::new(p),
+            Arc::new(AtomicBool::new(false)),
+        )
+    });
+    let spec = LoadSpec {
+        enough: precision.as_ref().map(|(_, e)| e.clone()),
+        ..spec
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -192,6 +204,13 @@ pub(crate) fn run_phase(
                         }
                         obs.call_done(r.phase == Phase::Measured, r.error.is_none());
                         rec.record(&r);
+                        if let Some((rule, enough)) = precision.as_mut()
+                            && r.phase == Phase::Measured
+                            && rule.due(rec.attempted())
+                            && rule.check(&rec)
+                        {
+                            enough.store(true, Ordering::Relaxed);
+                        }
                         // Every caller (warm-up uses at least one per worker) timed out with
                         // no response in between: nothing is coming back.
                         if failure.is_none() && rec.timeouts_in_a_row() >= u64::from(plan.load.concurrency().max(workers).max(1)) {
@@ -282,6 +301,9 @@ pub(crate) fn run_phase(
             "burst balance: {:.1} of {:.1} core-s were left at the end, so these figures are the burst's ({} cores); sustained load holds the class at {} cores (measure that with --start-balance empty)",
             last.balance_s, b.capacity_s, b.burst_cores, b.baseline_cores
         ));
+    }
+    if let Some((rule, _)) = &precision {
+        result.precision = Some(rule.outcome(&result));
     }
     if let Some(w) = late_barrier(plan, measured_start) {
         result.warnings.push(w);

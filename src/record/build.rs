@@ -124,6 +124,7 @@ impl ClassResult {
             clock: rec.clock.offset(),
             same_as: None,
             group: None,
+            precision: None,
             intervals: rec.intervals,
             call_log: rec.call_log,
             call_log_dropped: rec.call_log_dropped,

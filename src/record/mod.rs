@@ -21,6 +21,7 @@ pub mod limits;
 pub mod merge;
 pub mod model;
 pub mod model_check;
+pub mod precision;
 pub mod recorder;
 mod result;
 pub mod runtime;

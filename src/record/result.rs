@@ -342,6 +342,10 @@ pub struct ClassResult {
     /// (`run --server`/`--procfile`): group CPU, run delay, throttling and pressure, per window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<crate::record::group::GroupFigures>,
+    /// With `run --precision`: whether the class's percentile interval reached the target
+    /// before `--max-calls`, and how wide it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::record::precision::PrecisionOutcome>,
 }
 
 /// Context the recorder does not know.

@@ -287,9 +287,15 @@ pub fn render(r: &RunReport) -> String {
         }
         s.push('\n');
     }
-    let n = r.config.calls;
+    let n = match &r.config.precision {
+        Some(p) => format!(
+            "Measured calls until p{}'s 95% interval was within ±{}% (at most {} per class)",
+            p.percentile, p.target_pct, p.max_calls
+        ),
+        None => format!("{} measured calls per class", r.config.calls),
+    };
     s.push_str(&format!(
-        "\n{} measured calls per class after {} warm-up (at least 1 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
+        "\n{} after {} warm-up (at least 1 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
         n,
         r.config.warmup,
         r.config.load_model,
@@ -336,6 +342,9 @@ pub fn render(r: &RunReport) -> String {
                 format!("{:?}", c.status).to_lowercase(),
                 c.failure.as_deref().unwrap_or("")
             ));
+        }
+        if let Some(p) = &c.precision {
+            s.push_str(&format!("{}: {}\n", c.name, p.line()));
         }
         if let Some(u) = &c.latency_uncorrected
             && let (Some(a), Some(b)) = (c.latency.value(99.0), u.value(99.0))

@@ -250,6 +250,9 @@ fn class_section(out: &mut String, c: &ClassResult) {
             );
         }
     }
+    if let Some(p) = &c.precision {
+        let _ = writeln!(out, "- precision (`--precision`): {}", p.line());
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "- note: {w}");
     }
@@ -317,6 +320,13 @@ pub fn summary_md(r: &RunReport) -> String {
         r.catalog.price_source,
         r.catalog.price_date
     );
+    if let Some(p) = &c.precision {
+        let _ = writeln!(
+            s,
+            "**Stopping rule** precision: each class was called until p{}'s 95% interval was within ±{}% of the estimate (checked after {} calls, then every {}× as many), at most {} calls; an estimation target, not a test (the final interval's coverage is below 95%: see docs/statistics.md).\n",
+            p.percentile, p.target_pct, p.first_check, p.growth, p.max_calls
+        );
+    }
     for w in &r.warnings {
         let _ = writeln!(s, "**Warning:** {w}\n");
     }
