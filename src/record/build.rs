@@ -125,6 +125,8 @@ impl ClassResult {
             same_as: None,
             group: None,
             precision: None,
+            driver: None,
+            invalid: None,
             intervals: rec.intervals,
             call_log: rec.call_log,
             call_log_dropped: rec.call_log_dropped,

@@ -11,6 +11,7 @@ pub mod capacity_step;
 pub mod class_capacity;
 pub mod clock;
 pub mod cost;
+pub mod driver_load;
 pub mod ess;
 pub mod formation;
 pub mod group;

@@ -58,6 +58,8 @@ pub enum SloOutcome {
     /// Neither: more calls would decide it (or the class failed).
     #[default]
     Inconclusive,
+    /// Not judged: the class's figures are invalid (the driver was the bottleneck).
+    Invalid,
 }
 
 impl SloOutcome {
@@ -67,6 +69,7 @@ impl SloOutcome {
             SloOutcome::Meets => "meets",
             SloOutcome::Breaks => "breaks",
             SloOutcome::Inconclusive => "inconclusive",
+            SloOutcome::Invalid => "invalid",
         }
     }
 }
@@ -109,6 +112,11 @@ pub fn slo_verdict(c: &ClassResult, s: &Slo) -> SloVerdict {
             s,
             c.failure.as_deref().unwrap_or("failed")
         );
+        return v;
+    }
+    if let Some(why) = &c.invalid {
+        v.outcome = SloOutcome::Invalid;
+        v.line = format!("{}: {s} not judged: invalid: {why}", c.name);
         return v;
     }
     let attempted = c.calls.attempted;
@@ -453,6 +461,26 @@ mod tests {
         let v = slo_verdict(&few, &"p99<=1s".parse().unwrap());
         assert_eq!(v.outcome, SloOutcome::Inconclusive, "{}", v.line);
         assert!(v.line.contains("368"), "{}", v.line);
+    }
+
+    #[test]
+    fn a_class_whose_driver_was_the_bottleneck_gets_invalid_verdicts() {
+        let mut c = class(&[10; 400], 0);
+        assert_eq!(
+            slo_verdict(&c, &"p99<=1s".parse().unwrap()).outcome,
+            SloOutcome::Meets
+        );
+        c.invalid = Some("the driver was the bottleneck: its CPU was 97% busy".into());
+        for slo in ["p99<=1s", "error-rate<=1%", "max<=2s"] {
+            let v = slo_verdict(&c, &slo.parse().unwrap());
+            assert_eq!(v.outcome, SloOutcome::Invalid, "{}", v.line);
+            assert!(!v.held, "invalid is not a pass");
+            assert!(
+                v.line.contains("invalid: the driver was the bottleneck"),
+                "{}",
+                v.line
+            );
+        }
     }
 
     #[test]

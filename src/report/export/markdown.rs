@@ -253,6 +253,12 @@ fn class_section(out: &mut String, c: &ClassResult) {
     if let Some(p) = &c.precision {
         let _ = writeln!(out, "- precision (`--precision`): {}", p.line());
     }
+    if let Some(why) = &c.invalid {
+        let _ = writeln!(out, "- **invalid**: {why}");
+    }
+    if let Some(d) = &c.driver {
+        let _ = writeln!(out, "- driver: {}", crate::report::table::driver_text(d));
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "- note: {w}");
     }
@@ -352,6 +358,9 @@ pub fn summary_md(r: &RunReport) -> String {
     if let Some(m) = crate::report::table::metering_legend(r) {
         let _ = writeln!(s, "Cores: {m}.");
     }
+    if let Some(m) = crate::report::table::invalid_legend(r) {
+        let _ = writeln!(s, "\n{m}");
+    }
     let _ = writeln!(
         s,
         "\n**Per dollar.** `$/M req` is what a million requests cost with one dyno of the class serving at \
@@ -378,6 +387,7 @@ pub fn summary_md(r: &RunReport) -> String {
                 crate::record::verdict::SloOutcome::Meets => "✅",
                 crate::record::verdict::SloOutcome::Breaks => "❌",
                 crate::record::verdict::SloOutcome::Inconclusive => "❔",
+                crate::record::verdict::SloOutcome::Invalid => "⚠️ invalid",
             };
             let _ = writeln!(s, "- {mark} {}", v.line);
         }
