@@ -164,6 +164,8 @@ pub(crate) fn run_phase(
         sends: sends.clone(),
         ..spec
     };
+    // A precision check under way on another thread: its calls and interval come back here.
+    let mut checking: Option<PendingCheck> = None;
     // The driver's own CPU over the measured calls (read on the thread that drives them).
     let mut driver_cpu0: Option<super::selfcpu::CpuReading> = None;
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
@@ -210,13 +212,21 @@ pub(crate) fn run_phase(
                         }
                         obs.call_done(r.phase == Phase::Measured, r.error.is_none());
                         rec.record(&r);
-                        if let Some((rule, enough)) = precision.as_mut()
+                        if let Some((rule, _)) = precision.as_ref()
                             && r.phase == Phase::Measured
+                            && checking.is_none()
                             && rule.due(rec.attempted())
-                            && rule.check(&rec)
                         {
-                            enough.store(true, Ordering::Relaxed);
+                            // Off this thread: the interval expands the whole run's
+                            // intervals, and this thread times the calls.
+                            let snap = rule.snapshot(&rec);
+                            let (done_tx, done_rx) = std::sync::mpsc::channel();
+                            std::thread::spawn(move || {
+                                let _ = done_tx.send((snap.calls(), snap.interval()));
+                            });
+                            checking = Some(done_rx);
                         }
+                        precision_judged(&mut precision, &mut checking);
                         // Every caller (warm-up uses at least one per worker) timed out with
                         // no response in between: nothing is coming back.
                         if failure.is_none() && rec.timeouts_in_a_row() >= u64::from(plan.load.concurrency().max(workers).max(1)) {
@@ -231,6 +241,7 @@ pub(crate) fn run_phase(
                     Some(Event::Abandoned(n)) => rec.abandoned(n),
                 },
                 _ = tick.tick() => {
+                    precision_judged(&mut precision, &mut checking);
                     if let (Some(t0), Some((s, _))) = (measuring_at, sandbox.as_mut())
                         && readings.last().is_some_and(|r: &GroupReading| t0.elapsed().as_secs_f64() - r.t_s >= super::app::GROUP_READ_S)
                     {
@@ -379,4 +390,27 @@ fn driver_load(
         bound: Vec::new(),
     }
     .judged()
+}
+
+/// A `--precision` check computing on another thread: its snapshot's calls and interval.
+type PendingCheck = std::sync::mpsc::Receiver<(u64, crate::record::verdict::PercentileInterval)>;
+
+/// Judges a finished precision check, if one is, and raises `enough` when the target is met.
+fn precision_judged(
+    precision: &mut Option<(crate::record::precision::PrecisionRule, Arc<AtomicBool>)>,
+    checking: &mut Option<PendingCheck>,
+) {
+    let (Some((rule, enough)), Some(rx)) = (precision.as_mut(), checking.as_ref()) else {
+        return;
+    };
+    match rx.try_recv() {
+        Ok((calls, iv)) => {
+            *checking = None;
+            if rule.judge(calls, &iv) {
+                enough.store(true, Ordering::Relaxed);
+            }
+        }
+        Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => *checking = None,
+    }
 }

@@ -75,8 +75,9 @@ pub struct PrecisionOutcome {
     pub percentile: f64,
     /// The target, ±% of the estimate.
     pub target_pct: f64,
-    /// The rule stopped the class: a check found the interval within the target. False:
-    /// the class reached `max_calls` (or stopped for another reason) first.
+    /// The target was met: a check found the interval within it and stopped the class,
+    /// or the final interval is within it. False: the class reached `max_calls` (or
+    /// stopped for another reason) with a wider interval.
     pub reached: bool,
     /// The final interval's larger distance from the estimate, % of it (absent when an end
     /// cannot be bounded). Calls still in flight at the stop are in it, so it can differ a
@@ -111,6 +112,27 @@ impl PrecisionOutcome {
     }
 }
 
+/// The calls a check judges, copied from the recorder (see [`PrecisionRule::snapshot`]).
+#[derive(Debug, Clone)]
+pub struct PrecisionSnapshot {
+    latency: super::histogram::Hist,
+    attempted: u64,
+    intervals: super::intervals::IntervalSeries,
+    p: f64,
+}
+
+impl PrecisionSnapshot {
+    /// Measured calls attempted when it was taken.
+    pub fn calls(&self) -> u64 {
+        self.attempted
+    }
+
+    /// The percentile's interval, as the report computes it (rounds aside).
+    pub fn interval(&self) -> PercentileInterval {
+        percentile_interval(&self.latency, self.attempted, &self.intervals, &[], self.p)
+    }
+}
+
 /// The stopping rule's state for one class.
 #[derive(Debug, Clone)]
 pub struct PrecisionRule {
@@ -141,29 +163,43 @@ impl PrecisionRule {
         self.reached
     }
 
-    /// The interval the rule judges from the calls recorded so far.
-    pub fn interval(&self, rec: &ClassRecorder) -> PercentileInterval {
-        percentile_interval(
-            &rec.latency,
-            rec.attempted(),
-            &rec.intervals,
-            &[],
-            self.config.percentile / 100.0,
-        )
+    /// The calls recorded so far, copied so that their interval can be computed away from
+    /// the thread that drives the calls (it expands every interval of the run: tens of ms
+    /// for thousands of calls, which would delay the calls' timing).
+    pub fn snapshot(&self, rec: &ClassRecorder) -> PrecisionSnapshot {
+        PrecisionSnapshot {
+            latency: rec.latency.clone(),
+            attempted: rec.attempted(),
+            intervals: rec.intervals.clone(),
+            p: self.config.percentile / 100.0,
+        }
     }
 
-    /// Checks the calls recorded so far: true when the interval is within the target (the
-    /// class should stop); otherwise the next check is scheduled [`GROWTH`]× later.
-    pub fn check(&mut self, rec: &ClassRecorder) -> bool {
+    /// The interval the rule judges from the calls recorded so far.
+    pub fn interval(&self, rec: &ClassRecorder) -> PercentileInterval {
+        self.snapshot(rec).interval()
+    }
+
+    /// Judges a snapshot's interval: true when it is within the target (the class should
+    /// stop); otherwise the next check is scheduled [`GROWTH`]× the snapshot's calls later.
+    pub fn judge(&mut self, calls: u64, iv: &PercentileInterval) -> bool {
         self.checks += 1;
-        let n = rec.attempted();
-        let w = self.interval(rec).relative_half_width();
-        if w.is_some_and(|w| w * 100.0 <= self.config.target_pct) {
+        if iv
+            .relative_half_width()
+            .is_some_and(|w| w * 100.0 <= self.config.target_pct)
+        {
             self.reached = true;
         } else {
-            self.next_check = ((n as f64 * self.config.growth).ceil() as u64).max(n + 1);
+            self.next_check = ((calls as f64 * self.config.growth).ceil() as u64).max(calls + 1);
         }
         self.reached
+    }
+
+    /// Checks the calls recorded so far (on this thread): [`PrecisionRule::judge`] of their
+    /// interval.
+    pub fn check(&mut self, rec: &ClassRecorder) -> bool {
+        let iv = self.interval(rec);
+        self.judge(rec.attempted(), &iv)
     }
 
     /// How the rule ended for the class, from its final result (the interval the report
@@ -185,11 +221,12 @@ impl PrecisionRule {
                     self.config.percentile / 100.0,
                 )
             });
+        let half_width_pct = iv.and_then(|iv| iv.relative_half_width()).map(|w| w * 100.0);
         PrecisionOutcome {
             percentile: self.config.percentile,
             target_pct: self.config.target_pct,
-            reached: self.reached,
-            half_width_pct: iv.and_then(|iv| iv.relative_half_width()).map(|w| w * 100.0),
+            reached: self.reached || half_width_pct.is_some_and(|w| w <= self.config.target_pct),
+            half_width_pct,
             calls: c.calls.attempted,
             max_calls: self.config.max_calls,
             checks: self.checks,
