@@ -62,6 +62,9 @@ pub enum Outcome {
     Ok,
     /// A threshold (SLO, compare regression) failed: exit 1.
     ThresholdFailed,
+    /// No verdict could be given because measured figures are invalid (`compare`: a class
+    /// whose driver was the bottleneck in either run): exit 4.
+    Invalid,
 }
 
 impl Outcome {
@@ -70,6 +73,7 @@ impl Outcome {
         match self {
             Outcome::Ok => 0,
             Outcome::ThresholdFailed => 1,
+            Outcome::Invalid => 4,
         }
     }
 }

@@ -194,6 +194,55 @@ fn a_class_that_fails_in_b_is_a_regression() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("| eco | status | ok | failed |"));
 }
 
+/// A class whose driver was the bottleneck in either run is invalid, not slower: compare
+/// does not judge it (neither regression nor no regression) and exits 4, unless another
+/// class regressed (exit 1).
+#[test]
+fn a_class_whose_driver_was_the_bottleneck_is_not_judged_and_exits_4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run(
+        tmp.path(),
+        "a",
+        vec![
+            class("eco", &spread(100, 200), 0),
+            class("standard-2x", &spread(50, 200), 0),
+        ],
+        "p",
+    );
+    // B's eco is 50% slower, but its driver was CPU-bound: that is the driver's ceiling.
+    let mut bound = class("eco", &spread(150, 200), 0);
+    bound.invalid = Some("the driver was the bottleneck: its CPU was 97% busy".into());
+    let b = run(
+        tmp.path(),
+        "b",
+        vec![bound, class("standard-2x", &spread(50, 200), 0)],
+        "p",
+    );
+    let o = compare(&a, &b, &[]);
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(4), "{md}");
+    assert!(
+        md.contains("| eco | status | | | | not compared: invalid in B (the driver was the bottleneck"),
+        "{md}"
+    );
+    assert!(!md.contains("REGRESSION") && md.contains("**Invalid:"), "{md}");
+    let j: serde_json::Value = serde_json::from_slice(&compare(&a, &b, &["--json"]).stdout).unwrap();
+    assert_eq!(j["regressed"], false);
+    assert_eq!(j["invalid"], serde_json::json!(["eco"]));
+    assert_eq!(j["classes"][0]["verdict"], "invalid");
+    assert_ne!(j["classes"][1]["verdict"], "invalid", "the valid class is judged");
+    // A regression elsewhere still exits 1.
+    let mut bound = class("standard-2x", &spread(50, 200), 0);
+    bound.invalid = Some("the driver was the bottleneck: its CPU was 97% busy".into());
+    let c = run(
+        tmp.path(),
+        "c",
+        vec![class("eco", &spread(150, 200), 0), bound],
+        "p",
+    );
+    assert_eq!(compare(&a, &c, &[]).status.code(), Some(1));
+}
+
 #[test]
 fn refuses_missing_corrupt_and_incompatible_runs() {
     let tmp = tempfile::tempdir().unwrap();

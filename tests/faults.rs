@@ -310,6 +310,8 @@ fn calls_in_flight_at_a_stop_are_awaited_then_counted_as_abandoned() {
         seed: 1,
         start_at: None,
         offset: Duration::ZERO,
+        enough: None,
+        sends: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -44,7 +44,8 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Reproduce published measurements of CPU quotas, burst and routing: theirs, ours, the ratio.
     Fidelity(FidelityArgs),
-    /// Compare two result directories (p50/p95/p99 per class).
+    /// Compare two result directories (p50/p95/p99 per class); exit 1 on a regression, 4 when
+    /// a class cannot be judged (its driver was the bottleneck in either run).
     Compare(CompareArgs),
     /// (Re)write a results directory's index.html; with several, a page of them side by side.
     Report(ReportArgs),

@@ -35,6 +35,17 @@ pub(crate) fn parse_calls(s: &str) -> Result<Calls, String> {
     }
 }
 
+/// `run --precision`: `5%` or `5` (percent of the estimate), more than 0% and below 100%.
+pub(crate) fn parse_precision(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    match t.strip_suffix('%').unwrap_or(t).trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 100.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a precision: give the interval's half-width as a percentage of the estimate, more than 0% and below 100% (e.g. 5% for ±5%)"
+        )),
+    }
+}
+
 /// Worker counts given to `run --workers`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCounts(pub Vec<u32>);

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::parse::{
-    Calls, WorkerCounts, parse_calls, parse_duration, parse_shard, parse_start_at, parse_worker_counts,
+    Calls, WorkerCounts, parse_calls, parse_duration, parse_precision, parse_shard, parse_start_at,
+    parse_worker_counts,
 };
 use crate::simulate::UtilList;
 
@@ -45,6 +46,16 @@ pub struct RunArgs {
     /// percentile SLO given (368 for p99, 72 for p95; at least 100).
     #[arg(long, default_value = "100", value_parser = parse_calls)]
     pub calls: Calls,
+    /// Call each class until the 95% interval of the strictest percentile SLO (p99 without
+    /// one) is within ± this percentage of its estimate (e.g. 5%), checked after the fewest
+    /// calls that bound it (368 for p99) and then every 1.25× as many calls, or until
+    /// --max-calls. An estimation target, not a test (see docs/statistics.md).
+    #[arg(long, value_name = "PCT", value_parser = parse_precision, conflicts_with_all = ["calls", "repeat", "find_capacity", "dynos", "shard"])]
+    pub precision: Option<f64>,
+    /// With --precision: the most measured calls per class (the class's table line says
+    /// when the precision was not reached by then).
+    #[arg(long, default_value_t = crate::record::precision::DEFAULT_MAX_CALLS, value_parser = clap::value_parser!(u32).range(1..=10_000_000), requires = "precision")]
+    pub max_calls: u32,
     /// Rounds: measure every class K times, interleaved (A B C A B C …) so that drift of the
     /// host hits all classes alike; `compare` then uses the spread between rounds.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]

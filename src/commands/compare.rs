@@ -1,7 +1,8 @@
 //! `dynobench compare A B`: both runs read through the one reader (run.json and each
 //! class's .hlog for the blocks of consecutive calls), checked for compatibility, compared,
 //! printed (and with --html written as a page beside both runs); exit 1 on a regression
-//! (and, with --strict, on insufficient data).
+//! (and, with --strict, on insufficient data); exit 4 when a class could not be judged
+//! because its figures are invalid in either run (the driver was the bottleneck).
 
 use std::collections::BTreeMap;
 
@@ -61,7 +62,12 @@ pub(crate) fn compare(a: CompareArgs) -> Result<Outcome, CliError> {
         // stdout may carry JSON: the page's path goes to stderr.
         eprintln!("page: {}", path.display());
     }
-    Ok(if c.regressed || (a.strict && !c.inconclusive.is_empty()) {
+    Ok(if c.regressed {
+        Outcome::ThresholdFailed
+    } else if !c.invalid.is_empty() {
+        // Neither a pass nor a regression: a class could not be judged.
+        Outcome::Invalid
+    } else if a.strict && !c.inconclusive.is_empty() {
         Outcome::ThresholdFailed
     } else {
         Outcome::Ok

@@ -158,9 +158,10 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         workers: a.workers.clone().map(|w| w.0).unwrap_or_default(),
         load,
         warmup: a.warmup,
-        calls: match a.calls {
-            Calls::Fixed(n) => n,
-            Calls::Auto => calls_for_slos(&a.slo, 100),
+        calls: match (a.precision, a.calls) {
+            (Some(_), _) => a.max_calls,
+            (None, Calls::Fixed(n)) => n,
+            (None, Calls::Auto) => calls_for_slos(&a.slo, 100),
         },
         repeat: a.repeat,
         open_warmup: 0,
@@ -193,6 +194,9 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         share_driver_cpu: a.share_driver_cpu,
         app,
         call,
+        precision: a
+            .precision
+            .map(|p| crate::record::precision::PrecisionConfig::new(&a.slo, p, a.max_calls)),
     };
     super::shard::apply(a, &mut plan)?;
     Ok(plan)

@@ -95,7 +95,7 @@ pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
             p
         }
     };
-    let (mut called, mut regressions) = (0usize, 0usize);
+    let (mut called, mut regressions, mut invalid) = (0usize, 0usize, 0usize);
     let mut per = [0usize; 4];
     let mut diffs: Vec<Vec<f64>> = vec![Vec::new(); 4];
     let mut boot_var: Vec<Vec<f64>> = vec![Vec::new(); 4];
@@ -125,6 +125,8 @@ pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
         }
         called += usize::from(any);
         regressions += usize::from(c.regressed);
+        // Not judged (the driver was the bottleneck): counted, not taken as a pass.
+        invalid += usize::from(!c.invalid.is_empty());
         let (bx, by) = (x.1.values().next(), y.1.values().next());
         if let (Some(bx), Some(by)) = (bx, by)
             && let Some((center, reps)) = bootstrap_replicates(bx, by, &ps, i as u64)
@@ -153,6 +155,12 @@ pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
             "OUTSIDE"
         }
     ));
+    if invalid > 0 {
+        s.push_str(&format!(
+            "not judged (exit 4): {invalid} of {} pairs, a run's driver was the bottleneck; their verdicts are missing from the rates below, so re-run with fewer calls per second or a driver CPU of its own\n",
+            a.pairs
+        ));
+    }
     s.push_str(&format!(
         "any percentile called slower/faster: {:.1}%; per percentile: {}\n\n",
         100.0 * called as f64 / n,

@@ -145,6 +145,9 @@ pub struct Comparison {
     pub warnings: Vec<String>,
     /// `class metric` of every verdict that is insufficient data.
     pub inconclusive: Vec<String>,
+    /// Classes not judged because their figures are invalid in A or B (the driver was the
+    /// bottleneck): neither a regression nor its absence can be claimed for them.
+    pub invalid: Vec<String>,
     /// Any regression.
     pub regressed: bool,
 }
@@ -456,6 +459,11 @@ fn class_delta(
         drift_note: None,
     };
     let Some(plan) = plan else {
+        if let Some((side, why)) = invalid_side(ca, cb) {
+            d.status = format!("not compared: invalid in {side} ({why})");
+            d.verdict = "invalid".into();
+            return d;
+        }
         d.status = if !ca.is_ok() {
             format!(
                 "not compared: failed in A ({})",
@@ -499,6 +507,16 @@ fn class_delta(
     d
 }
 
+/// The side (`A`, `B` or `A and B`) whose figures for the class are invalid, and why.
+fn invalid_side<'c>(ca: &'c ClassResult, cb: &'c ClassResult) -> Option<(&'static str, &'c str)> {
+    match (ca.invalid.as_deref(), cb.invalid.as_deref()) {
+        (Some(a), Some(_)) => Some(("A and B", a)),
+        (Some(a), None) => Some(("A", a)),
+        (None, Some(b)) => Some(("B", b)),
+        (None, None) => None,
+    }
+}
+
 /// Compares two runs: every class's family of percentile changes, then Holm across the
 /// classes compared, then each class's simultaneous intervals at its Holm level.
 pub fn compare(a: RunData, b: RunData, o: &CompareOptions) -> Comparison {
@@ -510,7 +528,9 @@ pub fn compare(a: RunData, b: RunData, o: &CompareOptions) -> Comparison {
         .collect();
     let plans: Vec<Option<ClassPlan>> = pairs
         .iter()
-        .map(|(ca, cb)| (ca.is_ok() && cb.is_ok()).then(|| class_plan(a, b, ca, cb, o)))
+        .map(|(ca, cb)| {
+            (ca.is_ok() && cb.is_ok() && invalid_side(ca, cb).is_none()).then(|| class_plan(a, b, ca, cb, o))
+        })
         .collect();
     let compared: Vec<usize> = (0..plans.len()).filter(|&i| plans[i].is_some()).collect();
     let p: Vec<f64> = compared
@@ -543,6 +563,11 @@ pub fn compare(a: RunData, b: RunData, o: &CompareOptions) -> Comparison {
                 .map(move |m| format!("{} {}", c.class, m.metric))
         })
         .collect();
+    let invalid = classes
+        .iter()
+        .filter(|c| c.verdict == "invalid")
+        .map(|c| c.class.clone())
+        .collect();
     let regressed = classes
         .iter()
         .any(|c| c.broke || c.error_rate.regression || c.metrics.iter().any(|m| m.regression));
@@ -556,6 +581,7 @@ pub fn compare(a: RunData, b: RunData, o: &CompareOptions) -> Comparison {
         warnings: warnings(a.report, b.report),
         classes,
         inconclusive,
+        invalid,
         regressed,
     }
 }

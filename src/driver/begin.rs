@@ -100,5 +100,6 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         worker_ballast_mb: plan.ballast_mb,
         shard: plan.shard.clone(),
         what_if: plan.what_if.is_set().then(|| plan.what_if.describe()),
+        precision: plan.precision.clone(),
     }
 }

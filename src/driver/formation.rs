@@ -275,11 +275,11 @@ fn measure(
                 None
             };
             if let Some(pt) = &point {
-                if result.load.late_sends * 100 > result.calls.attempted.max(1) {
-                    result.warnings.push(format!(
-                        "{} of {} calls were sent late (all {conns} connections busy): the offered rate fell short",
-                        result.load.late_sends, result.calls.attempted
-                    ));
+                // The one driver-bottleneck rule (run_phase has marked the point invalid).
+                if let Some(why) = crate::record::driver_load::driver_bound_reason(&result) {
+                    result
+                        .warnings
+                        .push(format!("{why}: the offered rate fell short"));
                 }
                 facts.points.push(pt.clone());
             }

@@ -4,7 +4,7 @@
 //! cannot hide its stall by delaying the sends (coordinated omission, as wrk2 corrects it).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::{RngExt, SeedableRng};
@@ -81,6 +81,51 @@ pub struct LoadSpec {
     /// The first measured call's delay after the start (interleaves shards' constant
     /// arrivals).
     pub offset: Duration,
+    /// Raised when the measurement has what it needs (`--precision`): callers take no new
+    /// call, and calls in flight finish and are recorded as usual (unlike a stop, nothing
+    /// is abandoned).
+    pub enough: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Open loop: where the measured sends' lateness and connection waits are noted (the
+    /// driver-bottleneck rule reads them).
+    pub sends: Option<Arc<SendStats>>,
+}
+
+/// What the driver notes about its own open-loop sends of measured calls.
+#[derive(Debug)]
+pub struct SendStats {
+    /// Measured calls sent on the schedule.
+    pub scheduled: AtomicU64,
+    /// Of those, calls whose intended send time passed while every connection was busy
+    /// (by more than [`CONNECTION_WAIT_SLACK`]): they waited for a free connection.
+    pub connection_waits: AtomicU64,
+    /// Lateness (actual − intended send, µs) of the calls that found a free connection:
+    /// the timer's and the driver's own delay.
+    pub lateness: std::sync::Mutex<crate::record::histogram::Hist>,
+}
+
+/// A call claimed this long after its intended time waited for a connection (the
+/// recorder's late-send threshold).
+pub const CONNECTION_WAIT_SLACK: Duration = Duration::from_millis(1);
+
+impl Default for SendStats {
+    fn default() -> SendStats {
+        SendStats {
+            scheduled: AtomicU64::new(0),
+            connection_waits: AtomicU64::new(0),
+            lateness: std::sync::Mutex::new(crate::record::histogram::new_hist()),
+        }
+    }
+}
+
+impl SendStats {
+    fn note(&self, waited: bool, late: Duration) {
+        self.scheduled.fetch_add(1, Ordering::Relaxed);
+        if waited {
+            self.connection_waits.fetch_add(1, Ordering::Relaxed);
+        } else if let Ok(mut h) = self.lateness.lock() {
+            crate::record::histogram::record(&mut h, late.as_micros() as u64);
+        }
+    }
 }
 
 /// What the load sends its observer.
@@ -275,8 +320,9 @@ pub async fn drive(
         let (next, spec, tx, sched) = (next.clone(), spec.clone(), tx.clone(), sched.clone());
         let (halt, in_flight) = (halt.clone(), in_flight.clone());
         set.spawn(async move {
+            let enough = || spec.enough.as_ref().is_some_and(|e| e.load(Ordering::Relaxed));
             loop {
-                if halt.load(Ordering::Relaxed) {
+                if halt.load(Ordering::Relaxed) || enough() {
                     break;
                 }
                 let (i, offset) = {
@@ -291,9 +337,12 @@ pub async fn drive(
                 }
                 let phase = if i < warm { Phase::Warmup } else { Phase::Measured };
                 let intended = offset.map(|d| start + d);
+                // Claimed after its intended time: every connection was busy until now.
+                let waited = intended
+                    .is_some_and(|at| Instant::now().saturating_duration_since(at) > CONNECTION_WAIT_SLACK);
                 if let Some(at) = intended {
                     tokio::time::sleep_until(at).await;
-                    if halt.load(Ordering::Relaxed) {
+                    if halt.load(Ordering::Relaxed) || enough() {
                         break;
                     }
                 }
@@ -301,6 +350,9 @@ pub async fn drive(
                 let measured = phase == Phase::Measured;
                 if measured {
                     in_flight.fetch_add(1, Ordering::Relaxed);
+                    if let (Some(at), Some(st)) = (intended, spec.sends.as_ref()) {
+                        st.note(waited, sent.saturating_duration_since(at));
+                    }
                 }
                 let out = caller.call(&spec.path, spec.timeout).await;
                 if measured {

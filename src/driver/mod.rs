@@ -20,6 +20,7 @@ mod phase;
 mod plan;
 pub mod router;
 mod run;
+mod selfcpu;
 
 pub use client::{CallShape, Target, Token};
 pub use load::LoadModel;

@@ -148,7 +148,26 @@ pub(crate) fn run_phase(
             .and_then(|s| s.start_at_unix_s)
             .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t)),
         offset: Duration::from_secs_f64(plan.shard.as_ref().map_or(0.0, |s| s.arrival_offset_ms / 1000.0)),
+        enough: None,
+        sends: None,
     };
+    // `--precision`: checked as measured calls come in; raising `enough` ends the class.
+    let mut precision = plan.precision.as_ref().map(|p| {
+        (
+            crate::record::precision::PrecisionRule::new(p),
+            Arc::new(AtomicBool::new(false)),
+        )
+    });
+    let sends = open.then(|| Arc::new(super::load::SendStats::default()));
+    let spec = LoadSpec {
+        enough: precision.as_ref().map(|(_, e)| e.clone()),
+        sends: sends.clone(),
+        ..spec
+    };
+    // A precision check under way on another thread: its calls and interval come back here.
+    let mut checking: Option<PendingCheck> = None;
+    // The driver's own CPU over the measured calls (read on the thread that drives them).
+    let mut driver_cpu0: Option<super::selfcpu::CpuReading> = None;
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut digest: Option<String> = None;
@@ -176,6 +195,7 @@ pub(crate) fn run_phase(
                         // The boundary of the measured phase: counters, steal and clock.
                         before = Some(sandbox.as_mut().map(|(s, _)| s.counters()).unwrap_or_default());
                         steal0 = cpu_jiffies();
+                        driver_cpu0 = Some(super::selfcpu::CpuReading::now());
                         measured_start = unix_now();
                         rec.measuring_from(at_us);
                         if read_group && let Some((s, _)) = sandbox.as_mut() {
@@ -192,6 +212,21 @@ pub(crate) fn run_phase(
                         }
                         obs.call_done(r.phase == Phase::Measured, r.error.is_none());
                         rec.record(&r);
+                        if let Some((rule, _)) = precision.as_ref()
+                            && r.phase == Phase::Measured
+                            && checking.is_none()
+                            && rule.due(rec.attempted())
+                        {
+                            // Off this thread: the interval expands the whole run's
+                            // intervals, and this thread times the calls.
+                            let snap = rule.snapshot(&rec);
+                            let (done_tx, done_rx) = std::sync::mpsc::channel();
+                            std::thread::spawn(move || {
+                                let _ = done_tx.send((snap.calls(), snap.interval()));
+                            });
+                            checking = Some(done_rx);
+                        }
+                        precision_judged(&mut precision, &mut checking);
                         // Every caller (warm-up uses at least one per worker) timed out with
                         // no response in between: nothing is coming back.
                         if failure.is_none() && rec.timeouts_in_a_row() >= u64::from(plan.load.concurrency().max(workers).max(1)) {
@@ -206,6 +241,7 @@ pub(crate) fn run_phase(
                     Some(Event::Abandoned(n)) => rec.abandoned(n),
                 },
                 _ = tick.tick() => {
+                    precision_judged(&mut precision, &mut checking);
                     if let (Some(t0), Some((s, _))) = (measuring_at, sandbox.as_mut())
                         && readings.last().is_some_and(|r: &GroupReading| t0.elapsed().as_secs_f64() - r.t_s >= super::app::GROUP_READ_S)
                     {
@@ -227,6 +263,7 @@ pub(crate) fn run_phase(
         }
         let _ = load.await;
     });
+    let driver = driver_cpu0.map(|r| driver_load(&r, sends.as_deref(), plan));
     // Calls can fail faster than the watch above notices a dead server: look once more,
     // giving a just-killed process a moment to be reaped, so the cause is named.
     if failure.is_none()
@@ -283,6 +320,13 @@ pub(crate) fn run_phase(
             last.balance_s, b.capacity_s, b.burst_cores, b.baseline_cores
         ));
     }
+    if let Some(d) = driver {
+        result.invalid = d.reason();
+        result.driver = Some(d);
+    }
+    if let Some((rule, _)) = &precision {
+        result.precision = Some(rule.outcome(&result));
+    }
     if let Some(w) = late_barrier(plan, measured_start) {
         result.warnings.push(w);
     }
@@ -311,4 +355,62 @@ pub(crate) fn run_phase(
         result.failure = Some(format!("all {attempted} measured calls failed: {errors:?}{hint}"));
     }
     result
+}
+
+/// The driver's figures over the measured calls, judged by the driver-bottleneck rule.
+fn driver_load(
+    cpu0: &super::selfcpu::CpuReading,
+    sends: Option<&super::load::SendStats>,
+    plan: &RunPlan,
+) -> crate::record::driver_load::DriverLoad {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (wall_s, cpu_s, loop_cpu_s) = cpu0.since();
+    let cores = super::selfcpu::allowed_cores();
+    let (_, rate, _) = plan.load.shape();
+    let lateness = sends.and_then(|s| s.lateness.lock().ok().map(|h| h.clone()));
+    crate::record::driver_load::DriverLoad {
+        cpu_s,
+        loop_cpu_s,
+        wall_s,
+        cores,
+        cpu_share: crate::record::driver_load::cpu_share(cpu_s, loop_cpu_s, wall_s, cores),
+        scheduled: sends.map_or(0, |s| s.scheduled.load(Relaxed)),
+        gap_us: rate.filter(|r| *r > 0.0).map(|r| 1e6 / r),
+        lateness_p99_us: lateness
+            .filter(|h| !h.is_empty())
+            .map(|h| h.value_at_quantile(0.99) as f64),
+        lateness_limit_us: sends
+            .map(|_| crate::record::driver_load::lateness_limit_us(rate.map(|r| 1e6 / r))),
+        connection_waits: sends.map_or(0, |s| s.connection_waits.load(Relaxed)),
+        connections: if sends.is_some() {
+            plan.load.concurrency()
+        } else {
+            0
+        },
+        bound: Vec::new(),
+    }
+    .judged()
+}
+
+/// A `--precision` check computing on another thread: its snapshot's calls and interval.
+type PendingCheck = std::sync::mpsc::Receiver<(u64, crate::record::verdict::PercentileInterval)>;
+
+/// Judges a finished precision check, if one is, and raises `enough` when the target is met.
+fn precision_judged(
+    precision: &mut Option<(crate::record::precision::PrecisionRule, Arc<AtomicBool>)>,
+    checking: &mut Option<PendingCheck>,
+) {
+    let (Some((rule, enough)), Some(rx)) = (precision.as_mut(), checking.as_ref()) else {
+        return;
+    };
+    match rx.try_recv() {
+        Ok((calls, iv)) => {
+            *checking = None;
+            if rule.judge(calls, &iv) {
+                enough.store(true, Ordering::Relaxed);
+            }
+        }
+        Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => *checking = None,
+    }
 }

@@ -81,6 +81,9 @@ pub struct RunPlan {
     pub app: Option<AppSpec>,
     /// How measured calls are made (`--method`, `--header`, `--body`).
     pub call: super::client::CallShape,
+    /// `--precision`: each class stops once its percentile's interval is within the target
+    /// (`calls` is then the most calls, `--max-calls`).
+    pub precision: Option<crate::record::precision::PrecisionConfig>,
 }
 
 /// The user's server command, started in each class's sandbox with `$PORT` and

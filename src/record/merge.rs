@@ -248,6 +248,17 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     }
     m.call_log = refs.iter().flat_map(|c| c.call_log.iter().cloned()).collect();
     m.call_log_dropped = refs.iter().map(|c| c.call_log_dropped).sum();
+    // A part whose driver was the bottleneck makes the whole invalid (the one rule); the
+    // driver's figures are per part and do not add up.
+    let bound: Vec<String> = refs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            super::driver_load::driver_bound_reason(c).map(|w| format!("{part} {}: {w}", i + first_number))
+        })
+        .collect();
+    m.invalid = (!bound.is_empty()).then(|| bound.join("; "));
+    m.driver = None;
     m.warnings.clear();
     for w in refs.iter().flat_map(|c| c.warnings.iter()) {
         if !m.warnings.contains(w) {

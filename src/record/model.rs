@@ -16,7 +16,7 @@ use crate::class::catalog::CatalogInfo;
 use crate::slo::Slo;
 
 /// Version of the run.json format. Readers refuse another major version.
-pub const SCHEMA_VERSION: &str = "1.3";
+pub const SCHEMA_VERSION: &str = "1.4";
 
 /// How open-loop arrivals are spaced, in a live run and in the simulator alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
@@ -109,6 +109,11 @@ pub struct RunConfig {
     /// `--cfs-burst`), e.g. `period 20 ms, burst 100% of quota`; absent: each class's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub what_if: Option<String>,
+    /// With `--precision`: the stopping rule was precision, not a call count (`calls` is
+    /// then the most calls per class): each class was measured until its percentile's
+    /// interval was within the target, or the maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<super::precision::PrecisionConfig>,
 }
 
 /// What the endpoint worked on.

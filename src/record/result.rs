@@ -342,6 +342,19 @@ pub struct ClassResult {
     /// (`run --server`/`--procfile`): group CPU, run delay, throttling and pressure, per window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<crate::record::group::GroupFigures>,
+    /// With `run --precision`: whether the class's percentile interval reached the target
+    /// before `--max-calls`, and how wide it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::record::precision::PrecisionOutcome>,
+    /// The driver's own figures over the measured calls (its CPU, open-loop send lateness
+    /// and connection waits) and what bounded the run from its side; absent for runs
+    /// before schema 1.4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<crate::record::driver_load::DriverLoad>,
+    /// Why the class's figures are invalid, not slow (`the driver was the bottleneck: …`):
+    /// its SLO verdicts are `invalid` and `compare` does not judge it. Absent when valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<String>,
 }
 
 /// Context the recorder does not know.

@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::driver_load::driver_bound_reason;
 use super::merge::merge_concurrent;
 use super::shard::ShardFacts;
 use super::sweep::worker_sweeps;
@@ -111,8 +112,6 @@ pub enum MergeError {
     Histogram(String),
 }
 
-/// A shard is flagged when it sent this share of its calls late (its driver saturated).
-pub const LATE_SHARE_FLAG: f64 = 0.05;
 /// A shard is flagged when it achieved less than this share of its target rate.
 pub const RATE_SHARE_FLAG: f64 = 0.9;
 /// The shards' starts may spread this much (s) before it is flagged, or this share of the
@@ -284,11 +283,11 @@ fn merge_facts(shards: &[ShardRun], facts: &ShardFacts, merged: &[ClassResult]) 
         })
         .collect();
     for (r, s) in rows.iter().zip(shards) {
-        let attempted: u64 = s.report.classes.first().map_or(0, |c| c.calls.attempted);
-        if attempted > 0 && r.late_sends as f64 > LATE_SHARE_FLAG * attempted as f64 {
+        // The one driver-bottleneck rule `run` applies to its own classes.
+        if let Some(why) = s.report.classes.first().and_then(driver_bound_reason) {
             warnings.push(format!(
-                "shard {} ({}) sent {} of {attempted} calls late: its driver saturated, so the merged load was not the run's rate; use more shards or fewer connections per driver",
-                r.index, r.source, r.late_sends
+                "shard {} ({}): {why}; so the merged load was not the run's rate: use more shards or fewer connections per driver",
+                r.index, r.source
             ));
         }
         if let Some(t) = r.target_rps.filter(|t| r.achieved_rps < RATE_SHARE_FLAG * t) {

@@ -58,6 +58,8 @@ pub enum SloOutcome {
     /// Neither: more calls would decide it (or the class failed).
     #[default]
     Inconclusive,
+    /// Not judged: the class's figures are invalid (the driver was the bottleneck).
+    Invalid,
 }
 
 impl SloOutcome {
@@ -67,6 +69,7 @@ impl SloOutcome {
             SloOutcome::Meets => "meets",
             SloOutcome::Breaks => "breaks",
             SloOutcome::Inconclusive => "inconclusive",
+            SloOutcome::Invalid => "invalid",
         }
     }
 }
@@ -109,6 +112,11 @@ pub fn slo_verdict(c: &ClassResult, s: &Slo) -> SloVerdict {
             s,
             c.failure.as_deref().unwrap_or("failed")
         );
+        return v;
+    }
+    if let Some(why) = &c.invalid {
+        v.outcome = SloOutcome::Invalid;
+        v.line = format!("{}: {s} not judged: invalid: {why}", c.name);
         return v;
     }
     let attempted = c.calls.attempted;
@@ -185,39 +193,14 @@ fn percentile_verdict(c: &ClassResult, s: &Slo, pct: f64, v: &mut SloVerdict) {
             return;
         }
     };
-    // Every attempted call counts; the ones not in the histogram failed and rank last.
-    let n = c.calls.attempted.max(h.len());
-    let failed = n - h.len();
-    let est = estimate_rank(n, p).map(|r| ranked(&h, r));
-    // Correlated calls carry less information than as many independent ones: take the
-    // interval at the effective sample size, its ranks scaled back to the n calls.
-    let de = est
-        .flatten()
-        .and_then(|q| {
-            let rounds: Vec<Hist> = c.rounds.iter().filter_map(|r| decode(&r.latency).ok()).collect();
-            super::ess::class_design_effect(&c.intervals, &rounds, q)
-        })
-        .filter(|de| *de > 1.0);
-    let (j, k) = match de {
-        Some(de) => {
-            let n_eff = ((n as f64 / de).floor() as u64).max(1);
-            let scale = n as f64 / n_eff as f64;
-            v.effective_calls = Some(n as f64 / de);
-            let (j, k) = ci_ranks(n_eff, p, CONFIDENCE);
-            (
-                j.map(|j| ((j as f64 * scale).floor() as u64).clamp(1, n)),
-                k.and_then(|k| {
-                    let r = ((k as f64 - 1.0) * scale).ceil() as u64 + 1;
-                    (r <= n).then_some(r)
-                }),
-            )
-        }
-        None => ci_ranks(n, p, CONFIDENCE),
-    };
+    let rounds: Vec<Hist> = c.rounds.iter().filter_map(|r| decode(&r.latency).ok()).collect();
+    let iv = percentile_interval(&h, c.calls.attempted, &c.intervals, &rounds, p);
+    let (n, failed, est, de) = (iv.n, iv.failed, iv.estimate, iv.design_effect);
+    v.effective_calls = iv.effective_calls;
+    v.measured = iv.measured;
+    v.ci_low = iv.ci_low;
+    v.ci_high = iv.ci_high;
     let inf = f64::INFINITY;
-    v.measured = est.flatten().map(|x| x as f64);
-    v.ci_low = j.map(|r| ranked(&h, r).map_or(inf, |x| x as f64));
-    v.ci_high = k.map(|r| ranked(&h, r).map_or(inf, |x| x as f64));
     let within = h.count_between(0, s.limit as u64) as f64 / n.max(1) as f64;
     v.outcome = match (v.ci_low, v.ci_high) {
         (_, Some(hi)) if s.holds(hi) => SloOutcome::Meets,
@@ -276,6 +259,90 @@ fn percentile_verdict(c: &ClassResult, s: &Slo, pct: f64, v: &mut SloVerdict) {
             fmt(v.ci_high),
             v.outcome.word()
         );
+    }
+}
+
+/// A percentile's point estimate and 95% interval as reports and verdicts give them: every
+/// attempted call counts (those not in `h` failed and rank last, as infinitely slow), and
+/// correlated calls are taken at their effective number (the design effect of batch means
+/// over `intervals` and of `rounds` as clusters). The one interval SLO verdicts and the
+/// `--precision` stopping rule use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PercentileInterval {
+    /// Calls counted (attempted, at least those in the histogram).
+    pub n: u64,
+    /// Calls that failed (not in the histogram).
+    pub failed: u64,
+    /// The nearest-rank estimate: `None` when not estimable, `Some(None)` when it falls on
+    /// failed calls.
+    pub estimate: Option<Option<u64>>,
+    /// The estimate, µs (absent when not estimable or infinite).
+    pub measured: Option<f64>,
+    /// Lower end, µs (infinite on failed calls); absent when the sample cannot give it.
+    pub ci_low: Option<f64>,
+    /// Upper end, as `ci_low`.
+    pub ci_high: Option<f64>,
+    /// The design effect applied (only when above 1).
+    pub design_effect: Option<f64>,
+    /// n ÷ the design effect, when applied.
+    pub effective_calls: Option<f64>,
+}
+
+impl PercentileInterval {
+    /// The interval's larger distance from the estimate, relative to it (0.05 = ±5%);
+    /// `None` when an end is missing or infinite, or there is no finite estimate.
+    pub fn relative_half_width(&self) -> Option<f64> {
+        let (m, lo, hi) = (self.measured?, self.ci_low?, self.ci_high?);
+        (m > 0.0 && lo.is_finite() && hi.is_finite()).then(|| ((m - lo).max(hi - m) / m).max(0.0))
+    }
+}
+
+/// The interval of percentile `p` (0..1) of the latency histogram `h` among `attempted`
+/// calls; see [`PercentileInterval`].
+pub fn percentile_interval(
+    h: &Hist,
+    attempted: u64,
+    intervals: &super::intervals::IntervalSeries,
+    rounds: &[Hist],
+    p: f64,
+) -> PercentileInterval {
+    // Every attempted call counts; the ones not in the histogram failed and rank last.
+    let n = attempted.max(h.len());
+    let failed = n - h.len();
+    let est = estimate_rank(n, p).map(|r| ranked(h, r));
+    // Correlated calls carry less information than as many independent ones: take the
+    // interval at the effective sample size, its ranks scaled back to the n calls.
+    let de = est
+        .flatten()
+        .and_then(|q| super::ess::class_design_effect(intervals, rounds, q))
+        .filter(|de| *de > 1.0);
+    let mut effective_calls = None;
+    let (j, k) = match de {
+        Some(de) => {
+            let n_eff = ((n as f64 / de).floor() as u64).max(1);
+            let scale = n as f64 / n_eff as f64;
+            effective_calls = Some(n as f64 / de);
+            let (j, k) = ci_ranks(n_eff, p, CONFIDENCE);
+            (
+                j.map(|j| ((j as f64 * scale).floor() as u64).clamp(1, n)),
+                k.and_then(|k| {
+                    let r = ((k as f64 - 1.0) * scale).ceil() as u64 + 1;
+                    (r <= n).then_some(r)
+                }),
+            )
+        }
+        None => ci_ranks(n, p, CONFIDENCE),
+    };
+    let inf = f64::INFINITY;
+    PercentileInterval {
+        n,
+        failed,
+        estimate: est,
+        measured: est.flatten().map(|x| x as f64),
+        ci_low: j.map(|r| ranked(h, r).map_or(inf, |x| x as f64)),
+        ci_high: k.map(|r| ranked(h, r).map_or(inf, |x| x as f64)),
+        design_effect: de,
+        effective_calls,
     }
 }
 
@@ -394,6 +461,26 @@ mod tests {
         let v = slo_verdict(&few, &"p99<=1s".parse().unwrap());
         assert_eq!(v.outcome, SloOutcome::Inconclusive, "{}", v.line);
         assert!(v.line.contains("368"), "{}", v.line);
+    }
+
+    #[test]
+    fn a_class_whose_driver_was_the_bottleneck_gets_invalid_verdicts() {
+        let mut c = class(&[10; 400], 0);
+        assert_eq!(
+            slo_verdict(&c, &"p99<=1s".parse().unwrap()).outcome,
+            SloOutcome::Meets
+        );
+        c.invalid = Some("the driver was the bottleneck: its CPU was 97% busy".into());
+        for slo in ["p99<=1s", "error-rate<=1%", "max<=2s"] {
+            let v = slo_verdict(&c, &slo.parse().unwrap());
+            assert_eq!(v.outcome, SloOutcome::Invalid, "{}", v.line);
+            assert!(!v.held, "invalid is not a pass");
+            assert!(
+                v.line.contains("invalid: the driver was the bottleneck"),
+                "{}",
+                v.line
+            );
+        }
     }
 
     #[test]

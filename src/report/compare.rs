@@ -137,6 +137,11 @@ pub fn render_markdown(c: &Comparison) -> String {
     let outcome = if c.regressed {
         "Regression: at least one class got significantly slower beyond the threshold, failed, or erred more."
             .to_string()
+    } else if !c.invalid.is_empty() {
+        format!(
+            "Invalid: the driver was the bottleneck for {} in A or B, so no regression (or its absence) can be claimed for it; re-run with the driver's ceiling out of the way (more CPU for the driver, a lower --rate, more --concurrency or shards).",
+            c.invalid.join(", ")
+        )
     } else if c.inconclusive.is_empty() {
         "No regression beyond the threshold.".to_string()
     } else {

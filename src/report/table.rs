@@ -138,7 +138,7 @@ pub fn row(c: &ClassResult) -> Vec<String> {
         ];
     }
     vec![
-        c.name.clone(),
+        name_cell(c),
         cores(c),
         format!("{:.0}", c.price_usd_month),
         pct_value(l.percentile(50.0)),
@@ -153,6 +153,45 @@ pub fn row(c: &ClassResult) -> Vec<String> {
         usd_per_million_cell(c),
         value_cell(c),
     ]
+}
+
+/// The class's name, marked `!` when its figures are invalid (the driver was the
+/// bottleneck).
+pub fn name_cell(c: &ClassResult) -> String {
+    if c.invalid.is_some() {
+        format!("{}!", c.name)
+    } else {
+        c.name.clone()
+    }
+}
+
+/// The legend of the `!` mark, when a class of `r` carries it.
+pub fn invalid_legend(r: &RunReport) -> Option<&'static str> {
+    r.classes.iter().any(|c| c.invalid.is_some()).then_some(
+        "! = invalid: the driver was the bottleneck (its CPU, its send lateness or its connections bounded the run), so the figures are the driver's ceiling, not the class's; SLO verdicts are invalid and compare does not judge it",
+    )
+}
+
+/// The driver's own figures in one line: CPU share, and in open loop the p99 send
+/// lateness against its limit and the connection waits.
+pub fn driver_text(d: &crate::record::driver_load::DriverLoad) -> String {
+    let mut t = format!(
+        "CPU {} of {} core(s) over {:.1} s",
+        d.cpu_share.map_or("?".into(), |x| format!("{:.0}%", x * 100.0)),
+        d.cores.map_or("?".into(), |n| n.to_string()),
+        d.wall_s
+    );
+    if d.scheduled > 0 {
+        t.push_str(&format!(
+            "; p99 send lateness {} ms (limit {} ms); {} of {} scheduled calls waited for one of {} connections",
+            d.lateness_p99_us.map_or("-".into(), |x| format!("{:.2}", x / 1000.0)),
+            d.lateness_limit_us.map_or("-".into(), |x| format!("{:.1}", x / 1000.0)),
+            d.connection_waits,
+            d.scheduled,
+            d.connections
+        ));
+    }
+    t
 }
 
 /// `lo-hi` of two figures (one when they agree to the shown precision), two decimals.
@@ -287,9 +326,15 @@ pub fn render(r: &RunReport) -> String {
         }
         s.push('\n');
     }
-    let n = r.config.calls;
+    let n = match &r.config.precision {
+        Some(p) => format!(
+            "Measured calls until p{}'s 95% interval was within ±{}% (at most {} per class)",
+            p.percentile, p.target_pct, p.max_calls
+        ),
+        None => format!("{} measured calls per class", r.config.calls),
+    };
     s.push_str(&format!(
-        "\n{} measured calls per class after {} warm-up (at least 1 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
+        "\n{} after {} warm-up (at least 1 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
         n,
         r.config.warmup,
         r.config.load_model,
@@ -317,6 +362,9 @@ pub fn render(r: &RunReport) -> String {
     if let Some(m) = metering_legend(r) {
         s.push_str(&format!("{m}\n"));
     }
+    if let Some(m) = invalid_legend(r) {
+        s.push_str(&format!("{m}\n"));
+    }
     let shared: Vec<String> = r
         .classes
         .iter()
@@ -336,6 +384,12 @@ pub fn render(r: &RunReport) -> String {
                 format!("{:?}", c.status).to_lowercase(),
                 c.failure.as_deref().unwrap_or("")
             ));
+        }
+        if let Some(p) = &c.precision {
+            s.push_str(&format!("{}: {}\n", c.name, p.line()));
+        }
+        if let Some(why) = &c.invalid {
+            s.push_str(&format!("{}: INVALID: {why}\n", c.name));
         }
         if let Some(u) = &c.latency_uncorrected
             && let (Some(a), Some(b)) = (c.latency.value(99.0), u.value(99.0))
@@ -361,6 +415,7 @@ pub fn render(r: &RunReport) -> String {
                 SloOutcome::Meets => "ok",
                 SloOutcome::Breaks => "BROKEN",
                 SloOutcome::Inconclusive => "INCONCLUSIVE",
+                SloOutcome::Invalid => "INVALID",
             },
             v.line
         ));

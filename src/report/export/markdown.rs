@@ -250,6 +250,15 @@ fn class_section(out: &mut String, c: &ClassResult) {
             );
         }
     }
+    if let Some(p) = &c.precision {
+        let _ = writeln!(out, "- precision (`--precision`): {}", p.line());
+    }
+    if let Some(why) = &c.invalid {
+        let _ = writeln!(out, "- **invalid**: {why}");
+    }
+    if let Some(d) = &c.driver {
+        let _ = writeln!(out, "- driver: {}", crate::report::table::driver_text(d));
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "- note: {w}");
     }
@@ -317,6 +326,13 @@ pub fn summary_md(r: &RunReport) -> String {
         r.catalog.price_source,
         r.catalog.price_date
     );
+    if let Some(p) = &c.precision {
+        let _ = writeln!(
+            s,
+            "**Stopping rule** precision: each class was called until p{}'s 95% interval was within ±{}% of the estimate (checked after {} calls, then every {}× as many), at most {} calls; an estimation target, not a test (the final interval's coverage is below 95%: see docs/statistics.md).\n",
+            p.percentile, p.target_pct, p.first_check, p.growth, p.max_calls
+        );
+    }
     for w in &r.warnings {
         let _ = writeln!(s, "**Warning:** {w}\n");
     }
@@ -341,6 +357,9 @@ pub fn summary_md(r: &RunReport) -> String {
     );
     if let Some(m) = crate::report::table::metering_legend(r) {
         let _ = writeln!(s, "Cores: {m}.");
+    }
+    if let Some(m) = crate::report::table::invalid_legend(r) {
+        let _ = writeln!(s, "\n{m}");
     }
     let _ = writeln!(
         s,
@@ -368,6 +387,7 @@ pub fn summary_md(r: &RunReport) -> String {
                 crate::record::verdict::SloOutcome::Meets => "✅",
                 crate::record::verdict::SloOutcome::Breaks => "❌",
                 crate::record::verdict::SloOutcome::Inconclusive => "❔",
+                crate::record::verdict::SloOutcome::Invalid => "⚠️ invalid",
             };
             let _ = writeln!(s, "- {mark} {}", v.line);
         }

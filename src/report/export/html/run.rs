@@ -175,7 +175,7 @@ pub(super) fn summary(r: &RunReport, id: &str, href_prefix: &str) -> String {
             cells[0] = format!(
                 "<a href=\"{href_prefix}#{}\">{}</a>",
                 anchor(&c.name),
-                esc(&c.name)
+                esc(&crate::report::table::name_cell(c))
             );
             cells
         })
@@ -187,8 +187,11 @@ pub(super) fn summary(r: &RunReport, id: &str, href_prefix: &str) -> String {
          cores: sh = shared (floor–burst), ded = dedicated, bu = burst balance, * = capped to this machine. \
          cpu/wait/io: mean server CPU, waiting for a CPU, simulated IO per request. {}.{}</p>\n",
         esc(crate::report::table::COST_LEGEND),
-        crate::report::table::metering_legend(r).map_or(String::new(), |m| format!(" {}.", esc(&m)))
+        crate::report::table::metering_legend(r).map_or(String::new(), |m| format!(" {}.", esc(&m))),
     ));
+    if let Some(m) = crate::report::table::invalid_legend(r) {
+        s.push_str(&format!("<p class=\"note\">{}.</p>\n", esc(m)));
+    }
     s.push_str("</section>\n");
     s
 }
@@ -196,23 +199,14 @@ pub(super) fn summary(r: &RunReport, id: &str, href_prefix: &str) -> String {
 /// Whether a class ran at capacity and the driver kept up: (tone, verdict in a word or
 /// two, the line that says why).
 pub(super) fn saturation(c: &ClassResult) -> (Tone, &'static str, String) {
-    let load = &c.load;
-    if load.model == "open" {
-        let late = load.late_sends as f64 / c.calls.attempted.max(1) as f64;
-        if late > 0.01 {
-            return (
-                Tone::Bad,
-                "driver-bound",
-                format!(
-                    "{}: the driver fell behind: {} of {} calls were sent more than 1 ms late, so the offered load was below its target ({:.1} of {:.1} req/s)",
-                    c.name,
-                    load.late_sends,
-                    c.calls.attempted,
-                    load.achieved_rps,
-                    load.target_rps.unwrap_or(0.0)
-                ),
-            );
-        }
+    // The one driver-bottleneck rule `run` and `merge` apply (figures of files before
+    // schema 1.4: their late sends).
+    if let Some(why) = c
+        .invalid
+        .clone()
+        .or_else(|| crate::record::driver_load::driver_bound_reason(c))
+    {
+        return (Tone::Bad, "driver-bound", format!("{}: invalid: {why}", c.name));
     }
     if let Some(cap) = &c.capacity {
         return match cap.max_rate_rps {
@@ -261,6 +255,7 @@ pub(super) fn verdict_list(r: &RunReport) -> String {
                 SloOutcome::Meets => (Tone::Ok, "meets"),
                 SloOutcome::Breaks => (Tone::Bad, "breaks"),
                 SloOutcome::Inconclusive => (Tone::Unsure, "inconclusive"),
+                SloOutcome::Invalid => (Tone::Bad, "invalid"),
             };
             s.push_str(&format!("<li>{} {}</li>\n", badge(tone, word), esc(&v.line)));
         }
