@@ -13,7 +13,7 @@ use dynobench::simulate::Policy;
 use dynobench::simulate::event::EventConfig;
 use dynobench::simulate::plan::{self, DynoModel, PlanClass, PlanConfig, PlanOutcome, Workers};
 
-const RUN: &str = "results/20261201-055825-local";
+const RUN: &str = "results/20261205-070835-local";
 
 fn classes() -> Vec<PlanClass> {
     let run = read_run(Path::new(RUN)).expect("the committed reference run");

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-const REFERENCE: &str = "results/20261201-055825-local";
+const REFERENCE: &str = "results/20261205-070835-local";
 
 /// Runs `dynobench plan` on the reference run with `args` and a CSV; returns the CSV rows
 /// as maps from column to value.
