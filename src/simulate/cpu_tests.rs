@@ -14,6 +14,23 @@ fn cfg(dynos: u32, workers: u32) -> EventConfig {
     }
 }
 
+/// Every request needs `cpu_s` of CPU and nothing else.
+fn det_cpu(cpu_s: f64) -> DemandDist {
+    DemandDist::Independent {
+        cpu: ServiceDist::Deterministic(cpu_s),
+        other: ServiceDist::Deterministic(0.0),
+    }
+}
+
+/// One dyno with `workers`, `requests` per sample, 2 samples.
+fn short(workers: u32, requests: u64) -> EventConfig {
+    EventConfig {
+        requests,
+        samples: 2,
+        ..cfg(1, workers)
+    }
+}
+
 fn exp_cpu(mean: f64) -> DemandDist {
     DemandDist::Independent {
         cpu: ServiceDist::Exponential(mean),
@@ -124,15 +141,7 @@ fn a_burst_balance_bursts_while_sustainable_and_drains_above_its_baseline() {
 /// period (12 ms per period: 12 + stall 8 + 12 + stall 8 + 2 = 42 ms).
 #[test]
 fn the_period_is_the_classes_own() {
-    let d = DemandDist::Independent {
-        cpu: ServiceDist::Deterministic(0.026),
-        other: ServiceDist::Deterministic(0.0),
-    };
-    let c = EventConfig {
-        requests: 2_000,
-        samples: 2,
-        ..cfg(1, 1)
-    };
+    let (d, c) = (det_cpu(0.026), short(1, 2_000));
     // At 1 request a second each starts in a fresh period whatever the phase.
     let long = run_point(&c, Cpu::quota(0.6), Policy::Random, &d, Load::Rate(1.0)).unwrap();
     let short = run_point(
@@ -155,16 +164,8 @@ fn the_period_is_the_classes_own() {
 /// accrues and the burst changes nothing.
 #[test]
 fn a_kernel_burst_absorbs_bunched_arrivals_but_not_a_saturated_quota() {
-    let d = DemandDist::Independent {
-        cpu: ServiceDist::Deterministic(0.005),
-        other: ServiceDist::Deterministic(0.0),
-    };
     // Each item on its own thread, as calibrate's burn-in runs them (open loop).
-    let c = EventConfig {
-        requests: 40_000,
-        samples: 2,
-        ..cfg(1, 64)
-    };
+    let (d, c) = (det_cpu(0.005), short(64, 40_000));
     // On two cores, as here: a bunch spends the quota in half the wall time.
     let plain = Cpu {
         cores: 2.0,
