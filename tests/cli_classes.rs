@@ -3,11 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-fn dynobench(args: &[&str]) -> std::process::Output {
-    Command::new(common::bin()).args(args).output().unwrap()
-}
+use common::dynobench;
 
 #[test]
 fn classes_lists_the_default_catalog_with_sources() {

@@ -4,73 +4,20 @@
 
 mod common;
 
+use common::results::{closed_context, cpu_timing, record_calls, record_failures, recorder};
+
 use std::path::Path;
 use std::process::Command;
 
-use dynobench::class::Catalog;
-use dynobench::record::{
-    ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, RunReport, SCHEMA_VERSION,
-    WorkloadFacts,
-};
+use dynobench::record::{ClassResult, RunReport, SCHEMA_VERSION, WorkloadFacts};
 use dynobench::report::writer::ResultsWriter;
-use dynobench::server::WorkResponse;
 
-/// A class result whose calls took `lat_us` (µs each).
+/// A class result whose calls took `lat_us` (µs each), then `failed_calls` 503s.
 fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {
-    let mut rec = ClassRecorder::new(false, 30_000_000);
-    let mut t = 0;
-    for &l in lat_us {
-        rec.record(&RequestRecord {
-            phase: Phase::Measured,
-            intended_us: None,
-            sent_us: t,
-            done_us: t + l,
-            connect_us: None,
-            status: Some(200),
-            error: None,
-            server: Some(WorkResponse {
-                wall_us: l,
-                cpu_us: l / 2,
-                wait_us: l / 2,
-                digest: "1".into(),
-                profile: "cpu".into(),
-                ..WorkResponse::default()
-            }),
-            bytes: 100,
-            done_unix_us: 0,
-            reconnects: 0,
-        });
-        t += l;
-    }
-    for _ in 0..failed_calls {
-        rec.record(&RequestRecord {
-            phase: Phase::Measured,
-            intended_us: None,
-            sent_us: t,
-            done_us: t + 10,
-            connect_us: None,
-            status: Some(503),
-            error: Some(dynobench::record::ErrorKind::Status),
-            server: None,
-            bytes: 0,
-            done_unix_us: 0,
-            reconnects: 0,
-        });
-    }
-    let cat = Catalog::default_catalog();
-    ClassResult::from_recorder(
-        rec,
-        ClassContext {
-            class: cat.class(name).unwrap().clone(),
-            workers: 2,
-            load: LoadFacts {
-                model: "closed".into(),
-                concurrency: 1,
-                ..LoadFacts::default()
-            },
-            ..ClassContext::default()
-        },
-    )
+    let mut rec = recorder();
+    let t = record_calls(&mut rec, lat_us, 0, |l| cpu_timing(l, l, l / 2));
+    record_failures(&mut rec, failed_calls, t);
+    ClassResult::from_recorder(rec, closed_context(name))
 }
 
 fn run(dir: &Path, label: &str, classes: Vec<ClassResult>, payload: &str) -> std::path::PathBuf {

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::results::only_dir;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -107,12 +109,7 @@ fn run_records_the_what_if_period_and_burst() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = only_dir(out.path());
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(r["config"]["what_if"], "period 20 ms, burst 100% of quota");

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::results::{only_dir, read_report};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -37,7 +39,7 @@ fn bound_run(url: &str, out: &Path) -> (std::process::Output, PathBuf) {
         .arg(out)
         .output()
         .unwrap();
-    let dir = std::fs::read_dir(out).unwrap().flatten().next().unwrap().path();
+    let dir = only_dir(out);
     (o, dir)
 }
 
@@ -60,7 +62,7 @@ fn a_run_bounded_by_its_connections_is_invalid_and_compare_does_not_judge_it() {
             && table.contains("waited for one of its 1 connections"),
         "{table}"
     );
-    let r: RunReport = serde_json::from_str(&std::fs::read_to_string(a.join("run.json")).unwrap()).unwrap();
+    let r: RunReport = read_report(&a);
     let c = &r.classes[0];
     let d = c.driver.as_ref().expect("the driver's figures are recorded");
     assert!(d.bound.contains(&DriverBound::Connections), "{d:?}");

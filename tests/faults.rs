@@ -6,24 +6,17 @@
 
 mod common;
 
+use common::results::only_dir;
+
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dynobench::record::RunReport;
 use dynobench::report::reader::read_run;
-
-fn only_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
 
 fn report(dir: &Path) -> RunReport {
     read_run(dir).unwrap().report

@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::io::Read;
+use common::results::{only_dir, read_report};
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -181,8 +182,8 @@ fn run_formation(out: &Path, extra: &[&str]) -> (u32, String, std::path::PathBuf
     let done = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&done.stderr).to_string();
     assert!(done.status.success(), "{err}");
-    let dir = std::fs::read_dir(out).unwrap().next().unwrap().unwrap().path();
-    let r: RunReport = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let dir = only_dir(out);
+    let r = read_report(&dir);
     (pid, err, dir, r)
 }
 
@@ -251,7 +252,7 @@ fn a_five_dyno_formation_runs_predicts_and_stops_cleanly() {
 fn ctrl_c_stops_a_formation_and_leaves_nothing_behind() {
     let _s = common::serial();
     let out = tempfile::tempdir().unwrap();
-    let mut child = formation_cmd(
+    let child = formation_cmd(
         out.path(),
         &["--router", "random", "--util", "50", "--calls", "5000"],
     )
@@ -269,16 +270,7 @@ fn ctrl_c_stops_a_formation_and_leaves_nothing_behind() {
     }
     // Into the first point (calibration takes about 2 × 100 calls of 10 ms).
     std::thread::sleep(Duration::from_millis(4000));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
-    assert!(err.contains("interrupted"), "{err}");
+    common::interrupt(child);
     assert!(formation_processes().is_empty(), "{:?}", formation_processes());
     assert!(
         common::leftover_groups(pid).is_empty(),

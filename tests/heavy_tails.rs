@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::Command;
+use common::dynobench_text as dynobench;
 
 use dynobench::report::service::{ServiceError, load_service};
 use dynobench::simulate::Policy;
@@ -128,18 +128,6 @@ fn a_values_file_is_a_distribution_and_a_bad_line_is_named() {
     assert!(matches!(e, ServiceError::NoValues { .. }), "{e}");
     let e = load_service("empirical:/nonexistent/times.txt").unwrap_err();
     assert!(e.to_string().contains("/nonexistent/times.txt"), "{e}");
-}
-
-fn dynobench(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(common::bin())
-        .args(args)
-        .output()
-        .expect("running dynobench");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
 }
 
 #[test]

@@ -4,8 +4,10 @@
 
 mod common;
 
+use common::{dynobench, succeeded as ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::page::{run_page, sel, self_contained, text};
@@ -13,20 +15,6 @@ use dynobench::record::verdict::SloOutcome;
 use dynobench::record::{ClassStatus, RunReport, SloVerdict};
 use dynobench::report::reader::read_run;
 use dynobench::report::writer::ResultsWriter;
-
-fn dynobench(args: &[&str]) -> Output {
-    Command::new(common::bin()).args(args).output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
 
 /// A copy of the committed reference run in `dir` (its index.html removed, if any).
 fn reference_copy(dir: &Path, name: &str) -> PathBuf {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::results::only_dir;
+
 use std::process::Command;
 
 use dynobench::record::histogram::decode;
@@ -24,12 +26,7 @@ fn run(extra: &[&str]) -> (dynobench::record::RunReport, String, String) {
         String::from_utf8_lossy(&o.stderr).to_string(),
     );
     assert!(o.status.success(), "{stderr}");
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = only_dir(out.path());
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     (read_run(&dir).unwrap().report, stdout + &summary, stderr)
 }

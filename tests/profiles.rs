@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::results::{only_dir, read_report};
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -193,15 +195,9 @@ fn memory_quota_r14_and_r15_and_runtime_log() {
         .arg(&out)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let run_dir = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
-    let r: dynobench::record::RunReport =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    common::succeeded(&o);
+    let run_dir = only_dir(&out);
+    let r = read_report(&run_dir);
     assert_eq!(r.workload.profile, "io (300 ms wait)");
 
     let over = &r.classes[0];

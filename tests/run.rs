@@ -5,28 +5,14 @@
 
 mod common;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use common::results::{only_dir, read_report};
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dynobench::driver::{self, Silent};
-use dynobench::record::RunReport;
 use dynobench::record::histogram::decode;
-
-fn only_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
-
-fn read_report(dir: &Path) -> RunReport {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
-}
 
 fn validate_against_schema(dir: &Path) {
     let schema: serde_json::Value = serde_json::from_str(
@@ -83,12 +69,7 @@ fn end_to_end_two_classes_with_every_file_parsed_back() {
         .arg(out.path())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stdout = common::succeeded(&o);
     assert!(
         stdout.contains("eco") && stdout.contains("performance-m") && stdout.contains("p99 ms [95% CI]"),
         "{stdout}"
@@ -413,7 +394,7 @@ fn url_drives_a_running_serve_with_server_timings() {
 fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
     let _s = common::serial();
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(common::bin())
+    let child = Command::new(common::bin())
         .args([
             "run",
             "--class",
@@ -455,16 +436,7 @@ fn sigint_mid_run_keeps_finished_classes_and_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
-    assert!(err.contains("interrupted"), "{err}");
+    common::interrupt(child);
     let dir = only_dir(out.path());
     let r = read_report(&dir);
     assert!(r.interrupted && !r.complete, "marked incomplete");

@@ -5,60 +5,29 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::dynobench;
+use common::results::{closed_context, cpu_timing, only_run_dir as only_dir, record_calls, recorder};
 
-use dynobench::class::Catalog;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Command;
+
 use dynobench::record::histogram::{Hist, decode};
 use dynobench::record::shards::{MergeError, ShardRun, merge_shards};
-use dynobench::record::{
-    ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, RunConfig, RunReport,
-    ShardFacts, WorkloadFacts,
-};
+use dynobench::record::{ClassContext, ClassResult, RunConfig, RunReport, ShardFacts, WorkloadFacts};
 use dynobench::report::reader::{read_intervals, read_run};
-use dynobench::server::{self, ServeConfig, WorkResponse};
+use dynobench::server::{self, ServeConfig};
 use dynobench::workload::Payload;
 
 /// A class result whose measured calls took `lat_us` (µs each), back to back from `t0`.
 fn class(lat_us: &[u64], t0: u64) -> ClassResult {
-    let mut rec = ClassRecorder::new(false, 30_000_000);
-    let mut t = t0;
-    for &l in lat_us {
-        rec.record(&RequestRecord {
-            phase: Phase::Measured,
-            intended_us: None,
-            sent_us: t,
-            done_us: t + l,
-            connect_us: None,
-            status: Some(200),
-            error: None,
-            server: Some(WorkResponse {
-                wall_us: l * 9 / 10,
-                cpu_us: l / 2,
-                digest: "1".into(),
-                profile: "cpu".into(),
-                ..WorkResponse::default()
-            }),
-            bytes: 100,
-            done_unix_us: 0,
-            reconnects: 0,
-        });
-        t += l;
-    }
-    let cat = Catalog::default_catalog();
+    let mut rec = recorder();
+    record_calls(&mut rec, lat_us, t0, |l| cpu_timing(l, l * 9 / 10, 0));
     ClassResult::from_recorder(
         rec,
         ClassContext {
-            class: cat.class("standard-1x").unwrap().clone(),
-            workers: 2,
-            load: LoadFacts {
-                model: "closed".into(),
-                concurrency: 1,
-                ..LoadFacts::default()
-            },
             measured_start_unix_s: 1_800_000_000.0,
-            ..ClassContext::default()
+            ..closed_context("standard-1x")
         },
     )
 }
@@ -227,20 +196,6 @@ fn a_late_shard_and_a_saturated_one_are_flagged() {
     let one = m.classes[0].rounds[0].throughput_rps;
     assert!(d > 3.0 && d < 2.0 * class(&l, 0).duration_s, "{d}");
     assert!(one > 0.0);
-}
-
-fn dynobench(args: &[&str]) -> Output {
-    Command::new(common::bin()).args(args).output().expect("runs")
-}
-
-fn only_dir(parent: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(parent)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("run.json").is_file())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
 }
 
 #[test]

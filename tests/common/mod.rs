@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod page;
+pub mod results;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -74,6 +75,56 @@ pub fn serial() -> Serial {
 /// The dynobench binary cargo built for these tests.
 pub fn bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_dynobench"))
+}
+
+/// |got − want| / want.
+pub fn rel_err(got: f64, want: f64) -> f64 {
+    (got - want).abs() / want
+}
+
+/// The stdout of a command that must have succeeded (else both outputs in the panic).
+pub fn succeeded(o: &std::process::Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// Interrupts `child` with SIGINT as a user's Ctrl-C would, and checks that it exits 130
+/// saying it was interrupted; returns its stderr.
+pub fn interrupt(mut child: std::process::Child) -> String {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    err
+}
+
+/// Runs the binary with `args` and waits for it.
+pub fn dynobench(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .output()
+        .expect("running dynobench")
+}
+
+/// Runs the binary with `args`: its exit code (-1 if killed), stdout and stderr.
+pub fn dynobench_text(args: &[&str]) -> (i32, String, String) {
+    let out = dynobench(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 /// Waits until `addr` accepts connections and `/health` answers 200.
