@@ -9,6 +9,7 @@ mod call;
 mod capacity;
 pub mod client;
 mod formation;
+mod formation_point;
 pub mod haproxy;
 pub mod host;
 pub mod hostspeed;
@@ -21,6 +22,7 @@ mod plan;
 pub mod router;
 mod run;
 mod selfcpu;
+mod watch;
 
 pub use client::{CallShape, Target, Token};
 pub use load::LoadModel;
