@@ -228,8 +228,8 @@ impl Bench<'_> {
         })
     }
 
-    /// 1. Service time and overhead at concurrency 1: straight to web.1, then through the
-    /// balancer (`None`: interrupted).
+    /// Step 1, the calibration: service time and overhead at concurrency 1, straight to
+    /// web.1, then through the balancer (`None`: interrupted).
     fn calibrate(&self, base: &Phase, obs: &mut dyn Observer) -> Result<Option<FormationFacts>, RunError> {
         let spec = self.spec;
         let calib = base
@@ -287,8 +287,8 @@ impl Bench<'_> {
         Ok(Some(facts))
     }
 
-    /// 2. One point: `policy` at `util` of the measured capacity, its result and (when it
-    /// was measured) its measured and predicted figures.
+    /// Step 2, one point: `policy` at `util` of the measured capacity, its result and (when
+    /// it was measured) its measured and predicted figures.
     fn point(
         &self,
         base: &Phase,
