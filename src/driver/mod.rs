@@ -4,6 +4,7 @@
 //! progress events and the report after each class (the command layer saves and shows it).
 
 mod app;
+mod arrivals;
 mod begin;
 mod call;
 mod capacity;
