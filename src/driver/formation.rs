@@ -134,7 +134,9 @@ fn stop_all(dynos: Vec<LocalServer>) -> Vec<String> {
 struct Bench<'a> {
     rt: &'a tokio::runtime::Runtime,
     spec: &'a FormationSpec,
+    /// The class every dyno is.
     class: &'a DynoClass,
+    /// Workers per dyno.
     workers: u32,
     /// The dynos' addresses.
     addrs: Vec<SocketAddr>,

@@ -68,8 +68,11 @@ pub(crate) struct StartFailure {
 /// How local servers are sandboxed here: the limiter, what was detected, and the CPUs
 /// they run on.
 pub(crate) struct Sandboxing<'a> {
+    /// The limiter chosen for the run.
     pub(crate) kind: LimiterKind,
+    /// What the host supports.
     pub(crate) detection: &'a Detection,
+    /// The CPUs of the servers (and of the driver).
     pub(crate) placement: &'a Placement,
 }
 
