@@ -5,15 +5,14 @@
 use super::load::LoadModel;
 use super::observer::Observer;
 use super::phase::{Endpoint, run_phase};
-use super::plan::RunPlan;
+use super::plan::{CapacitySpec, Phase};
 use crate::class::DynoClass;
 use std::time::{Duration, Instant};
 
 use super::client::Caller;
-use super::load::schedule;
-use crate::record::capacity::{CapacityReport, CapacitySearch};
+use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep};
 use crate::record::capacity_step::{StepFacts, in_flight_after, judge_step, step_min_calls};
-use crate::record::steady::step_plan;
+use crate::record::steady::{StepPlan, step_plan};
 use crate::record::verdict::slo_verdict;
 use crate::record::{Arrivals, ClassResult, ClassStatus};
 use crate::server::StatsResponse;
@@ -21,14 +20,15 @@ use crate::server::StatsResponse;
 /// One class's measurement: the plain load, or the capacity search when asked for.
 pub(crate) fn measure(
     ep: &mut Endpoint,
-    plan: &RunPlan,
+    phase: &Phase,
+    capacity: Option<&CapacitySpec>,
     class: &DynoClass,
     workers: u32,
     obs: &mut dyn Observer,
 ) -> ClassResult {
-    match &plan.capacity {
-        None => run_phase(ep, plan, class, workers, obs),
-        Some(_) => capacity_search(ep, plan, class, workers, obs),
+    match capacity {
+        None => run_phase(ep, phase, class, workers, obs),
+        Some(spec) => capacity_search(ep, phase, spec, class, workers, obs),
     }
 }
 
@@ -75,17 +75,17 @@ fn drain(ep: &mut Endpoint, timeout: Duration) -> Option<u64> {
 /// Searches the highest open-loop rate that holds the SLO at steady state.
 fn capacity_search(
     ep: &mut Endpoint,
-    plan: &RunPlan,
+    base: &Phase,
+    spec: &CapacitySpec,
     class: &DynoClass,
     workers: u32,
     obs: &mut dyn Observer,
 ) -> ClassResult {
-    let spec = plan.capacity.clone().expect("capacity search requested");
     // A short closed-loop probe (after the warm-up) gives the first guess.
-    let mut probe_plan = plan.clone();
-    probe_plan.load = LoadModel::Closed { concurrency: 1 };
-    probe_plan.calls = 10;
-    let probe = run_phase(ep, &probe_plan, class, workers, obs);
+    let probe_phase = base
+        .with_load(LoadModel::Closed { concurrency: 1 })
+        .with_calls(10);
+    let probe = run_phase(ep, &probe_phase, class, workers, obs);
     if !probe.is_ok() {
         return probe;
     }
@@ -108,42 +108,16 @@ fn capacity_search(
             break;
         }
         let confirmation = search.confirming();
-        let mut p = plan.clone();
-        let (arrivals, connections) = match plan.load {
-            LoadModel::Open {
-                arrivals,
-                connections,
-                ..
-            } => (arrivals, connections),
-            LoadModel::Closed { .. } => (Arrivals::Constant, 64),
-        };
-        p.load = LoadModel::Open {
-            rate,
-            arrivals,
-            connections,
-        };
         // Steady state: the queue warms up for 3 relaxation times and is measured for 5
         // (at least the step length), so that neither the empty start nor the SLO's
         // percentile is a transient.
         let sp = step_plan(rate, service_s, workers, spec.step_s, MAX_STEP_S);
-        p.warmup = 0;
-        p.open_warmup = (rate * sp.warmup_s).ceil() as u32;
-        p.calls = ((rate * sp.measure_s).ceil() as u64)
-            .max(min_calls)
-            .max(u64::from(plan.calls.min(50))) as u32;
+        let p = step_phase(base, rate, &sp, min_calls);
         obs.class_started(&format!("{} @ {rate:.1}/s", class.name), p.open_warmup, p.calls);
         let r = run_phase(ep, &p, class, workers, obs);
-        let drained_ms = drain(ep, plan.timeout);
+        let drained_ms = drain(ep, base.timeout);
         // The exact send schedule (seeded) gives the measured calls' send span.
-        let sched = schedule(p.open_warmup + p.calls, rate, arrivals, p.seed);
-        let first = sched.get(p.open_warmup as usize).copied().unwrap_or_default();
-        let last_send = sched.last().copied().unwrap_or_default().saturating_sub(first);
-        let span = last_send.as_secs_f64();
-        let offered = if span > 0.0 && p.calls > 1 {
-            f64::from(p.calls - 1) / span
-        } else {
-            rate
-        };
+        let (span, offered) = p.measured_sends().unwrap_or((0.0, rate));
         let step = judge_step(
             &r,
             &spec.slo,
@@ -182,6 +156,42 @@ fn capacity_search(
             break;
         }
     }
+    searched(&search, steps, best, last, spec, class)
+}
+
+/// One step of the search: an open loop at `rate` (Poisson or constant as the run's open
+/// loop, else constant over 64 connections), warmed up on its own schedule.
+fn step_phase<'a>(base: &Phase<'a>, rate: f64, sp: &StepPlan, min_calls: u64) -> Phase<'a> {
+    let (arrivals, connections) = match base.load {
+        LoadModel::Open {
+            arrivals,
+            connections,
+            ..
+        } => (arrivals, connections),
+        LoadModel::Closed { .. } => (Arrivals::Constant, 64),
+    };
+    let calls = ((rate * sp.measure_s).ceil() as u64)
+        .max(min_calls)
+        .max(u64::from(base.calls.min(50))) as u32;
+    base.with_load(LoadModel::Open {
+        rate,
+        arrivals,
+        connections,
+    })
+    .with_open_warmup((rate * sp.warmup_s).ceil() as u32)
+    .with_calls(calls)
+}
+
+/// The search's answer: the result of the highest rate that held (else the last step),
+/// with its steps and bracket.
+fn searched(
+    search: &CapacitySearch,
+    steps: Vec<CapacityStep>,
+    mut best: Option<ClassResult>,
+    last: ClassResult,
+    spec: &CapacitySpec,
+    class: &DynoClass,
+) -> ClassResult {
     // A confirmation that broke struck its rate out: keep the result of the answer's rate.
     if let (Some(b), (Some(h), _)) = (&best, search.bracket())
         && b.load.target_rps != Some(h)

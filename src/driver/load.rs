@@ -4,15 +4,14 @@
 //! cannot hide its stall by delaying the sends (coordinated omission, as wrk2 corrects it).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+pub use super::arrivals::{ArrivalTimes, schedule};
 use super::client::{CallOutcome, Caller, Target};
 use crate::record::{Arrivals, Phase, RequestRecord};
 
@@ -145,53 +144,6 @@ pub enum Event {
 /// before they are abandoned.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// Intended send offsets of open-loop calls, generated as they are needed (an hour at a
-/// high rate is millions of calls: the schedule is never held whole).
-#[derive(Debug, Clone)]
-pub struct ArrivalTimes {
-    rng: ChaCha8Rng,
-    t: f64,
-    i: u64,
-    rate: f64,
-    arrivals: Arrivals,
-}
-
-impl ArrivalTimes {
-    /// Arrivals at `rate` per second, constant or Poisson (seeded).
-    pub fn new(rate: f64, arrivals: Arrivals, seed: u64) -> ArrivalTimes {
-        ArrivalTimes {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            t: 0.0,
-            i: 0,
-            rate,
-            arrivals,
-        }
-    }
-}
-
-impl Iterator for ArrivalTimes {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let at = match self.arrivals {
-            Arrivals::Constant => self.i as f64 / self.rate,
-            Arrivals::Poisson => {
-                let now = self.t;
-                let u: f64 = self.rng.random::<f64>().max(1e-12);
-                self.t += -u.ln() / self.rate;
-                now
-            }
-        };
-        self.i += 1;
-        Some(Duration::from_secs_f64(at))
-    }
-}
-
-/// Intended send offsets of `n` open-loop calls.
-pub fn schedule(n: u32, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<Duration> {
-    ArrivalTimes::new(rate, arrivals, seed).take(n as usize).collect()
-}
-
 fn to_record(
     phase: Phase,
     base: Instant,
@@ -226,12 +178,85 @@ pub async fn drive(
 ) {
     let base = Instant::now();
     let spec = Arc::new(spec);
+    let Some(mut callers) = warm_up(&target, &tls, &spec, base, &tx, &mut stop).await else {
+        return;
+    };
+    let (sched, warm) = match spec.model {
+        LoadModel::Open { rate, arrivals, .. } => (
+            Some(ArrivalTimes::new(rate, arrivals, spec.seed)),
+            spec.open_warmup,
+        ),
+        LoadModel::Closed { .. } => (None, 0),
+    };
+    if let Some(at) = spec.start_at {
+        let wait = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            Ok(_) = stop.wait_for(|s| *s) => return,
+        }
+    }
+    let start = Instant::now() + spec.offset;
+    // The measured phase starts at the first measured call's intended time.
+    let measuring_at = sched
+        .as_ref()
+        .and_then(|s| s.clone().nth(warm as usize))
+        .map_or(start, |d| start + d);
+    let mut marker = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measuring_at).await;
+            let _ = tx.send(Event::Measuring(
+                measuring_at.saturating_duration_since(base).as_micros() as u64,
+            ));
+        })
+    };
+    if warm == 0 {
+        // Closed loop (and open loop without warm-up): measuring starts now, before any call.
+        let _ = (&mut marker).await;
+    }
+    // Measured calls: on a stop, callers take no new call, and calls in flight get
+    // STOP_GRACE to finish; those still unanswered then are counted as abandoned.
+    let claims = Arc::new(Claims {
+        next: AtomicU32::new(0),
+        sched: std::sync::Mutex::new(sched),
+        start,
+        base,
+        warm,
+        total: warm + spec.calls,
+        halt: AtomicBool::new(false),
+        in_flight: AtomicU64::new(0),
+    });
+    let mut set = JoinSet::new();
+    for caller in callers.drain(..) {
+        set.spawn(measured_calls(caller, claims.clone(), spec.clone(), tx.clone()));
+    }
+    let mut done = Vec::new();
+    if !join_or_stop(&mut set, &mut stop, &mut done, Some(&claims.halt)).await {
+        let left = claims.in_flight.load(Ordering::Relaxed);
+        if left > 0 {
+            let _ = tx.send(Event::Abandoned(left));
+        }
+    }
+    marker.abort();
+}
+
+/// Warm-up, closed loop; then the measured callers (the warmed-up connections kept, more
+/// added as needed), every one connected. `None` when stopped.
+async fn warm_up(
+    target: &Arc<Target>,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    spec: &Arc<LoadSpec>,
+    base: Instant,
+    tx: &mpsc::UnboundedSender<Event>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Vec<Caller>> {
     let warm_callers = match spec.model {
         LoadModel::Closed { concurrency } => concurrency.max(spec.warmup_callers),
         LoadModel::Open { .. } => spec.warmup_callers.max(1),
     };
     let mut callers: Vec<Caller> = Vec::new();
-    // Warm-up, closed loop.
     let next = Arc::new(AtomicU32::new(0));
     let mut set = JoinSet::new();
     for _ in 0..warm_callers.min(spec.warmup.max(1)) {
@@ -252,10 +277,9 @@ pub async fn drive(
             caller
         });
     }
-    if !join_or_stop(&mut set, &mut stop, &mut callers, None).await {
-        return;
+    if !join_or_stop(&mut set, stop, &mut callers, None).await {
+        return None;
     }
-    // Measured calls. Keep warmed-up connections; add callers as needed.
     let n = spec.model.concurrency() as usize;
     while callers.len() < n {
         callers.push(Caller::new(target.clone(), tls.clone()));
@@ -270,107 +294,85 @@ pub async fn drive(
             c
         });
     }
-    if !join_or_stop(&mut connecting, &mut stop, &mut callers, None).await {
-        return;
-    }
-    let next = Arc::new(AtomicU32::new(0));
-    let (sched, warm) = match spec.model {
-        LoadModel::Open { rate, arrivals, .. } => (
-            Some(ArrivalTimes::new(rate, arrivals, spec.seed)),
-            spec.open_warmup,
-        ),
-        LoadModel::Closed { .. } => (None, 0),
-    };
-    let total = warm + spec.calls;
-    if let Some(at) = spec.start_at {
-        let wait = at
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            Ok(_) = stop.wait_for(|s| *s) => return,
+    join_or_stop(&mut connecting, stop, &mut callers, None)
+        .await
+        .then_some(callers)
+}
+
+/// What the measured callers share: calls are claimed in order (the index, and in open
+/// loop its intended time from the schedule), and a stop halts them.
+struct Claims {
+    next: AtomicU32,
+    sched: std::sync::Mutex<Option<ArrivalTimes>>,
+    /// When the schedule starts.
+    start: Instant,
+    /// When the load started (records are timed from it).
+    base: Instant,
+    /// Leading calls that are warm-up (open loop).
+    warm: u32,
+    /// Warm-up and measured calls.
+    total: u32,
+    /// Raised on a stop: take no new call.
+    halt: AtomicBool,
+    /// Measured calls sent and not yet answered.
+    in_flight: AtomicU64,
+}
+
+/// One measured caller: claims calls until they run out, the load halts or `--precision`
+/// has enough; returns the caller.
+async fn measured_calls(
+    mut caller: Caller,
+    c: Arc<Claims>,
+    spec: Arc<LoadSpec>,
+    tx: mpsc::UnboundedSender<Event>,
+) -> Caller {
+    let enough = || spec.enough.as_ref().is_some_and(|e| e.load(Ordering::Relaxed));
+    loop {
+        if c.halt.load(Ordering::Relaxed) || enough() {
+            break;
         }
-    }
-    let start = Instant::now() + spec.offset;
-    // The measured phase starts at the first measured call's intended time.
-    let measuring_at = sched
-        .as_ref()
-        .and_then(|s| s.clone().nth(warm as usize))
-        .map_or(start, |d| start + d);
-    // Callers claim calls in order: the index, and in open loop its intended time.
-    let sched = Arc::new(std::sync::Mutex::new(sched));
-    let mut marker = {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(measuring_at).await;
-            let _ = tx.send(Event::Measuring(
-                measuring_at.saturating_duration_since(base).as_micros() as u64,
-            ));
-        })
-    };
-    if warm == 0 {
-        // Closed loop (and open loop without warm-up): measuring starts now, before any call.
-        let _ = (&mut marker).await;
-    }
-    // Measured calls: on a stop, callers take no new call, and calls in flight get
-    // STOP_GRACE to finish; those still unanswered then are counted as abandoned.
-    let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let in_flight = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    for mut caller in callers.drain(..) {
-        let (next, spec, tx, sched) = (next.clone(), spec.clone(), tx.clone(), sched.clone());
-        let (halt, in_flight) = (halt.clone(), in_flight.clone());
-        set.spawn(async move {
-            let enough = || spec.enough.as_ref().is_some_and(|e| e.load(Ordering::Relaxed));
-            loop {
-                if halt.load(Ordering::Relaxed) || enough() {
-                    break;
-                }
-                let (i, offset) = {
-                    let mut g = sched.lock().expect("no caller panics holding it");
-                    (
-                        next.fetch_add(1, Ordering::Relaxed),
-                        g.as_mut().and_then(Iterator::next),
-                    )
-                };
-                if i >= total {
-                    break;
-                }
-                let phase = if i < warm { Phase::Warmup } else { Phase::Measured };
-                let intended = offset.map(|d| start + d);
-                // Claimed after its intended time: every connection was busy until now.
-                let waited = intended
-                    .is_some_and(|at| Instant::now().saturating_duration_since(at) > CONNECTION_WAIT_SLACK);
-                if let Some(at) = intended {
-                    tokio::time::sleep_until(at).await;
-                    if halt.load(Ordering::Relaxed) || enough() {
-                        break;
-                    }
-                }
-                let sent = Instant::now();
-                let measured = phase == Phase::Measured;
-                if measured {
-                    in_flight.fetch_add(1, Ordering::Relaxed);
-                    if let (Some(at), Some(st)) = (intended, spec.sends.as_ref()) {
-                        st.note(waited, sent.saturating_duration_since(at));
-                    }
-                }
-                let out = caller.call(&spec.path, spec.timeout).await;
-                if measured {
-                    in_flight.fetch_sub(1, Ordering::Relaxed);
-                }
-                let _ = tx.send(Event::Call(Box::new(to_record(phase, base, intended, sent, out))));
+        let (i, offset) = {
+            let mut g = c.sched.lock().expect("no caller panics holding it");
+            (
+                c.next.fetch_add(1, Ordering::Relaxed),
+                g.as_mut().and_then(Iterator::next),
+            )
+        };
+        if i >= c.total {
+            break;
+        }
+        let phase = if i < c.warm {
+            Phase::Warmup
+        } else {
+            Phase::Measured
+        };
+        let intended = offset.map(|d| c.start + d);
+        // Claimed after its intended time: every connection was busy until now.
+        let waited =
+            intended.is_some_and(|at| Instant::now().saturating_duration_since(at) > CONNECTION_WAIT_SLACK);
+        if let Some(at) = intended {
+            tokio::time::sleep_until(at).await;
+            if c.halt.load(Ordering::Relaxed) || enough() {
+                break;
             }
-            caller
-        });
-    }
-    let mut done = Vec::new();
-    if !join_or_stop(&mut set, &mut stop, &mut done, Some(&halt)).await {
-        let left = in_flight.load(Ordering::Relaxed);
-        if left > 0 {
-            let _ = tx.send(Event::Abandoned(left));
         }
+        let sent = Instant::now();
+        let measured = phase == Phase::Measured;
+        if measured {
+            c.in_flight.fetch_add(1, Ordering::Relaxed);
+            if let (Some(at), Some(st)) = (intended, spec.sends.as_ref()) {
+                st.note(waited, sent.saturating_duration_since(at));
+            }
+        }
+        let out = caller.call(&spec.path, spec.timeout).await;
+        if measured {
+            c.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        let _ = tx.send(Event::Call(Box::new(to_record(
+            phase, c.base, intended, sent, out,
+        ))));
     }
-    marker.abort();
+    caller
 }
 
 /// Waits for every task, or stops them when `stop` turns true: at once, or with `halt`, by
@@ -380,7 +382,7 @@ async fn join_or_stop(
     set: &mut JoinSet<Caller>,
     stop: &mut watch::Receiver<bool>,
     out: &mut Vec<Caller>,
-    halt: Option<&std::sync::atomic::AtomicBool>,
+    halt: Option<&AtomicBool>,
 ) -> bool {
     loop {
         if *stop.borrow() {
@@ -414,21 +416,5 @@ async fn join_or_stop(
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedules_are_spaced_by_the_rate() {
-        let c = schedule(5, 10.0, Arrivals::Constant, 1);
-        assert_eq!(c[4], Duration::from_millis(400));
-        let p = schedule(20_000, 100.0, Arrivals::Poisson, 7);
-        assert_eq!(p, schedule(20_000, 100.0, Arrivals::Poisson, 7), "seeded");
-        assert!(p.windows(2).all(|w| w[0] <= w[1]));
-        let mean_gap = p.last().unwrap().as_secs_f64() / (p.len() - 1) as f64;
-        assert!((mean_gap - 0.01).abs() < 0.0005, "mean gap {mean_gap}");
     }
 }

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use super::client::{Caller, Target};
 use super::monitor::Monitor;
 use super::observer::Observer;
 use super::phase::{Endpoint, MIB, failed_class};
-use super::plan::RunPlan;
+use super::plan::{Phase, RunPlan};
 use crate::class::DynoClass;
 use crate::limit::{Detection, Sandbox, SandboxSpec, allot_cpu, describe_exit};
 use crate::record::{
@@ -23,7 +24,7 @@ use crate::record::{
 use crate::server::{LISTENING_PREFIX, StatsResponse};
 
 /// Keeps the last lines a child wrote to a pipe.
-fn tail_reader(pipe: impl std::io::Read + Send + 'static, lines: usize) -> Arc<Mutex<VecDeque<String>>> {
+fn tail_reader(pipe: impl std::io::Read + Send + 'static, lines: usize) -> Tail {
     let buf = Arc::new(Mutex::new(VecDeque::new()));
     let b = buf.clone();
     std::thread::spawn(move || {
@@ -38,7 +39,7 @@ fn tail_reader(pipe: impl std::io::Read + Send + 'static, lines: usize) -> Arc<M
     buf
 }
 
-fn tail_text(buf: &Arc<Mutex<VecDeque<String>>>) -> String {
+fn tail_text(buf: &Tail) -> String {
     let q = buf.lock().unwrap_or_else(|p| p.into_inner());
     if q.is_empty() {
         "(no stderr output)".into()
@@ -64,40 +65,38 @@ pub(crate) struct StartFailure {
     pub(crate) interrupted: bool,
 }
 
+/// How local servers are sandboxed here: the limiter, what was detected, and the CPUs
+/// they run on.
+pub(crate) struct Sandboxing<'a> {
+    /// The limiter chosen for the run.
+    pub(crate) kind: LimiterKind,
+    /// What the host supports.
+    pub(crate) detection: &'a Detection,
+    /// The CPUs of the servers (and of the driver).
+    pub(crate) placement: &'a Placement,
+}
+
+/// The last lines a child wrote to a pipe.
+type Tail = Arc<Mutex<VecDeque<String>>>;
+
+/// What a starting server writes: its stderr, and the user's app's stdout (ours only says
+/// where it listens).
+struct Output {
+    stderr: Tail,
+    app_out: Option<Tail>,
+}
+
 /// Starts `dynobench serve` for `class` in a sandbox labelled `label`, waits for its
 /// listening line and `/health`, and returns it running (or why it is not).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn start_local(
     rt: &tokio::runtime::Runtime,
     plan: &RunPlan,
     class: &DynoClass,
     label: &str,
     workers: u32,
-    kind: LimiterKind,
-    detection: &Detection,
-    placement: &Placement,
+    sx: &Sandboxing,
     obs: &mut dyn Observer,
 ) -> Result<LocalServer, Box<StartFailure>> {
-    let with_neighbours = plan.neighbours.is_some() && kind != LimiterKind::None;
-    let mut cpu = allot_cpu(
-        &class.name,
-        &class.cpu,
-        class.bandwidth(),
-        &placement.server,
-        with_neighbours,
-    );
-    cpu.apply_what_if(&class.name, &plan.what_if);
-    if let (Some(b), Some(start)) = (cpu.burst.as_mut(), plan.start_balance_s) {
-        b.start_s = start.min(b.capacity_s);
-    }
-    let spec = SandboxSpec {
-        name: label.to_string(),
-        cpu,
-        memory_soft_bytes: Some(class.memory_mb * MIB),
-        memory_hard_bytes: Some(class.memory_hard_mb * MIB),
-        neighbours: plan.neighbours,
-        helper_exe: plan.exe.clone(),
-    };
     let fail = |cause: String, limits: Option<AppliedLimits>| {
         Box::new(StartFailure {
             cause,
@@ -105,7 +104,7 @@ pub(crate) fn start_local(
             interrupted: crate::interrupt::requested(),
         })
     };
-    let mut sb = Sandbox::create(kind, detection, spec)
+    let mut sb = Sandbox::create(sx.kind, sx.detection, sandbox_spec(plan, class, label, sx))
         .map_err(|e| fail(format!("could not create the sandbox: {e}"), None))?;
     let limits = sb.applied();
     for w in &limits.warnings {
@@ -125,6 +124,78 @@ pub(crate) fn start_local(
         },
         None => None,
     };
+    let pid = match sb.spawn(server_command(plan, class, workers, app_port)) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let (_, _) = sb.teardown();
+            let what = plan.app.as_ref().map_or("the server".into(), |a| {
+                format!("class {}: your server {}", class.name, super::app::describe(a))
+            });
+            return Err(fail(format!("could not start {what}: {e}"), Some(limits)));
+        }
+    };
+    let monitor = Monitor::start(pid, Duration::from_secs(1));
+    let (addr_rx, out) = read_output(&mut sb, app_port);
+    // Start-up: the listening line, then /health, both bounded.
+    let t = Instant::now();
+    let target = listening(plan, &mut sb, &addr_rx, t);
+    let healthy = target
+        .as_ref()
+        .is_some_and(|target| answers_health(rt, plan, target, &mut sb, t));
+    match (target, healthy) {
+        (Some(target), true) => Ok(LocalServer {
+            sb,
+            target,
+            monitor,
+            own_endpoint: plan.app.is_none(),
+        }),
+        _ => {
+            let cause = not_started(plan, class, &mut sb, sx.kind, app_port, &out, t.elapsed());
+            let _ = monitor.finish();
+            let _ = sb.stop_server(Duration::from_secs(5));
+            let (_, problems) = sb.teardown();
+            let mut f = fail(cause, Some(limits));
+            if !problems.is_empty() {
+                f.cause.push_str(&format!("; cleanup: {}", problems.join("; ")));
+            }
+            if f.interrupted {
+                f.cause = "interrupted during start-up".into();
+            }
+            Err(f)
+        }
+    }
+}
+
+/// The class's sandbox: its CPU share on the server CPUs (with the what-if and start
+/// balance applied), its memory limits and its neighbours.
+fn sandbox_spec(plan: &RunPlan, class: &DynoClass, label: &str, sx: &Sandboxing) -> SandboxSpec {
+    let with_neighbours = plan.neighbours.is_some() && sx.kind != LimiterKind::None;
+    let mut cpu = allot_cpu(
+        &class.name,
+        &class.cpu,
+        class.bandwidth(),
+        &sx.placement.server,
+        with_neighbours,
+    );
+    cpu.apply_what_if(&class.name, &plan.what_if);
+    if let (Some(b), Some(start)) = (cpu.burst.as_mut(), plan.start_balance_s) {
+        b.start_s = start.min(b.capacity_s);
+    }
+    SandboxSpec {
+        name: label.to_string(),
+        cpu,
+        memory_soft_bytes: Some(class.memory_mb * MIB),
+        memory_hard_bytes: Some(class.memory_hard_mb * MIB),
+        neighbours: plan.neighbours,
+        helper_exe: plan.exe.clone(),
+    }
+}
+
+/// The server's command: `dynobench serve`, or the user's app on `app_port`.
+fn server_command(plan: &RunPlan, class: &DynoClass, workers: u32, app_port: Option<u16>) -> Command {
+    if let (Some(app), Some(port)) = (&plan.app, app_port) {
+        return super::app::app_command(app, port, workers, class.memory_mb);
+    }
     let mut cmd = Command::new(&plan.exe);
     cmd.args(["serve", "--port", "0", "--workers", &workers.to_string()])
         .args(["--ballast-mb", &plan.ballast_mb.to_string()])
@@ -138,20 +209,12 @@ pub(crate) fn start_local(
     if let Some(p) = &plan.payload {
         cmd.arg("--payload").arg(p);
     }
-    if let (Some(app), Some(port)) = (&plan.app, app_port) {
-        cmd = super::app::app_command(app, port, workers, class.memory_mb);
-    }
-    let pid = match sb.spawn(cmd) {
-        Ok(pid) => pid,
-        Err(e) => {
-            let (_, _) = sb.teardown();
-            let what = plan.app.as_ref().map_or("the server".into(), |a| {
-                format!("class {}: your server {}", class.name, super::app::describe(a))
-            });
-            return Err(fail(format!("could not start {what}: {e}"), Some(limits)));
-        }
-    };
-    let monitor = Monitor::start(pid, Duration::from_secs(1));
+    cmd
+}
+
+/// Reads the spawned server's output: where it listens (its listening line; the app's is
+/// `$PORT`), and the last lines it wrote, for errors.
+fn read_output(sb: &mut Sandbox, app_port: Option<u16>) -> (Receiver<SocketAddr>, Output) {
     let child = sb.server_mut().expect("spawned");
     let stderr = tail_reader(child.stderr.take().expect("piped"), 20);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
@@ -176,9 +239,17 @@ pub(crate) fn start_local(
             }
         }
     });
-    let hard = Some(class.memory_hard_mb * MIB);
-    // Start-up: the listening line, then /health, both bounded.
-    let t = Instant::now();
+    (addr_rx, Output { stderr, app_out })
+}
+
+/// The server's target once it says where it listens (`None`: it exited, the start-up
+/// timeout since `t` passed, or the user interrupted).
+fn listening(
+    plan: &RunPlan,
+    sb: &mut Sandbox,
+    addr_rx: &Receiver<SocketAddr>,
+    t: Instant,
+) -> Option<Arc<Target>> {
     let addr = loop {
         if let Ok(a) = addr_rx.try_recv() {
             break Some(a);
@@ -189,74 +260,75 @@ pub(crate) fn start_local(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let target = addr.map(|a| Arc::new(Target::local(a).with_call(plan.call.clone())));
+    addr.map(|a| Arc::new(Target::local(a).with_call(plan.call.clone())))
+}
+
+/// Whether the server answers its health path (ours: 200; the app: any answer below 500)
+/// within the start-up timeout since `t`.
+fn answers_health(
+    rt: &tokio::runtime::Runtime,
+    plan: &RunPlan,
+    target: &Arc<Target>,
+    sb: &mut Sandbox,
+    t: Instant,
+) -> bool {
     let health = plan.app.as_ref().map_or("/health", |a| a.health_path.as_str());
-    // Ours answers 200; any answer below 500 means the app is up.
     let ready = |s: Option<u16>| match &plan.app {
         Some(_) => s.is_some_and(|s| s < 500),
         None => s == Some(200),
     };
-    let healthy = target.as_ref().is_some_and(|target| {
-        rt.block_on(async {
-            let mut c = Caller::new(target.clone(), None);
-            while t.elapsed() < plan.startup_timeout && !crate::interrupt::requested() {
-                if ready(c.get(health, Duration::from_secs(2)).await.status) {
-                    return true;
-                }
-                if sb.server_exited().is_some() {
-                    return false;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+    rt.block_on(async {
+        let mut c = Caller::new(target.clone(), None);
+        while t.elapsed() < plan.startup_timeout && !crate::interrupt::requested() {
+            if ready(c.get(health, Duration::from_secs(2)).await.status) {
+                return true;
             }
-            false
-        })
-    });
-    match (target, healthy) {
-        (Some(target), true) => Ok(LocalServer {
-            sb,
-            target,
-            monitor,
-            own_endpoint: plan.app.is_none(),
-        }),
-        _ => {
-            let app_cause = plan.app.as_ref().zip(app_port).map(|(app, port)| {
-                let listening: Vec<u16> = crate::limit::group::listening_ports(&sb.members())
-                    .into_iter()
-                    .collect();
-                let exited = sb
-                    .server_exited()
-                    .map(|st| describe_exit(st, sb.counters().oom_kills, hard, kind));
-                let out = match &app_out {
-                    Some(o) => format!("{} | {}", tail_text(o), tail_text(&stderr)),
-                    None => tail_text(&stderr),
-                };
-                super::app::not_ready(&class.name, app, port, exited, &listening, t.elapsed(), &out)
-            });
-            let cause = match sb.server_exited() {
-                _ if let Some(c) = app_cause => c,
-                Some(st) => format!(
-                    "the server {} during start-up; its stderr: {}",
-                    describe_exit(st, sb.counters().oom_kills, hard, kind),
-                    tail_text(&stderr)
-                ),
-                None => format!(
-                    "the server did not answer /health within {:?}; its stderr: {}",
-                    plan.startup_timeout,
-                    tail_text(&stderr)
-                ),
-            };
-            let _ = monitor.finish();
-            let _ = sb.stop_server(Duration::from_secs(5));
-            let (_, problems) = sb.teardown();
-            let mut f = fail(cause, Some(limits));
-            if !problems.is_empty() {
-                f.cause.push_str(&format!("; cleanup: {}", problems.join("; ")));
+            if sb.server_exited().is_some() {
+                return false;
             }
-            if f.interrupted {
-                f.cause = "interrupted during start-up".into();
-            }
-            Err(f)
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        false
+    })
+}
+
+/// Why a server did not start, after `waited`: the app's own diagnosis, its exit, or no
+/// answer in time; with its last output.
+fn not_started(
+    plan: &RunPlan,
+    class: &DynoClass,
+    sb: &mut Sandbox,
+    kind: LimiterKind,
+    app_port: Option<u16>,
+    out: &Output,
+    waited: Duration,
+) -> String {
+    let hard = Some(class.memory_hard_mb * MIB);
+    let app_cause = plan.app.as_ref().zip(app_port).map(|(app, port)| {
+        let listening: Vec<u16> = crate::limit::group::listening_ports(&sb.members())
+            .into_iter()
+            .collect();
+        let exited = sb
+            .server_exited()
+            .map(|st| describe_exit(st, sb.counters().oom_kills, hard, kind));
+        let text = match &out.app_out {
+            Some(o) => format!("{} | {}", tail_text(o), tail_text(&out.stderr)),
+            None => tail_text(&out.stderr),
+        };
+        super::app::not_ready(&class.name, app, port, exited, &listening, waited, &text)
+    });
+    match sb.server_exited() {
+        _ if let Some(c) = app_cause => c,
+        Some(st) => format!(
+            "the server {} during start-up; its stderr: {}",
+            describe_exit(st, sb.counters().oom_kills, hard, kind),
+            tail_text(&out.stderr)
+        ),
+        None => format!(
+            "the server did not answer /health within {:?}; its stderr: {}",
+            plan.startup_timeout,
+            tail_text(&out.stderr)
+        ),
     }
 }
 
@@ -287,31 +359,19 @@ impl LocalServer {
 }
 
 /// Starts the class's server in its sandbox, measures it, stops it.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn local_class(
     rt: &tokio::runtime::Runtime,
     plan: &RunPlan,
+    phase: &Phase,
     class: &DynoClass,
     workers: u32,
-    kind: LimiterKind,
-    detection: &Detection,
-    placement: &Placement,
+    sx: &Sandboxing,
     obs: &mut dyn Observer,
 ) -> ClassResult {
-    let mut server = match start_local(
-        rt,
-        plan,
-        class,
-        &class.name,
-        workers,
-        kind,
-        detection,
-        placement,
-        obs,
-    ) {
+    let mut server = match start_local(rt, plan, class, &class.name, workers, sx, obs) {
         Ok(s) => s,
         Err(f) => {
-            let mut r = failed_class(plan, class, workers, f.cause, f.limits);
+            let mut r = failed_class(phase, class, workers, f.cause, f.limits);
             if f.interrupted {
                 r.status = ClassStatus::Interrupted;
             }
@@ -322,9 +382,9 @@ pub(crate) fn local_class(
         rt,
         target: server.target.clone(),
         tls: None,
-        sandbox: Some((&mut server.sb, kind)),
+        sandbox: Some((&mut server.sb, sx.kind)),
     };
-    let mut result = measure(&mut ep, plan, class, workers, obs);
+    let mut result = measure(&mut ep, phase, plan.capacity.as_ref(), class, workers, obs);
     let reported = server.reported_rss(rt);
     let (samples, exited, problems) = server.stop();
     let sampled = samples.iter().map(|s| s.rss_bytes).max();

@@ -4,11 +4,13 @@
 //! progress events and the report after each class (the command layer saves and shows it).
 
 mod app;
+mod arrivals;
 mod begin;
 mod call;
 mod capacity;
 pub mod client;
 mod formation;
+mod formation_point;
 pub mod haproxy;
 pub mod host;
 pub mod hostspeed;
@@ -21,6 +23,7 @@ mod plan;
 pub mod router;
 mod run;
 mod selfcpu;
+mod watch;
 
 pub use client::{CallShape, Target, Token};
 pub use load::LoadModel;

@@ -8,7 +8,8 @@ use super::client::Target;
 use super::load::LoadModel;
 use crate::class::{Catalog, DynoClass};
 use crate::limit::{LimitError, LimiterChoice, NeighbourLoad};
-use crate::record::WorkloadFacts;
+use crate::record::precision::PrecisionConfig;
+use crate::record::{ShardFacts, WorkloadFacts};
 use crate::simulate::Policy;
 use crate::slo::Slo;
 
@@ -84,6 +85,105 @@ pub struct RunPlan {
     /// `--precision`: each class stops once its percentile's interval is within the target
     /// (`calls` is then the most calls, `--max-calls`).
     pub precision: Option<crate::record::precision::PrecisionConfig>,
+}
+
+/// One load phase as `run_phase` drives it: the plan's load, warm-up, calls and seed (which
+/// the capacity search, a formation's points and a worker sweep adjust per phase), and the
+/// run-wide settings a phase reads (timeout, path, shard barrier, precision). A cheap copy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Phase<'a> {
+    /// Load model.
+    pub(crate) load: LoadModel,
+    /// Closed-loop warm-up calls (before the workers' minimum).
+    pub(crate) warmup: u32,
+    /// Open loop: leading scheduled calls that are warm-up.
+    pub(crate) open_warmup: u32,
+    /// Measured calls.
+    pub(crate) calls: u32,
+    /// Seed of the arrivals.
+    pub(crate) seed: u64,
+    /// Per-call timeout.
+    pub(crate) timeout: Duration,
+    /// Path called (with query).
+    pub(crate) path: &'a str,
+    /// With `--shard I/N`: the barrier and arrival phase of this driver's share.
+    pub(crate) shard: Option<&'a ShardFacts>,
+    /// `--precision`: the stopping rule.
+    pub(crate) precision: Option<&'a PrecisionConfig>,
+    /// The user's own server (it reports nothing of its own: its group is read instead).
+    pub(crate) own_app: bool,
+}
+
+impl RunPlan {
+    /// The run's load phase, as its flags give it.
+    pub(crate) fn phase(&self) -> Phase<'_> {
+        Phase {
+            load: self.load,
+            warmup: self.warmup,
+            open_warmup: self.open_warmup,
+            calls: self.calls,
+            seed: self.seed,
+            timeout: self.timeout,
+            path: &self.path,
+            shard: self.shard.as_ref(),
+            precision: self.precision.as_ref(),
+            own_app: self.app.is_some(),
+        }
+    }
+}
+
+impl Phase<'_> {
+    /// The same phase under another load.
+    pub(crate) fn with_load(self, load: LoadModel) -> Self {
+        Phase { load, ..self }
+    }
+
+    /// The same phase with another number of measured calls.
+    pub(crate) fn with_calls(self, calls: u32) -> Self {
+        Phase { calls, ..self }
+    }
+
+    /// The same phase with another seed.
+    pub(crate) fn with_seed(self, seed: u64) -> Self {
+        Phase { seed, ..self }
+    }
+
+    /// The same phase warmed up by the first `calls` of its open-loop schedule instead of
+    /// closed-loop calls.
+    pub(crate) fn with_open_warmup(self, calls: u32) -> Self {
+        Phase {
+            warmup: 0,
+            open_warmup: calls,
+            ..self
+        }
+    }
+
+    /// Whether the load is an open loop.
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self.load, LoadModel::Open { .. })
+    }
+
+    /// Open loop: the span of the measured calls' sends in this seeded schedule, s, and the
+    /// rate it offers them at (the nominal rate when they span no time); `None` in closed loop.
+    pub(crate) fn measured_sends(&self) -> Option<(f64, f64)> {
+        let LoadModel::Open { rate, arrivals, .. } = self.load else {
+            return None;
+        };
+        let sched = super::load::schedule(self.open_warmup + self.calls, rate, arrivals, self.seed);
+        let first = sched.get(self.open_warmup as usize).copied().unwrap_or_default();
+        let span = sched
+            .last()
+            .copied()
+            .unwrap_or_default()
+            .saturating_sub(first)
+            .as_secs_f64();
+        let offered = if span > 0.0 && self.calls > 1 {
+            f64::from(self.calls - 1) / span
+        } else {
+            rate
+        };
+        Some((span, offered))
+    }
 }
 
 /// The user's server command, started in each class's sandbox with `$PORT` and

@@ -12,10 +12,10 @@ use super::client::tls_config;
 use super::host::{cpu_jiffies, steal_pct};
 use super::hostspeed;
 use super::load::LoadModel;
-use super::local::local_class;
+use super::local::{Sandboxing, local_class};
 use super::observer::Observer;
 use super::phase::{Endpoint, effective_warmup};
-use super::plan::{RunError, RunPlan};
+use super::plan::{Phase, RunError, RunPlan};
 use crate::class::DynoClass;
 use crate::limit::Detection;
 use crate::record::merge::{merge, round_of};
@@ -40,107 +40,40 @@ fn run_pinned(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> 
         return super::formation::run(plan, spec, detection, obs);
     }
     let (mut report, kind, placement) = begin(plan, detection, obs)?;
-    let remote = plan.target.is_some();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Setup(format!("starting the async runtime: {e}")))?;
-    let tls = plan.target.as_ref().filter(|t| t.tls).map(|_| tls_config());
-    let run_steal0 = cpu_jiffies();
-    // What each round measures: every class, or every worker count of a sweep.
-    let mut units: Vec<(&DynoClass, u32, String, bool)> = Vec::new();
-    for class in &plan.classes {
-        let counts = if plan.workers.is_empty() {
-            vec![class.workers]
+    let bench = Bench {
+        plan,
+        rt: &rt,
+        tls: plan.target.as_ref().filter(|t| t.tls).map(|_| tls_config()),
+        sx: kind.map(|kind| Sandboxing {
+            kind,
+            detection,
+            placement: &placement,
+        }),
+        // The host's speed is timed on the CPUs the servers use, while no server runs.
+        speed_cpus: if plan.target.is_some() {
+            placement.driver.clone()
         } else {
-            plan.workers.clone()
-        };
-        let sweep = counts.len() > 1;
-        for workers in counts {
-            let name = if sweep {
-                format!("{}@{workers}", class.name)
-            } else {
-                class.name.clone()
-            };
-            units.push((class, workers, name, sweep));
-        }
-    }
+            placement.server.clone()
+        },
+    };
+    let run_steal0 = cpu_jiffies();
+    let units = units(plan);
     let repeat = plan.repeat.max(1);
     let expected = units.len() * repeat as usize;
     let mut attempted = 0;
     let mut parts: Vec<Vec<ClassResult>> = vec![Vec::new(); units.len()];
-    // The host's speed is timed on the CPUs the servers use, while no server runs.
-    let speed_cpus = if remote {
-        placement.driver.clone()
-    } else {
-        placement.server.clone()
-    };
     'rounds: for round in 1..=repeat {
-        for (i, (class, workers, name, sweep)) in units.iter().enumerate() {
+        for (i, unit) in units.iter().enumerate() {
             if crate::interrupt::requested() {
                 break 'rounds;
             }
-            let (class, workers) = (*class, *workers);
-            // A sweep drives at least as many callers as there are workers.
-            let mut p = plan.clone();
-            if *sweep && let LoadModel::Closed { concurrency } = p.load {
-                p.load = LoadModel::Closed {
-                    concurrency: concurrency.max(workers),
-                };
-            }
-            let label = if repeat > 1 {
-                format!("{name} ({round}/{repeat})")
-            } else {
-                name.clone()
-            };
-            // A local class emulated exactly as one already measured this round reports
-            // that measurement.
-            let same = (0..i).find(|&j| {
-                plan.share_identical
-                    && !remote
-                    && parts[j].len() == round as usize
-                    && parts[j][round as usize - 1].same_as.is_none()
-                    && same_emulation(units[j].0, units[j].1, class, workers)
-            });
-            let result = if let Some(j) = same {
-                let mut result = parts[j][round as usize - 1].clone();
-                let of = units[j].2.clone();
-                obs.note(&format!(
-                    "{name}: the same emulation as {of} (CPU {}, {} MB, {workers} workers): its figures are {of}'s measurement (--measure-identical measures it again)",
-                    class.cpu.describe(),
-                    class.memory_mb
-                ));
-                result.name = name.clone();
-                result.class = class.clone();
-                result.price_usd_month = class.price_usd_month;
-                result.cost.usd_month = class.price_usd_month;
-                result.cost.usd_hour = class.price_usd_hour();
-                result.same_as = Some(of);
-                result
-            } else {
-                obs.class_started(&label, effective_warmup(p.warmup, workers), p.calls);
-                let before = hostspeed::measure(&speed_cpus, 3);
-                let mut result = match (&p.target, kind) {
-                    (Some(t), _) => {
-                        let mut ep = Endpoint {
-                            rt: &rt,
-                            target: Arc::new(t.clone()),
-                            tls: tls.clone(),
-                            sandbox: None,
-                        };
-                        measure(&mut ep, &p, class, workers, obs)
-                    }
-                    (None, Some(k)) => local_class(&rt, &p, class, workers, k, detection, &placement, obs),
-                    (None, None) => unreachable!("local runs always have a limiter"),
-                };
-                let after = hostspeed::measure(&speed_cpus, 3);
-                result.name = name.clone();
-                result.rounds = vec![round_of(
-                    &result,
-                    round,
-                    before.into_iter().chain(after).collect(),
-                )];
-                result
+            let result = match same_as(plan, &units, &parts, i, round as usize) {
+                Some(j) => reported_as(&parts[j][round as usize - 1], &units[j], unit, obs),
+                None => bench.measure(unit, round, repeat, obs),
             };
             parts[i].push(result);
             attempted += 1;
@@ -157,6 +90,143 @@ fn run_pinned(plan: &RunPlan, detection: &Detection, obs: &mut dyn Observer) -> 
     report.complete = !report.interrupted && attempted == expected;
     report.finished_at = Some(rfc3339(SystemTime::now()));
     Ok(report)
+}
+
+/// What each round measures: one class at one worker count.
+struct Unit<'a> {
+    class: &'a DynoClass,
+    workers: u32,
+    /// The class's name, `class@N` in a sweep.
+    name: String,
+    /// Part of a worker-count sweep.
+    sweep: bool,
+}
+
+/// Every class, or every worker count of a sweep.
+fn units(plan: &RunPlan) -> Vec<Unit<'_>> {
+    let mut units = Vec::new();
+    for class in &plan.classes {
+        let counts = if plan.workers.is_empty() {
+            vec![class.workers]
+        } else {
+            plan.workers.clone()
+        };
+        let sweep = counts.len() > 1;
+        for workers in counts {
+            let name = if sweep {
+                format!("{}@{workers}", class.name)
+            } else {
+                class.name.clone()
+            };
+            units.push(Unit {
+                class,
+                workers,
+                name,
+                sweep,
+            });
+        }
+    }
+    units
+}
+
+impl Unit<'_> {
+    /// The unit's load phase: the run's; a sweep drives at least as many callers as there
+    /// are workers.
+    fn phase<'p>(&self, plan: &'p RunPlan) -> Phase<'p> {
+        let phase = plan.phase();
+        match phase.load {
+            LoadModel::Closed { concurrency } if self.sweep => phase.with_load(LoadModel::Closed {
+                concurrency: concurrency.max(self.workers),
+            }),
+            _ => phase,
+        }
+    }
+}
+
+/// The unit measured this round before unit `i` whose local emulation is exactly unit
+/// `i`'s (it reports that measurement).
+fn same_as(
+    plan: &RunPlan,
+    units: &[Unit],
+    parts: &[Vec<ClassResult>],
+    i: usize,
+    round: usize,
+) -> Option<usize> {
+    let u = &units[i];
+    (0..i).find(|&j| {
+        plan.share_identical
+            && plan.target.is_none()
+            && parts[j].len() == round
+            && parts[j][round - 1].same_as.is_none()
+            && same_emulation(units[j].class, units[j].workers, u.class, u.workers)
+    })
+}
+
+/// `of`'s measurement, reported as `unit`'s (the same emulation).
+fn reported_as(measured: &ClassResult, of: &Unit, unit: &Unit, obs: &mut dyn Observer) -> ClassResult {
+    let (class, name) = (unit.class, &unit.name);
+    let mut result = measured.clone();
+    let of = of.name.clone();
+    obs.note(&format!(
+        "{name}: the same emulation as {of} (CPU {}, {} MB, {} workers): its figures are {of}'s measurement (--measure-identical measures it again)",
+        class.cpu.describe(),
+        class.memory_mb,
+        unit.workers
+    ));
+    result.name = name.clone();
+    result.class = class.clone();
+    result.price_usd_month = class.price_usd_month;
+    result.cost.usd_month = class.price_usd_month;
+    result.cost.usd_hour = class.price_usd_hour();
+    result.same_as = Some(of);
+    result
+}
+
+/// Where a run's classes are measured: locally in sandboxes, or at the remote target.
+struct Bench<'a> {
+    plan: &'a RunPlan,
+    rt: &'a tokio::runtime::Runtime,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// Local runs: how the servers are sandboxed.
+    sx: Option<Sandboxing<'a>>,
+    /// The CPUs the host's speed is timed on.
+    speed_cpus: Vec<usize>,
+}
+
+impl Bench<'_> {
+    /// One unit's measurement in `round`, with the host's speed timed around it.
+    fn measure(&self, unit: &Unit, round: u32, repeat: u32, obs: &mut dyn Observer) -> ClassResult {
+        let (plan, class, workers) = (self.plan, unit.class, unit.workers);
+        let phase = unit.phase(plan);
+        let label = if repeat > 1 {
+            format!("{} ({round}/{repeat})", unit.name)
+        } else {
+            unit.name.clone()
+        };
+        obs.class_started(&label, effective_warmup(phase.warmup, workers), phase.calls);
+        let before = hostspeed::measure(&self.speed_cpus, 3);
+        let mut result = match (&plan.target, &self.sx) {
+            (Some(t), _) => {
+                let mut ep = Endpoint {
+                    rt: self.rt,
+                    target: Arc::new(t.clone()),
+                    tls: self.tls.clone(),
+                    sandbox: None,
+                };
+                measure(&mut ep, &phase, plan.capacity.as_ref(), class, workers, obs)
+            }
+            (None, Some(sx)) => local_class(self.rt, plan, &phase, class, workers, sx, obs),
+            (None, None) => unreachable!("local runs always have a limiter"),
+        };
+        let after = hostspeed::measure(&self.speed_cpus, 3);
+        result.name = unit.name.clone();
+        result.rounds = vec![round_of(
+            &result,
+            round,
+            before.into_iter().chain(after).collect(),
+        )];
+        result
+    }
 }
 
 /// Whether two classes are emulated identically here: CPU model, memory and workers.
