@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use toml::Spanned;
 
-use super::{Billing, CpuModel, DynoClass};
+use super::catalog_check::{RawClass, class_of};
+use super::{Billing, DynoClass};
 
 /// The catalogs built into the binary, by name.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -102,29 +103,7 @@ struct RawCatalog {
     class: Vec<Spanned<RawClass>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawClass {
-    name: Spanned<String>,
-    price_usd_month: Spanned<f64>,
-    price_note: Option<String>,
-    memory_mb: Spanned<i64>,
-    memory_hard_mb: Option<Spanned<i64>>,
-    workers: Spanned<i64>,
-    compute: Option<String>,
-    cpu: Spanned<CpuModel>,
-    period_ms: Option<Spanned<f64>>,
-    burst_ms: Option<Spanned<f64>>,
-    quota_pooled: Option<bool>,
-    billing: Option<Spanned<Billing>>,
-    source: Option<String>,
-    #[serde(default)]
-    unverified: bool,
-    #[serde(default = "super::yes")]
-    in_default_run: bool,
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
         .filter(|&b| b == b'\n')
@@ -155,84 +134,24 @@ fn class_and_field_at(text: &str, line: usize) -> Option<(String, String)> {
     Some((class, field))
 }
 
-/// Checks a billing model's figures, and that a class's monthly price agrees with the
-/// model's rates (within 2%) where the model has rates.
-fn check_billing(b: &Billing, price: f64, vcpus: f64, memory_mb: f64) -> Result<(), String> {
-    let rate = |name: &str, v: f64| -> Result<(), String> {
-        if v.is_finite() && v >= 0.0 {
-            Ok(())
-        } else {
-            Err(format!("{name} must be a non-negative number of USD, got {v}"))
-        }
-    };
-    let hours = b.hours_per_month();
-    if !(hours.is_finite() && (1.0..=744.0).contains(&hours)) {
-        return Err(format!(
-            "hours_per_month must be between 1 and 744 (720 for a 30-day month, 730 for an average one), got {hours}"
-        ));
+/// A TOML error as a catalog error: a wrong value inside a class names the class and the
+/// field, not just the line.
+fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> CatalogError {
+    let line = e.span().map_or(1, |s| line_of(text, s.start));
+    match e.span().and_then(|_| class_and_field_at(text, line)) {
+        Some((class, field)) => CatalogError::Invalid {
+            file: file.to_string(),
+            line,
+            class,
+            field,
+            message: e.message().trim().to_string(),
+        },
+        None => CatalogError::Syntax {
+            file: file.to_string(),
+            line,
+            message: e.message().trim().to_string(),
+        },
     }
-    match *b {
-        Billing::Monthly { .. } => {}
-        Billing::PerSecond {
-            usd_per_vcpu_hour,
-            usd_per_gb_hour,
-            minimum_s,
-            ..
-        } => {
-            rate("usd_per_vcpu_hour", usd_per_vcpu_hour.unwrap_or(0.0))?;
-            rate("usd_per_gb_hour", usd_per_gb_hour.unwrap_or(0.0))?;
-            if !(minimum_s.is_finite() && (0.0..=86_400.0).contains(&minimum_s)) {
-                return Err(format!(
-                    "minimum_s must be between 0 and 86400 seconds, got {minimum_s}"
-                ));
-            }
-        }
-        Billing::Request {
-            usd_per_vcpu_s,
-            usd_per_gib_s,
-            usd_per_million_requests,
-            max_concurrency,
-            rounding_ms,
-            ..
-        } => {
-            rate("usd_per_vcpu_s", usd_per_vcpu_s)?;
-            rate("usd_per_gib_s", usd_per_gib_s)?;
-            rate("usd_per_million_requests", usd_per_million_requests)?;
-            if !(1..=1000).contains(&max_concurrency) {
-                return Err(format!(
-                    "max_concurrency must be between 1 and 1000, got {max_concurrency}"
-                ));
-            }
-            if !(rounding_ms.is_finite() && (0.0..=60_000.0).contains(&rounding_ms)) {
-                return Err(format!(
-                    "rounding_ms must be between 0 and 60000, got {rounding_ms}"
-                ));
-            }
-        }
-        Billing::BurstSurplus {
-            baseline_cores,
-            usd_per_vcpu_hour,
-            ..
-        } => {
-            rate("usd_per_vcpu_hour", usd_per_vcpu_hour)?;
-            if !(baseline_cores.is_finite() && baseline_cores >= 0.0 && baseline_cores <= vcpus) {
-                return Err(format!(
-                    "baseline_cores must be between 0 and the class's {vcpus} cores, got {baseline_cores}"
-                ));
-            }
-        }
-    }
-    if let Some(per_hour) = b.rate_per_hour(vcpus, memory_mb) {
-        let want = per_hour * hours;
-        if (price - want).abs() > 0.02 * want {
-            return Err(format!(
-                "price_usd_month {price} disagrees with the {} rates: {vcpus} vCPU and {memory_mb} MB for {hours} h cost {want:.2}; \
-                 set price_usd_month = {want:.2} or correct the rates",
-                b.name()
-            ));
-        }
-    }
-    Ok(())
 }
 
 impl Catalog {
@@ -320,24 +239,7 @@ impl Catalog {
 
     /// Parses and validates catalog text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Catalog, CatalogError> {
-        let raw: RawCatalog = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(text, s.start));
-            // A wrong value inside a class: name the class and the field, not just the line.
-            match e.span().and_then(|_| class_and_field_at(text, line)) {
-                Some((class, field)) => CatalogError::Invalid {
-                    file: file.to_string(),
-                    line,
-                    class,
-                    field,
-                    message: e.message().trim().to_string(),
-                },
-                None => CatalogError::Syntax {
-                    file: file.to_string(),
-                    line,
-                    message: e.message().trim().to_string(),
-                },
-            }
-        })?;
+        let raw: RawCatalog = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
         let mut classes = Vec::with_capacity(raw.class.len());
         if raw.class.is_empty() {
             return Err(CatalogError::Syntax {
@@ -347,159 +249,8 @@ impl Catalog {
             });
         }
         for c in raw.class {
-            let c = c.into_inner();
-            let name = c.name.get_ref().clone();
-            let bad = |span: std::ops::Range<usize>, field: &str, message: String| CatalogError::Invalid {
-                file: file.to_string(),
-                line: line_of(text, span.start),
-                class: name.clone(),
-                field: field.to_string(),
-                message,
-            };
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
-            {
-                return Err(bad(
-                    c.name.span(),
-                    "name",
-                    "must be non-empty and use only letters, digits, '-', '_' or '.'".into(),
-                ));
-            }
-            if classes.iter().any(|k: &DynoClass| k.name == name) {
-                return Err(bad(
-                    c.name.span(),
-                    "name",
-                    "is defined twice; class names must be unique".into(),
-                ));
-            }
-            let price = *c.price_usd_month.get_ref();
-            if !(price.is_finite() && price > 0.0) {
-                return Err(bad(
-                    c.price_usd_month.span(),
-                    "price_usd_month",
-                    format!("must be a positive number of USD per month, got {price}"),
-                ));
-            }
-            let memory = *c.memory_mb.get_ref();
-            if !(16..=16 * 1024 * 1024).contains(&memory) {
-                return Err(bad(
-                    c.memory_mb.span(),
-                    "memory_mb",
-                    format!("must be between 16 and 16777216 MB, got {memory}"),
-                ));
-            }
-            let hard = match &c.memory_hard_mb {
-                Some(h) if *h.get_ref() < memory || *h.get_ref() > 64 * 1024 * 1024 => {
-                    return Err(bad(
-                        h.span(),
-                        "memory_hard_mb",
-                        format!(
-                            "must be between memory_mb ({memory}) and 67108864 MB, got {}",
-                            h.get_ref()
-                        ),
-                    ));
-                }
-                Some(h) => *h.get_ref(),
-                None => memory * 2,
-            };
-            let workers = *c.workers.get_ref();
-            if !(1..=1024).contains(&workers) {
-                return Err(bad(
-                    c.workers.span(),
-                    "workers",
-                    format!("must be between 1 and 1024, got {workers}"),
-                ));
-            }
-            let cpu = c.cpu.get_ref().clone();
-            let cpu_err = |m: String| bad(c.cpu.span(), "cpu", m);
-            let positive = |x: f64| x.is_finite() && x > 0.0 && x <= 1024.0;
-            match cpu {
-                CpuModel::Shared {
-                    floor_cores,
-                    burst_cores,
-                    burst_us,
-                } => {
-                    if !positive(floor_cores) || !positive(burst_cores) {
-                        return Err(cpu_err(format!(
-                            "floor_cores and burst_cores must be positive core counts, got {floor_cores} and {burst_cores}"
-                        )));
-                    }
-                    if floor_cores > burst_cores {
-                        return Err(cpu_err(format!(
-                            "floor_cores ({floor_cores}) cannot exceed burst_cores ({burst_cores})"
-                        )));
-                    }
-                    if burst_us > 10_000_000 {
-                        return Err(cpu_err(format!(
-                            "burst_us must be at most 10000000 (10 s), got {burst_us}"
-                        )));
-                    }
-                }
-                CpuModel::Burst {
-                    baseline_cores,
-                    burst_cores,
-                    balance_s,
-                    initial_balance_s,
-                    refill,
-                } => {
-                    if !positive(baseline_cores) || !positive(burst_cores) || baseline_cores > burst_cores {
-                        return Err(cpu_err(format!(
-                            "baseline_cores and burst_cores must be positive with baseline_cores <= burst_cores, got {baseline_cores} and {burst_cores}"
-                        )));
-                    }
-                    if !(balance_s.is_finite() && balance_s > 0.0 && balance_s <= 86_400.0) {
-                        return Err(cpu_err(format!(
-                            "balance_s must be between 0 and 86400 core-seconds, got {balance_s}"
-                        )));
-                    }
-                    if let Some(i) = initial_balance_s
-                        && !(i.is_finite() && (0.0..=balance_s).contains(&i))
-                    {
-                        return Err(cpu_err(format!(
-                            "initial_balance_s must be between 0 and balance_s ({balance_s}), got {i}"
-                        )));
-                    }
-                    if !(refill.is_finite() && refill > 0.0 && refill <= 100.0) {
-                        return Err(cpu_err(format!("refill must be between 0 and 100, got {refill}")));
-                    }
-                }
-                CpuModel::Dedicated { cores } | CpuModel::Quota { cores } => {
-                    if !positive(cores) {
-                        return Err(cpu_err(format!(
-                            "cores must be a positive core count, got {cores}"
-                        )));
-                    }
-                }
-            }
-            let (period_ms, burst_ms) =
-                super::metering::check(&cpu, c.period_ms.as_ref(), c.burst_ms.as_ref())
-                    .map_err(|(span, field, m)| bad(span, field, m))?;
-            let (billing, billing_span) = match &c.billing {
-                Some(b) => (b.get_ref().clone(), b.span()),
-                None => (raw.catalog.billing.clone().unwrap_or_default(), c.cpu.span()),
-            };
-            check_billing(&billing, price, cpu.max_cores(), memory as f64)
-                .map_err(|m| bad(billing_span, "billing", m))?;
-            classes.push(DynoClass {
-                name,
-                price_usd_month: price,
-                price_note: c.price_note,
-                memory_mb: memory as u64,
-                memory_hard_mb: hard as u64,
-                workers: workers as u32,
-                compute: c.compute,
-                cpu,
-                period_ms,
-                burst_ms,
-                quota_pooled: c.quota_pooled.unwrap_or(true),
-                billing,
-                source: c.source,
-                unverified: c.unverified,
-                in_default_run: c.in_default_run,
-                catalog: None,
-            });
+            let class = class_of(file, text, c.into_inner(), raw.catalog.billing.as_ref(), &classes)?;
+            classes.push(class);
         }
         Ok(Catalog {
             info: raw.catalog,

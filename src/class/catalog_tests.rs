@@ -2,6 +2,7 @@
 //! and field, and mixed catalogs.
 
 use super::*;
+use crate::class::CpuModel;
 
 #[test]
 fn embedded_catalogs_are_valid() {

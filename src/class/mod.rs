@@ -3,6 +3,7 @@
 
 pub mod billing;
 pub mod catalog;
+mod catalog_check;
 mod metering;
 
 pub use billing::{Bill, Billing, Usage, UsageBasis};

@@ -4,6 +4,7 @@
 //! Returns plain data (`record::calibration`); `report::calibration` renders it.
 
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -146,6 +147,189 @@ pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[rank - 1] as f64 / 1000.0
 }
 
+/// The two tail-shape modes at 0.5 core: a quota, and a share against a steady neighbour.
+fn tail_modes() -> [(&'static str, CpuModel, Option<NeighbourLoad>); 2] {
+    [
+        ("quota", CpuModel::Quota { cores: 0.5 }, None),
+        (
+            "share",
+            CpuModel::Shared {
+                floor_cores: 0.5,
+                burst_cores: 1.0,
+                burst_us: 0,
+            },
+            Some(NeighbourLoad {
+                pattern: Pattern::Steady,
+                phase_ms: 100,
+                seed: 1,
+            }),
+        ),
+    ]
+}
+
+/// Whether an interrupt was asked for; if so the report says it was interrupted.
+fn interrupted(report: &mut CalibrationReport) -> bool {
+    if crate::interrupt::requested() {
+        report.interrupted = true;
+        return true;
+    }
+    false
+}
+
+/// What every measurement of a calibration shares.
+struct Calibration<'a> {
+    detection: &'a Detection,
+    cfg: &'a CalibrateConfig,
+    /// The server's CPUs to measure on.
+    cpus: Vec<usize>,
+}
+
+impl Calibration<'_> {
+    fn spec(&self, name: &str, model: CpuModel, neighbours: Option<NeighbourLoad>) -> SandboxSpec {
+        SandboxSpec {
+            name: format!("calibrate-{name}"),
+            cpu: allot_cpu(
+                name,
+                &model,
+                Bandwidth::default(),
+                &self.cpus,
+                neighbours.is_some(),
+            ),
+            memory_soft_bytes: None,
+            memory_hard_bytes: None,
+            neighbours,
+            helper_exe: self.cfg.exe.clone(),
+        }
+    }
+
+    /// How precisely `kind` delivers a quota of `q` cores to a continuous burn.
+    fn quota_row(&self, kind: LimiterKind, q: f64) -> Result<QuotaRow, LimitError> {
+        let cfg = self.cfg;
+        let args = vec!["--seconds".to_string(), cfg.seconds.to_string()];
+        let (r, c, _) = burn_in(
+            kind,
+            self.detection,
+            self.spec("quota", CpuModel::Quota { cores: q }, None),
+            &args,
+            cfg.seconds,
+        )?;
+        let achieved = r.cpu_us as f64 / r.wall_us.max(1) as f64;
+        let error_pct = (achieved - q) / q * 100.0;
+        // Short of the quota while the limiter held the child back in no period: the
+        // host had no CPU to give.
+        let never_held = match (c.throttled_ratio(), c.stopped_us) {
+            (Some(t), _) => t == 0.0,
+            (None, Some(s)) => s == 0,
+            _ => false,
+        };
+        Ok(QuotaRow {
+            backend: kind,
+            requested_cores: q,
+            achieved_cores: achieved,
+            error_pct,
+            target_pct: target_pct(kind),
+            within_target: error_pct.abs() <= target_pct(kind),
+            throttled_ratio: c.throttled_ratio(),
+            stopped_us: c.stopped_us,
+            host_shortfall: error_pct < -target_pct(kind) && never_held,
+        })
+    }
+
+    /// The latency of work items under `kind`'s 0.5-core `mode`.
+    fn tail_row(
+        &self,
+        kind: LimiterKind,
+        mode: &str,
+        model: CpuModel,
+        neighbours: Option<NeighbourLoad>,
+    ) -> Result<TailRow, LimitError> {
+        let cfg = self.cfg;
+        let args = vec![
+            "--seconds".to_string(),
+            cfg.seconds.to_string(),
+            "--item-ms".to_string(),
+            cfg.item_ms.to_string(),
+        ];
+        let (r, _, _) = burn_in(
+            kind,
+            self.detection,
+            self.spec(mode, model, neighbours),
+            &args,
+            cfg.seconds,
+        )?;
+        let mut items = r.items_us.clone();
+        items.sort_unstable();
+        Ok(TailRow {
+            backend: kind,
+            mode: mode.into(),
+            cores: 0.5,
+            item_ms: cfg.item_ms,
+            items: items.len(),
+            p50_ms: percentile(&items, 0.5),
+            p99_ms: percentile(&items, 0.99),
+            max_ms: items.last().map_or(0.0, |&m| m as f64 / 1000.0),
+        })
+    }
+
+    /// Every measurement of backend `kind`, into `report`; `Break` when interrupted.
+    fn backend(
+        &self,
+        kind: LimiterKind,
+        report: &mut CalibrationReport,
+        progress: &mut impl FnMut(&str),
+    ) -> Result<ControlFlow<()>, LimitError> {
+        let cfg = self.cfg;
+        for &q in &cfg.quotas {
+            if interrupted(report) {
+                return Ok(ControlFlow::Break(()));
+            }
+            progress(&format!("{kind}: quota {q} core(s) for {} s", cfg.seconds));
+            report.quotas.push(self.quota_row(kind, q)?);
+        }
+        for (mode, model, nb) in tail_modes() {
+            if interrupted(report) {
+                return Ok(ControlFlow::Break(()));
+            }
+            progress(&format!(
+                "{kind}: {}-ms work items under a 0.5-core {mode}",
+                cfg.item_ms
+            ));
+            report.tails.push(self.tail_row(kind, mode, model, nb)?);
+        }
+        let bench = super::fidelity::Bench {
+            kind,
+            detection: self.detection,
+            exe: &cfg.exe,
+            cpus: &self.cpus,
+        };
+        for &period_us in &cfg.stall_periods_us {
+            if interrupted(report) {
+                return Ok(ControlFlow::Break(()));
+            }
+            progress(&format!(
+                "{kind}: 26-ms work items under a 0.6-core quota at a {} ms period",
+                period_us as f64 / 1000.0
+            ));
+            report
+                .stalls
+                .push(bench.period_stall(period_us, 0.6, 26.0, cfg.seconds.max(2.0))?);
+        }
+        if cfg.burst_seconds > 0.0 {
+            if interrupted(report) {
+                return Ok(ControlFlow::Break(()));
+            }
+            progress(&format!(
+                "{kind}: 5-ms items, Poisson at 60% of a 0.5-core quota, without and with a 100% burst ({} s each)",
+                cfg.burst_seconds
+            ));
+            report
+                .bursts
+                .push(bench.burst_effect(100_000, 0.5, 5.0, 0.6, cfg.burst_seconds, 1)?);
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+}
+
 /// Measures every configured backend. `progress` gets a line per step.
 pub fn calibrate(
     detection: &Detection,
@@ -158,132 +342,20 @@ pub fn calibrate(
         placement: Some(placement.clone()),
         ..CalibrationReport::default()
     };
-    // One CPU is enough to show quota precision and keeps the measurement independent of
-    // how many CPUs the machine has.
-    let cpus: Vec<usize> = placement.server.iter().copied().take(1).collect();
-    let spec = |name: &str, model: CpuModel, neighbours: Option<NeighbourLoad>| SandboxSpec {
-        name: format!("calibrate-{name}"),
-        cpu: allot_cpu(name, &model, Bandwidth::default(), &cpus, neighbours.is_some()),
-        memory_soft_bytes: None,
-        memory_hard_bytes: None,
-        neighbours,
-        helper_exe: cfg.exe.clone(),
+    let calibration = Calibration {
+        detection,
+        cfg,
+        // One CPU is enough to show quota precision and keeps the measurement independent
+        // of how many CPUs the machine has.
+        cpus: placement.server.iter().copied().take(1).collect(),
     };
     for &kind in &cfg.backends {
         if let Err(why) = detection.available(kind) {
             report.skipped.push((kind, why));
             continue;
         }
-        for &q in &cfg.quotas {
-            if crate::interrupt::requested() {
-                report.interrupted = true;
-                return Ok(report);
-            }
-            progress(&format!("{kind}: quota {q} core(s) for {} s", cfg.seconds));
-            let args = vec!["--seconds".to_string(), cfg.seconds.to_string()];
-            let (r, c, _) = burn_in(
-                kind,
-                detection,
-                spec("quota", CpuModel::Quota { cores: q }, None),
-                &args,
-                cfg.seconds,
-            )?;
-            let achieved = r.cpu_us as f64 / r.wall_us.max(1) as f64;
-            let error_pct = (achieved - q) / q * 100.0;
-            // Short of the quota while the limiter held the child back in no period: the
-            // host had no CPU to give.
-            let never_held = match (c.throttled_ratio(), c.stopped_us) {
-                (Some(t), _) => t == 0.0,
-                (None, Some(s)) => s == 0,
-                _ => false,
-            };
-            report.quotas.push(QuotaRow {
-                backend: kind,
-                requested_cores: q,
-                achieved_cores: achieved,
-                error_pct,
-                target_pct: target_pct(kind),
-                within_target: error_pct.abs() <= target_pct(kind),
-                throttled_ratio: c.throttled_ratio(),
-                stopped_us: c.stopped_us,
-                host_shortfall: error_pct < -target_pct(kind) && never_held,
-            });
-        }
-        for (mode, model, nb) in [
-            ("quota", CpuModel::Quota { cores: 0.5 }, None),
-            (
-                "share",
-                CpuModel::Shared {
-                    floor_cores: 0.5,
-                    burst_cores: 1.0,
-                    burst_us: 0,
-                },
-                Some(NeighbourLoad {
-                    pattern: Pattern::Steady,
-                    phase_ms: 100,
-                    seed: 1,
-                }),
-            ),
-        ] {
-            if crate::interrupt::requested() {
-                report.interrupted = true;
-                return Ok(report);
-            }
-            progress(&format!(
-                "{kind}: {}-ms work items under a 0.5-core {mode}",
-                cfg.item_ms
-            ));
-            let args = vec![
-                "--seconds".to_string(),
-                cfg.seconds.to_string(),
-                "--item-ms".to_string(),
-                cfg.item_ms.to_string(),
-            ];
-            let (r, _, _) = burn_in(kind, detection, spec(mode, model, nb), &args, cfg.seconds)?;
-            let mut items = r.items_us.clone();
-            items.sort_unstable();
-            report.tails.push(TailRow {
-                backend: kind,
-                mode: mode.into(),
-                cores: 0.5,
-                item_ms: cfg.item_ms,
-                items: items.len(),
-                p50_ms: percentile(&items, 0.5),
-                p99_ms: percentile(&items, 0.99),
-                max_ms: items.last().map_or(0.0, |&m| m as f64 / 1000.0),
-            });
-        }
-        let bench = super::fidelity::Bench {
-            kind,
-            detection,
-            exe: &cfg.exe,
-            cpus: &cpus,
-        };
-        for &period_us in &cfg.stall_periods_us {
-            if crate::interrupt::requested() {
-                report.interrupted = true;
-                return Ok(report);
-            }
-            progress(&format!(
-                "{kind}: 26-ms work items under a 0.6-core quota at a {} ms period",
-                period_us as f64 / 1000.0
-            ));
-            report
-                .stalls
-                .push(bench.period_stall(period_us, 0.6, 26.0, cfg.seconds.max(2.0))?);
-        }
-        if cfg.burst_seconds > 0.0 {
-            if crate::interrupt::requested() {
-                report.interrupted = true;
-                return Ok(report);
-            }
-            progress(&format!(
-                "{kind}: 5-ms items, Poisson at 60% of a 0.5-core quota, without and with a 100% burst ({} s each)",
-                cfg.burst_seconds
-            ));
-            report
-                .bursts
-                .push(bench.burst_effect(100_000, 0.5, 5.0, 0.6, cfg.burst_seconds, 1)?);
+        if calibration.backend(kind, &mut report, &mut progress)?.is_break() {
+            return Ok(report);
         }
     }
     Ok(report)

@@ -179,116 +179,177 @@ fn local_ceiling(c: &ClassResult, situation: Situation) -> Option<f64> {
     })
 }
 
+/// One situation's capacity figure before it becomes a [`CapacityPoint`].
+struct Figure {
+    capacity: f64,
+    origin: CapacityOrigin,
+    per_core: Option<f64>,
+    note: String,
+}
+
+/// What the class's points are worked out from, the same in every situation.
+struct Inputs<'a> {
+    c: &'a ClassResult,
+    /// CPU seconds per request, if known.
+    cpu_s: Option<f64>,
+    /// Non-CPU seconds per request.
+    other_s: f64,
+    workers: u32,
+    /// The workers' bound, req/s.
+    by_workers: Option<f64>,
+    measured: Option<MeasuredCapacity>,
+    /// Measured on the deployed dyno, not here.
+    remote: bool,
+}
+
+impl Inputs<'_> {
+    /// From a measured capacity at `k` cores: as measured where this machine gave the class
+    /// all of it (or on the deployed dyno), else the per-core rate × `k`, bounded by the
+    /// workers.
+    fn measured_figure(
+        &self,
+        m: &MeasuredCapacity,
+        k: f64,
+        ceiling: Option<f64>,
+        emulated: Option<f64>,
+    ) -> Figure {
+        if self.remote {
+            return Figure {
+                capacity: m.rps,
+                origin: CapacityOrigin::Measured,
+                per_core: None,
+                note: format!(
+                    "{} on the deployed dyno (where in its CPU range the host put it is unknown)",
+                    m.note
+                ),
+            };
+        }
+        if emulated.is_some() {
+            return Figure {
+                capacity: m.rps,
+                origin: CapacityOrigin::Measured,
+                per_core: emulated.map(|h| m.rps / h),
+                note: format!("{}, with the class's {k:.2} cores here", m.note),
+            };
+        }
+        let workers = self.workers;
+        let had = m.cores_used.or(ceiling).filter(|h| *h > 0.0).unwrap_or(k);
+        let per_core = m.rps / had;
+        let scaled = per_core * k;
+        Figure {
+            capacity: self.by_workers.map_or(scaled, |w| w.min(scaled)),
+            origin: CapacityOrigin::Extrapolated,
+            per_core: Some(per_core),
+            note: format!(
+                "{} on {had:.2} cores here ({per_core:.2} req/s per core) × {k:.2} cores{}",
+                m.note,
+                self.by_workers.map_or(String::new(), |w| format!(
+                    ", at most {workers} workers ÷ {:.1} ms = {w:.2} req/s",
+                    1000.0 * f64::from(workers) / w
+                ))
+            ),
+        }
+    }
+
+    /// From the service times alone at `k` cores (extrapolated when the class was capped
+    /// here); `None` without them.
+    fn estimated_figure(&self, k: f64, ceiling: Option<f64>) -> Option<Figure> {
+        let (cpu_s, other_s, workers) = (self.cpu_s, self.other_s, self.workers);
+        let est = cpu_s
+            .and_then(|cpu| estimate_capacity(workers, cpu + other_s, k, cpu))
+            .or(self.by_workers)?;
+        let terms = match cpu_s {
+            Some(cpu) => format!(
+                "min({workers} workers ÷ {:.1} ms per request, {k:.2} cores ÷ {:.1} ms CPU per request)",
+                (cpu + other_s) * 1000.0,
+                cpu * 1000.0
+            ),
+            None => format!(
+                "{workers} workers ÷ {:.1} ms per request (no CPU figures)",
+                other_s * 1000.0
+            ),
+        };
+        let capped = ceiling.is_some_and(|h| h < k * 0.98);
+        let (origin, note) = if capped {
+            let h = ceiling.unwrap_or(k);
+            (
+                CapacityOrigin::Extrapolated,
+                format!(
+                    "{terms}: CPU per request measured on {h:.2} cores here, scaled to the class's {k:.2}; not measured at capacity"
+                ),
+            )
+        } else {
+            (
+                CapacityOrigin::Estimated,
+                format!(
+                    "{terms}; measured at concurrency {}, not at capacity",
+                    self.c.load.concurrency
+                ),
+            )
+        };
+        Some(Figure {
+            capacity: est,
+            origin,
+            per_core: cpu_s.map(|c| 1.0 / c),
+            note,
+        })
+    }
+
+    /// The point for `situation` at the class's `k` cores; `None` when there is no usable
+    /// figure.
+    fn point(&self, situation: Situation, k: f64) -> Option<CapacityPoint> {
+        let ceiling = local_ceiling(self.c, situation);
+        let emulated = emulated_cores(self.c, situation).filter(|h| *h >= k * 0.98);
+        let f = match &self.measured {
+            Some(m) => self.measured_figure(m, k, ceiling, emulated),
+            None => self.estimated_figure(k, ceiling)?,
+        };
+        if !(f.capacity.is_finite() && f.capacity > 0.0) {
+            return None;
+        }
+        Some(CapacityPoint {
+            situation,
+            cores: k,
+            capacity_rps: f.capacity,
+            origin: f.origin,
+            by_workers_rps: self.by_workers,
+            by_cpu_rps: f.per_core.map(|p| p * k),
+            per_core_rps: f.per_core,
+            local_cores: emulated.or(ceiling),
+            note: f.note,
+            usd_per_million_requests: None,
+            rps_per_100_usd_month: None,
+        })
+    }
+}
+
 /// What one dyno of the class serves in each of its situations (conservative first), with
 /// each figure's origin; empty when nothing was measured to base it on. Costs are left
 /// for [`super::value::apply_value`].
 pub fn class_capacity(c: &ClassResult) -> (Vec<CapacityPoint>, Option<CapacityBasis>) {
     let (cpu_s, other_s) = service_parts(c);
-    let measured = measured_capacity(c);
-    let remote = c.limits.is_none();
     let workers = c.workers.max(1);
-    let by_workers =
-        (cpu_s.unwrap_or(0.0) + other_s > 0.0).then(|| f64::from(workers) / (cpu_s.unwrap_or(0.0) + other_s));
-    let mut points = Vec::new();
-    for (situation, k) in c.class.cpu.situations() {
-        let ceiling = local_ceiling(c, situation);
-        let capped = ceiling.is_some_and(|h| h < k * 0.98);
-        let emulated = emulated_cores(c, situation).filter(|h| *h >= k * 0.98);
-        let estimate = cpu_s
-            .and_then(|cpu| estimate_capacity(workers, cpu + other_s, k, cpu))
-            .or(by_workers);
-        let (capacity, origin, per_core, note) = match &measured {
-            Some(m) if remote => (
-                m.rps,
-                CapacityOrigin::Measured,
-                None,
-                format!(
-                    "{} on the deployed dyno (where in its CPU range the host put it is unknown)",
-                    m.note
-                ),
-            ),
-            Some(m) if emulated.is_some() => (
-                m.rps,
-                CapacityOrigin::Measured,
-                emulated.map(|h| m.rps / h),
-                format!("{}, with the class's {k:.2} cores here", m.note),
-            ),
-            Some(m) => {
-                let had = m.cores_used.or(ceiling).filter(|h| *h > 0.0).unwrap_or(k);
-                let per_core = m.rps / had;
-                let scaled = per_core * k;
-                let cap = by_workers.map_or(scaled, |w| w.min(scaled));
-                (
-                    cap,
-                    CapacityOrigin::Extrapolated,
-                    Some(per_core),
-                    format!(
-                        "{} on {had:.2} cores here ({per_core:.2} req/s per core) × {k:.2} cores{}",
-                        m.note,
-                        by_workers.map_or(String::new(), |w| format!(
-                            ", at most {workers} workers ÷ {:.1} ms = {w:.2} req/s",
-                            1000.0 * f64::from(workers) / w
-                        ))
-                    ),
-                )
-            }
-            None => {
-                let Some(est) = estimate else { continue };
-                let terms = match cpu_s {
-                    Some(cpu) => format!(
-                        "min({workers} workers ÷ {:.1} ms per request, {k:.2} cores ÷ {:.1} ms CPU per request)",
-                        (cpu + other_s) * 1000.0,
-                        cpu * 1000.0
-                    ),
-                    None => format!(
-                        "{workers} workers ÷ {:.1} ms per request (no CPU figures)",
-                        other_s * 1000.0
-                    ),
-                };
-                if capped {
-                    let h = ceiling.unwrap_or(k);
-                    (
-                        est,
-                        CapacityOrigin::Extrapolated,
-                        cpu_s.map(|c| 1.0 / c),
-                        format!(
-                            "{terms}: CPU per request measured on {h:.2} cores here, scaled to the class's {k:.2}; not measured at capacity"
-                        ),
-                    )
-                } else {
-                    (
-                        est,
-                        CapacityOrigin::Estimated,
-                        cpu_s.map(|c| 1.0 / c),
-                        format!(
-                            "{terms}; measured at concurrency {}, not at capacity",
-                            c.load.concurrency
-                        ),
-                    )
-                }
-            }
-        };
-        if !(capacity.is_finite() && capacity > 0.0) {
-            continue;
-        }
-        points.push(CapacityPoint {
-            situation,
-            cores: k,
-            capacity_rps: capacity,
-            origin,
-            by_workers_rps: by_workers,
-            by_cpu_rps: per_core.map(|p| p * k),
-            per_core_rps: per_core,
-            local_cores: emulated.or(ceiling),
-            note,
-            usd_per_million_requests: None,
-            rps_per_100_usd_month: None,
-        });
-    }
+    let inputs = Inputs {
+        c,
+        cpu_s,
+        other_s,
+        workers,
+        by_workers: (cpu_s.unwrap_or(0.0) + other_s > 0.0)
+            .then(|| f64::from(workers) / (cpu_s.unwrap_or(0.0) + other_s)),
+        measured: measured_capacity(c),
+        remote: c.limits.is_none(),
+    };
+    let points: Vec<CapacityPoint> = c
+        .class
+        .cpu
+        .situations()
+        .into_iter()
+        .filter_map(|(situation, k)| inputs.point(situation, k))
+        .collect();
     let basis = if points.is_empty() {
         None
     } else {
-        Some(measured.map_or(CapacityBasis::Estimate, |m| m.basis))
+        Some(inputs.measured.map_or(CapacityBasis::Estimate, |m| m.basis))
     };
     (points, basis)
 }

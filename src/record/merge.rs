@@ -131,28 +131,62 @@ pub fn merge_concurrent(parts: &[ClassResult]) -> Result<ClassResult, String> {
     Ok(m)
 }
 
-fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result<ClassResult, String> {
-    let Some(first) = parts.first() else {
-        return Err("nothing to merge".into());
-    };
-    if parts.len() == 1 {
-        return Ok(first.clone());
-    }
-    let refs: Vec<&ClassResult> = parts.iter().collect();
-    let mut m = first.clone();
-    let hist = |f: fn(&ClassResult) -> Option<&str>| add_encoded(refs.iter().map(|c| f(c)));
-    let latency = hist(|c| Some(c.histograms.client_latency.as_str()))?.unwrap_or_else(new_hist);
-    let uncorrected = hist(|c| c.histograms.client_latency_uncorrected.as_deref())?;
-    let wall = hist(|c| c.histograms.server_wall.as_deref())?;
-    let cpu = hist(|c| c.histograms.server_cpu.as_deref())?;
-    let wait = hist(|c| c.histograms.cpu_wait.as_deref())?;
-    let queue = hist(|c| c.histograms.queue.as_deref())?;
-    let io = hist(|c| c.histograms.io.as_deref())?;
-    let steal = hist(|c| c.histograms.steal.as_deref())?;
-    let summ = |h: &Option<Hist>| h.as_ref().filter(|h| !h.is_empty()).map(summarize);
-    let enc = |h: &Option<Hist>| h.as_ref().filter(|h| !h.is_empty()).map(encode);
+/// The parts' histograms added up.
+struct MergedHists {
+    latency: Hist,
+    uncorrected: Option<Hist>,
+    wall: Option<Hist>,
+    cpu: Option<Hist>,
+    wait: Option<Hist>,
+    queue: Option<Hist>,
+    io: Option<Hist>,
+    steal: Option<Hist>,
+}
 
-    // Calls.
+impl MergedHists {
+    /// Adds every part's histograms; `Err` names the one that does not decode.
+    fn of(refs: &[&ClassResult]) -> Result<MergedHists, String> {
+        let hist = |f: fn(&ClassResult) -> Option<&str>| add_encoded(refs.iter().map(|c| f(c)));
+        Ok(MergedHists {
+            latency: hist(|c| Some(c.histograms.client_latency.as_str()))?.unwrap_or_else(new_hist),
+            uncorrected: hist(|c| c.histograms.client_latency_uncorrected.as_deref())?,
+            wall: hist(|c| c.histograms.server_wall.as_deref())?,
+            cpu: hist(|c| c.histograms.server_cpu.as_deref())?,
+            wait: hist(|c| c.histograms.cpu_wait.as_deref())?,
+            queue: hist(|c| c.histograms.queue.as_deref())?,
+            io: hist(|c| c.histograms.io.as_deref())?,
+            steal: hist(|c| c.histograms.steal.as_deref())?,
+        })
+    }
+
+    /// Sets `m`'s summaries, per-request means and encoded histograms from the merged
+    /// histograms (an empty optional histogram leaves its figures out).
+    fn apply(&self, m: &mut ClassResult) {
+        let summ = |h: &Option<Hist>| h.as_ref().filter(|h| !h.is_empty()).map(summarize);
+        let enc = |h: &Option<Hist>| h.as_ref().filter(|h| !h.is_empty()).map(encode);
+        m.latency = summarize(&self.latency);
+        m.latency_uncorrected = self.uncorrected.as_ref().map(summarize);
+        m.server_wall = summ(&self.wall);
+        m.server_cpu = summ(&self.cpu);
+        m.cpu_wait = summ(&self.wait);
+        m.queue = summ(&self.queue);
+        m.io = summ(&self.io);
+        m.steal = summ(&self.steal);
+        m.cpu_per_request_us = m.server_cpu.as_ref().map(|s: &Summary| s.mean_us);
+        m.cpu_wait_per_request_us = m.cpu_wait.as_ref().map(|s: &Summary| s.mean_us);
+        m.histograms.client_latency = encode(&self.latency);
+        m.histograms.client_latency_uncorrected = self.uncorrected.as_ref().map(encode);
+        m.histograms.server_wall = enc(&self.wall);
+        m.histograms.server_cpu = enc(&self.cpu);
+        m.histograms.cpu_wait = enc(&self.wait);
+        m.histograms.queue = enc(&self.queue);
+        m.histograms.io = enc(&self.io);
+        m.histograms.steal = enc(&self.steal);
+    }
+}
+
+/// Calls: counts, errors and status codes summed, the error rate recomputed.
+fn merge_calls(m: &mut ClassResult, refs: &[&ClassResult]) {
     m.calls.attempted = refs.iter().map(|c| c.calls.attempted).sum();
     m.calls.ok = refs.iter().map(|c| c.calls.ok).sum();
     m.calls.response_bytes = refs.iter().map(|c| c.calls.response_bytes).sum();
@@ -160,7 +194,7 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     m.calls.reconnects = refs.iter().map(|c| c.calls.reconnects).sum();
     m.calls.errors.clear();
     m.calls.status_codes.clear();
-    for c in &refs {
+    for c in refs {
         for (k, v) in &c.calls.errors {
             *m.calls.errors.entry(k.clone()).or_default() += v;
         }
@@ -174,7 +208,10 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     } else {
         0.0
     };
-    // Warm-up.
+}
+
+/// Warm-up: counts summed, the mean weighted by successful calls, the worst kept.
+fn merge_warmup(m: &mut ClassResult, refs: &[&ClassResult]) {
     m.warmup.calls = refs.iter().map(|c| c.warmup.calls).sum();
     m.warmup.ok = refs.iter().map(|c| c.warmup.ok).sum();
     m.warmup.mean_us = if m.warmup.ok > 0 {
@@ -186,7 +223,11 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
         0.0
     };
     m.warmup.max_us = refs.iter().map(|c| c.warmup.max_us).max().unwrap_or(0);
-    // Time and rate.
+}
+
+/// Time and rate: durations add (one part after another), the rate is the merged calls
+/// over that time.
+fn merge_time(m: &mut ClassResult, refs: &[&ClassResult]) {
     m.duration_s = refs.iter().map(|c| c.duration_s).sum();
     m.throughput_rps = if m.duration_s > 0.0 {
         m.calls.ok as f64 / m.duration_s
@@ -195,27 +236,10 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     };
     m.load.achieved_rps = m.throughput_rps;
     m.load.late_sends = refs.iter().map(|c| c.load.late_sends).sum();
-    // Summaries from the merged histograms.
-    m.latency = summarize(&latency);
-    m.latency_uncorrected = uncorrected.as_ref().map(summarize);
-    m.server_wall = summ(&wall);
-    m.server_cpu = summ(&cpu);
-    m.cpu_wait = summ(&wait);
-    m.queue = summ(&queue);
-    m.io = summ(&io);
-    m.steal = summ(&steal);
-    m.cpu_per_request_us = m.server_cpu.as_ref().map(|s: &Summary| s.mean_us);
-    m.cpu_wait_per_request_us = m.cpu_wait.as_ref().map(|s: &Summary| s.mean_us);
-    m.breakdown = weighted_breakdown(&refs);
-    m.histograms.client_latency = encode(&latency);
-    m.histograms.client_latency_uncorrected = uncorrected.as_ref().map(encode);
-    m.histograms.server_wall = enc(&wall);
-    m.histograms.server_cpu = enc(&cpu);
-    m.histograms.cpu_wait = enc(&wait);
-    m.histograms.queue = enc(&queue);
-    m.histograms.io = enc(&io);
-    m.histograms.steal = enc(&steal);
-    // Kernel and host.
+}
+
+/// Kernel and host: counters summed, peak memory the largest, steal weighted by time.
+fn merge_host(m: &mut ClassResult, refs: &[&ClassResult]) {
     let counters: Vec<&Counters> = refs.iter().map(|c| &c.kernel).collect();
     m.kernel = sum_counters(&counters);
     m.throttled_ratio = m.kernel.throttled_ratio();
@@ -236,7 +260,11 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
             .sum::<f64>()
             / steal_w
     });
-    // Samples, logs, warnings.
+}
+
+/// Samples and logs: runtime samples, intervals and call logs concatenated in order.
+fn merge_logs(m: &mut ClassResult, refs: &[&ClassResult]) {
+    let first = refs[0];
     m.runtime = refs.iter().flat_map(|c| c.runtime.iter().cloned()).collect();
     m.memory_quota = first
         .memory_quota
@@ -248,8 +276,12 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     }
     m.call_log = refs.iter().flat_map(|c| c.call_log.iter().cloned()).collect();
     m.call_log_dropped = refs.iter().map(|c| c.call_log_dropped).sum();
-    // A part whose driver was the bottleneck makes the whole invalid (the one rule); the
-    // driver's figures are per part and do not add up.
+}
+
+/// Validity and warnings: a part whose driver was the bottleneck makes the whole invalid
+/// (the one rule); the driver's figures are per part and do not add up; each distinct
+/// warning once.
+fn merge_validity(m: &mut ClassResult, refs: &[&ClassResult], part: &str, first_number: usize) {
     let bound: Vec<String> = refs
         .iter()
         .enumerate()
@@ -265,7 +297,10 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
             m.warnings.push(w.clone());
         }
     }
-    // Demand: every part's sample, thinned evenly back to the cap.
+}
+
+/// Demand: every part's sample, thinned evenly back to the cap.
+fn merge_demand(m: &mut ClassResult, refs: &[&ClassResult]) {
     let cpu: Vec<u32> = refs
         .iter()
         .flat_map(|c| c.demand.cpu_us.iter().copied())
@@ -277,7 +312,10 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     let step = cpu.len().div_ceil(super::recorder::DEMAND_SAMPLES).max(1);
     m.demand.cpu_us = cpu.iter().step_by(step).copied().collect();
     m.demand.other_us = other.iter().step_by(step).copied().collect();
-    // Rounds: keep the parts' own rounds, numbered in order.
+}
+
+/// Rounds: the parts' own rounds (or one per part), numbered in order.
+fn merge_rounds(m: &mut ClassResult, refs: &[&ClassResult]) {
     m.rounds = refs
         .iter()
         .enumerate()
@@ -292,7 +330,10 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
     for (i, r) in m.rounds.iter_mut().enumerate() {
         r.round = i as u32 + 1;
     }
-    // Status: the first failure or interruption names the whole.
+}
+
+/// Status: the first failure or interruption names the whole.
+fn merge_status(m: &mut ClassResult, refs: &[&ClassResult], part: &str, first_number: usize) {
     if let Some(bad) = refs.iter().find(|c| c.status != ClassStatus::Ok) {
         m.status = bad.status;
         let i = refs.iter().position(|c| std::ptr::eq(*c, *bad)).unwrap_or(0);
@@ -302,6 +343,31 @@ fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result
             bad.failure.as_deref().unwrap_or("failed")
         ));
     }
+}
+
+/// Merges `parts` (named `part` in messages, numbered from `first_number`): the first gives
+/// the class, limits and load facts; everything measured is recombined.
+fn merge_parts(parts: &[ClassResult], part: &str, first_number: usize) -> Result<ClassResult, String> {
+    let Some(first) = parts.first() else {
+        return Err("nothing to merge".into());
+    };
+    if parts.len() == 1 {
+        return Ok(first.clone());
+    }
+    let refs: Vec<&ClassResult> = parts.iter().collect();
+    let mut m = first.clone();
+    let hists = MergedHists::of(&refs)?;
+    merge_calls(&mut m, &refs);
+    merge_warmup(&mut m, &refs);
+    merge_time(&mut m, &refs);
+    hists.apply(&mut m);
+    m.breakdown = weighted_breakdown(&refs);
+    merge_host(&mut m, &refs);
+    merge_logs(&mut m, &refs);
+    merge_validity(&mut m, &refs, part, first_number);
+    merge_demand(&mut m, &refs);
+    merge_rounds(&mut m, &refs);
+    merge_status(&mut m, &refs, part, first_number);
     // Cost: per-dollar figures are recomputed for the whole run (apply_value).
     m.cost = super::cost::Cost {
         usd_month: first.cost.usd_month,

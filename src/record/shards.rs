@@ -258,30 +258,28 @@ pub fn merge_shards(mut shards: Vec<ShardRun>, partial: bool, run_id: &str) -> R
     Ok(report)
 }
 
-/// The shards' facts, and warnings for shards off their rate or off the barrier.
-fn merge_facts(shards: &[ShardRun], facts: &ShardFacts, merged: &[ClassResult]) -> (MergeFacts, Vec<String>) {
-    let mut warnings = Vec::new();
-    let mut rows: Vec<MergedShard> = shards
-        .iter()
-        .map(|s| {
-            let c = s.report.classes.first();
-            let f = s.report.config.shard.clone().unwrap_or_default();
-            MergedShard {
-                index: f.index,
-                source: s.source.clone(),
-                run_id: s.report.run_id.clone(),
-                ok: s.report.classes.iter().map(|c| c.calls.ok).sum(),
-                target_rps: c.and_then(|c| c.load.target_rps),
-                achieved_rps: c.map_or(0.0, |c| c.load.achieved_rps),
-                late_sends: c.map_or(0, |c| c.load.late_sends),
-                start_ms: c.filter(|c| c.measured_start_unix_s > 0.0).map(|c| {
-                    (c.measured_start_unix_s + c.clock.map_or(0.0, |k| k.offset_ms / 1000.0)) * 1000.0
-                }),
-                clock_offset_ms: c.and_then(|c| c.clock).map(|k| k.offset_ms),
-                clock_uncertainty_ms: c.and_then(|c| c.clock).map(|k| k.uncertainty_ms),
-            }
-        })
-        .collect();
+/// One shard's row of the merged facts (its start still on the server's clock, ms).
+fn shard_row(s: &ShardRun) -> MergedShard {
+    let c = s.report.classes.first();
+    let f = s.report.config.shard.clone().unwrap_or_default();
+    MergedShard {
+        index: f.index,
+        source: s.source.clone(),
+        run_id: s.report.run_id.clone(),
+        ok: s.report.classes.iter().map(|c| c.calls.ok).sum(),
+        target_rps: c.and_then(|c| c.load.target_rps),
+        achieved_rps: c.map_or(0.0, |c| c.load.achieved_rps),
+        late_sends: c.map_or(0, |c| c.load.late_sends),
+        start_ms: c
+            .filter(|c| c.measured_start_unix_s > 0.0)
+            .map(|c| (c.measured_start_unix_s + c.clock.map_or(0.0, |k| k.offset_ms / 1000.0)) * 1000.0),
+        clock_offset_ms: c.and_then(|c| c.clock).map(|k| k.offset_ms),
+        clock_uncertainty_ms: c.and_then(|c| c.clock).map(|k| k.uncertainty_ms),
+    }
+}
+
+/// Shards whose driver was the bottleneck, or that fell short of their rate.
+fn load_warnings(rows: &[MergedShard], shards: &[ShardRun], warnings: &mut Vec<String>) {
     for (r, s) in rows.iter().zip(shards) {
         // The one driver-bottleneck rule `run` applies to its own classes.
         if let Some(why) = s.report.classes.first().and_then(driver_bound_reason) {
@@ -297,53 +295,65 @@ fn merge_facts(shards: &[ShardRun], facts: &ShardFacts, merged: &[ClassResult]) 
             ));
         }
     }
-    let earliest = rows.iter().filter_map(|r| r.start_ms).reduce(f64::min);
-    let mut spread = None;
-    if let Some(e) = earliest {
-        for r in &mut rows {
-            r.start_ms = r.start_ms.map(|s| s - e);
-        }
-        // Constant arrivals start each shard on purpose a little later: that is not skew.
-        let starts: Vec<f64> = rows.iter().filter_map(|r| r.start_ms).collect();
-        let offsets: Vec<f64> = shards
-            .iter()
-            .map(|s| {
-                s.report
-                    .config
-                    .shard
-                    .as_ref()
-                    .map_or(0.0, |f| f.arrival_offset_ms)
-            })
-            .collect();
-        let skew: Vec<f64> = starts.iter().zip(&offsets).map(|(s, o)| s - o).collect();
-        let sp =
-            skew.iter().copied().fold(f64::MIN, f64::max) - skew.iter().copied().fold(f64::MAX, f64::min);
-        spread = Some(sp);
-        let unc: f64 = rows
-            .iter()
-            .filter_map(|r| r.clock_uncertainty_ms)
-            .fold(0.0, f64::max)
-            * 2.0;
-        let duration = merged.first().map_or(0.0, |c| c.duration_s);
-        let allowed_ms = (START_SPREAD_FLAG_S.max(START_SPREAD_FLAG_SHARE * duration)) * 1000.0;
-        if sp - unc > allowed_ms {
-            let late = rows
-                .iter()
-                .zip(&skew)
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(r, _)| r.index)
-                .unwrap_or(0);
-            warnings.push(format!(
-                "the shards' measured calls started up to {sp:.0} ms apart on the server's clock (shard {late} last, of a {duration:.1} s measurement): at the ends the load was below the run's; {}",
-                if facts.start_at.is_none() {
-                    "give every shard the same --start-at"
-                } else {
-                    "give a later --start-at, or sync the drivers' clocks (see their clock offsets)"
-                }
-            ));
-        }
+}
+
+/// Makes the rows' starts relative to the earliest and returns how far apart they were
+/// (beyond each shard's intended arrival offset), warning when more than allowed; `None`
+/// when no shard knows its start.
+fn start_spread(
+    rows: &mut [MergedShard],
+    shards: &[ShardRun],
+    facts: &ShardFacts,
+    merged: &[ClassResult],
+    warnings: &mut Vec<String>,
+) -> Option<f64> {
+    let e = rows.iter().filter_map(|r| r.start_ms).reduce(f64::min)?;
+    for r in rows.iter_mut() {
+        r.start_ms = r.start_ms.map(|s| s - e);
     }
-    for r in &rows {
+    // Constant arrivals start each shard on purpose a little later: that is not skew.
+    let starts: Vec<f64> = rows.iter().filter_map(|r| r.start_ms).collect();
+    let offsets: Vec<f64> = shards
+        .iter()
+        .map(|s| {
+            s.report
+                .config
+                .shard
+                .as_ref()
+                .map_or(0.0, |f| f.arrival_offset_ms)
+        })
+        .collect();
+    let skew: Vec<f64> = starts.iter().zip(&offsets).map(|(s, o)| s - o).collect();
+    let sp = skew.iter().copied().fold(f64::MIN, f64::max) - skew.iter().copied().fold(f64::MAX, f64::min);
+    let unc: f64 = rows
+        .iter()
+        .filter_map(|r| r.clock_uncertainty_ms)
+        .fold(0.0, f64::max)
+        * 2.0;
+    let duration = merged.first().map_or(0.0, |c| c.duration_s);
+    let allowed_ms = (START_SPREAD_FLAG_S.max(START_SPREAD_FLAG_SHARE * duration)) * 1000.0;
+    if sp - unc > allowed_ms {
+        let late = rows
+            .iter()
+            .zip(&skew)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(r, _)| r.index)
+            .unwrap_or(0);
+        warnings.push(format!(
+            "the shards' measured calls started up to {sp:.0} ms apart on the server's clock (shard {late} last, of a {duration:.1} s measurement): at the ends the load was below the run's; {}",
+            if facts.start_at.is_none() {
+                "give every shard the same --start-at"
+            } else {
+                "give a later --start-at, or sync the drivers' clocks (see their clock offsets)"
+            }
+        ));
+    }
+    Some(sp)
+}
+
+/// Shards whose clock is off the server's by more than the start spread allowed.
+fn clock_warnings(rows: &[MergedShard], warnings: &mut Vec<String>) {
+    for r in rows {
         if let (Some(o), Some(u)) = (r.clock_offset_ms, r.clock_uncertainty_ms)
             && o.abs() - u > START_SPREAD_FLAG_S * 1000.0
         {
@@ -355,6 +365,10 @@ fn merge_facts(shards: &[ShardRun], facts: &ShardFacts, merged: &[ClassResult]) 
             ));
         }
     }
+}
+
+/// Fewer shards than the run had (`--partial`), or shards written by different versions.
+fn coverage_warnings(shards: &[ShardRun], facts: &ShardFacts, warnings: &mut Vec<String>) {
     if shards.len() as u32 != facts.count {
         warnings.push(format!(
             "{} of {} shards merged (--partial): the load was {:.0}% of the run's",
@@ -371,6 +385,16 @@ fn merge_facts(shards: &[ShardRun], facts: &ShardFacts, merged: &[ClassResult]) 
             ));
         }
     }
+}
+
+/// The shards' facts, and warnings for shards off their rate or off the barrier.
+fn merge_facts(shards: &[ShardRun], facts: &ShardFacts, merged: &[ClassResult]) -> (MergeFacts, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut rows: Vec<MergedShard> = shards.iter().map(shard_row).collect();
+    load_warnings(&rows, shards, &mut warnings);
+    let spread = start_spread(&mut rows, shards, facts, merged, &mut warnings);
+    clock_warnings(&rows, &mut warnings);
+    coverage_warnings(shards, facts, &mut warnings);
     let facts = MergeFacts {
         count: facts.count,
         merged: shards.len() as u32,

@@ -197,6 +197,174 @@ impl Sim<'_> {
     }
 }
 
+impl<'a> Sim<'a> {
+    /// A simulation of `cfg.dynos` idle dynos; each dyno's quota periods start at their
+    /// own phase (drawn from `rng`), as a group's CFS timer does.
+    fn new(
+        cfg: &'a EventConfig,
+        cpu: Cpu,
+        policy: Policy,
+        demand: &'a DemandDist,
+        rng: &mut SimRng,
+    ) -> Sim<'a> {
+        let n = cfg.dynos as usize;
+        Sim {
+            cfg,
+            cpu,
+            demand,
+            policy,
+            dynos: (0..n)
+                .map(|_| {
+                    let phase: f64 = rng.random::<f64>() * cpu.period;
+                    Dyno::new(cpu, phase)
+                })
+                .collect(),
+            reqs: Vec::with_capacity(cfg.requests as usize),
+            events: BinaryHeap::new(),
+            seq: 0,
+            chooser: Chooser::new(policy, n, cfg.routers),
+            s: EventSample::new(),
+            timeout_us: to_us(cfg.timeout),
+        }
+    }
+
+    /// Dyno `d`'s CPU completion event (of `version`) at `t`: the requests whose CPU phase
+    /// is done, in order; none when the event is stale.
+    fn cpu_done(&mut self, d: usize, version: u64, t: f64) -> Vec<u32> {
+        let mut done = Vec::new();
+        if self.dynos[d].version != version {
+            return done;
+        }
+        let cpu = self.cpu;
+        let dy = &mut self.dynos[d];
+        dy.advance(t, cpu);
+        let v = dy.v;
+        while let Some(&Reverse((vf, id))) = dy.computing.peek() {
+            if f64::from_bits(vf) <= v + EPS {
+                dy.computing.pop();
+                done.push(id);
+            } else {
+                break;
+            }
+        }
+        self.reschedule(d, t);
+        done
+    }
+}
+
+/// Where a sample's requests come from: arrivals at a rate (open loop) or callers that
+/// send again as soon as they are answered (closed loop).
+struct Source {
+    load: Load,
+    /// Requests to issue in all.
+    requests: u64,
+    /// Requests issued before this many are not counted.
+    warmup: u64,
+    issued: u64,
+    /// When the first counted request was issued.
+    first_counted: Option<f64>,
+    /// The next open-loop arrival.
+    next_arrival: Option<f64>,
+    /// The caller waiting on each request (closed loop).
+    callers_of: Vec<Option<u32>>,
+}
+
+impl Source {
+    /// The source of `load`: the first arrival at 0, or every caller's first send (a
+    /// microsecond apart, like connections opening).
+    fn start(cfg: &EventConfig, load: Load, sim: &mut Sim) -> Source {
+        let next_arrival = match load {
+            Load::Rate(r) if r > 0.0 => Some(0.0),
+            Load::Rate(_) => None,
+            Load::Callers(c) => {
+                for caller in 0..c {
+                    sim.push(f64::from(caller) * 1e-6, Kind::Send { caller });
+                }
+                None
+            }
+        };
+        Source {
+            load,
+            requests: cfg.requests,
+            warmup: cfg.warmup(),
+            issued: 0,
+            first_counted: None,
+            next_arrival,
+            callers_of: Vec::new(),
+        }
+    }
+
+    /// Issues a request at `t`; whether it is counted (past the warm-up).
+    fn issue(&mut self, t: f64) -> bool {
+        let counted = self.issued >= self.warmup;
+        if counted && self.first_counted.is_none() {
+            self.first_counted = Some(t);
+        }
+        self.issued += 1;
+        counted
+    }
+
+    /// The open-loop arrival due at `t`, and the time of the next one.
+    fn arrive(&mut self, sim: &mut Sim, t: f64, arrivals: Arrivals, rng: &mut SimRng) {
+        let counted = self.issue(t);
+        sim.arrive(t, counted, rng);
+        self.next_arrival = match self.load {
+            Load::Rate(r) if self.issued < self.requests => Some(match arrivals {
+                Arrivals::Poisson => {
+                    let e: f64 = rng.sample(Exp1);
+                    t + e / r
+                }
+                Arrivals::Constant => t + 1.0 / r,
+            }),
+            _ => None,
+        };
+    }
+
+    /// A caller sends at `t` (while requests remain); a refused caller tries again at once.
+    fn send(&mut self, sim: &mut Sim, caller: u32, t: f64, rng: &mut SimRng) {
+        if self.issued >= self.requests {
+            return;
+        }
+        let counted = self.issue(t);
+        match sim.arrive(t, counted, rng) {
+            Some(id) => {
+                if self.callers_of.len() <= id as usize {
+                    self.callers_of.resize(id as usize + 1, None);
+                }
+                self.callers_of[id as usize] = Some(caller);
+            }
+            None => sim.push(t, Kind::Send { caller }),
+        }
+    }
+
+    /// Request `id` is answered at `t`; its caller, if any, sends again.
+    fn answered(&self, sim: &mut Sim, id: u32, t: f64) {
+        sim.finish(id, t);
+        if let Some(Some(c)) = self.callers_of.get(id as usize) {
+            sim.push(t, Kind::Send { caller: *c });
+        }
+    }
+
+    /// Handles the event `kind` at `t`.
+    fn handle(&mut self, sim: &mut Sim, kind: Kind, t: f64, rng: &mut SimRng) {
+        match kind {
+            Kind::Send { caller } => self.send(sim, caller, t, rng),
+            Kind::CpuDone { dyno, version } => {
+                for id in sim.cpu_done(dyno as usize, version, t) {
+                    let other = sim.reqs[id as usize].demand.other;
+                    if other > 0.0 {
+                        sim.push(t + other, Kind::OtherDone { req: id });
+                    } else {
+                        self.answered(sim, id, t);
+                    }
+                }
+            }
+            Kind::OtherDone { req } => self.answered(sim, req, t),
+            Kind::Forget { req } => sim.forget(req),
+        }
+    }
+}
+
 /// One sample: `cfg.requests` requests (the first tenth not counted).
 pub(super) fn run_sample(
     cfg: &EventConfig,
@@ -206,70 +374,21 @@ pub(super) fn run_sample(
     load: Load,
     rng: &mut SimRng,
 ) -> EventSample {
-    let n = cfg.dynos as usize;
-    let mut sim = Sim {
-        cfg,
-        cpu,
-        demand,
-        policy,
-        dynos: (0..n)
-            .map(|_| {
-                // Each dyno's quota periods start at their own phase, as a group's CFS
-                // timer does.
-                let phase: f64 = rng.random::<f64>() * cpu.period;
-                Dyno::new(cpu, phase)
-            })
-            .collect(),
-        reqs: Vec::with_capacity(cfg.requests as usize),
-        events: BinaryHeap::new(),
-        seq: 0,
-        chooser: Chooser::new(policy, n, cfg.routers),
-        s: EventSample::new(),
-        timeout_us: to_us(cfg.timeout),
-    };
-    let warmup = cfg.warmup();
-    let mut issued = 0u64;
-    let mut first_counted: Option<f64> = None;
+    let mut sim = Sim::new(cfg, cpu, policy, demand, rng);
+    let mut src = Source::start(cfg, load, &mut sim);
     let mut now = 0.0f64;
-    let mut next_arrival = match load {
-        Load::Rate(r) if r > 0.0 => Some(0.0),
-        Load::Rate(_) => None,
-        Load::Callers(c) => {
-            for caller in 0..c {
-                // Callers start a microsecond apart, like connections opening.
-                sim.push(f64::from(caller) * 1e-6, Kind::Send { caller });
-            }
-            None
-        }
-    };
-    let mut callers_of: Vec<Option<u32>> = Vec::new();
     loop {
         let next_event = sim.events.peek().map(|Reverse((k, _, _))| f64::from_bits(*k));
-        let take_arrival = match (next_arrival, next_event) {
+        let take_arrival = match (src.next_arrival, next_event) {
             (Some(a), Some(e)) => a <= e,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
         };
         if take_arrival {
-            let t = next_arrival.expect("an arrival is due");
+            let t = src.next_arrival.expect("an arrival is due");
             now = t;
-            let counted = issued >= warmup;
-            if counted && first_counted.is_none() {
-                first_counted = Some(t);
-            }
-            sim.arrive(t, counted, rng);
-            issued += 1;
-            next_arrival = match load {
-                Load::Rate(r) if issued < cfg.requests => Some(match cfg.arrivals {
-                    Arrivals::Poisson => {
-                        let e: f64 = rng.sample(Exp1);
-                        t + e / r
-                    }
-                    Arrivals::Constant => t + 1.0 / r,
-                }),
-                _ => None,
-            };
+            src.arrive(&mut sim, t, cfg.arrivals, rng);
             continue;
         }
         let Some(Reverse((k, _, kind))) = sim.events.pop() else {
@@ -277,68 +396,10 @@ pub(super) fn run_sample(
         };
         let t = f64::from_bits(k);
         now = t;
-        match kind {
-            Kind::Send { caller } => {
-                if issued >= cfg.requests {
-                    continue;
-                }
-                let counted = issued >= warmup;
-                if counted && first_counted.is_none() {
-                    first_counted = Some(t);
-                }
-                issued += 1;
-                match sim.arrive(t, counted, rng) {
-                    Some(id) => {
-                        if callers_of.len() <= id as usize {
-                            callers_of.resize(id as usize + 1, None);
-                        }
-                        callers_of[id as usize] = Some(caller);
-                    }
-                    // Refused: the caller tries again at once.
-                    None => sim.push(t, Kind::Send { caller }),
-                }
-            }
-            Kind::CpuDone { dyno, version } => {
-                let d = dyno as usize;
-                if sim.dynos[d].version != version {
-                    continue;
-                }
-                let cpu = sim.cpu;
-                sim.dynos[d].advance(t, cpu);
-                let v = sim.dynos[d].v;
-                let mut done = Vec::new();
-                while let Some(&Reverse((vf, id))) = sim.dynos[d].computing.peek() {
-                    if f64::from_bits(vf) <= v + EPS {
-                        sim.dynos[d].computing.pop();
-                        done.push(id);
-                    } else {
-                        break;
-                    }
-                }
-                sim.reschedule(d, t);
-                for id in done {
-                    let other = sim.reqs[id as usize].demand.other;
-                    if other > 0.0 {
-                        sim.push(t + other, Kind::OtherDone { req: id });
-                    } else {
-                        sim.finish(id, t);
-                        if let Some(Some(c)) = callers_of.get(id as usize) {
-                            sim.push(t, Kind::Send { caller: *c });
-                        }
-                    }
-                }
-            }
-            Kind::OtherDone { req } => {
-                sim.finish(req, t);
-                if let Some(Some(c)) = callers_of.get(req as usize) {
-                    sim.push(t, Kind::Send { caller: *c });
-                }
-            }
-            Kind::Forget { req } => sim.forget(req),
-        }
+        src.handle(&mut sim, kind, t, rng);
     }
     let mut s = sim.s;
-    s.window = first_counted.map_or(0.0, |f| now - f);
+    s.window = src.first_counted.map_or(0.0, |f| now - f);
     s
 }
 

@@ -151,70 +151,100 @@ fn percentile_sorted(xs: &[f64], p: f64) -> f64 {
     xs[rank - 1]
 }
 
-/// Runs the orders transform over a parsed orders document.
-pub fn transform(doc: &Value) -> OrdersReport {
-    let empty = Vec::new();
-    let customers = doc.get("customers").and_then(Value::as_array).unwrap_or(&empty);
-    let orders = doc.get("orders").and_then(Value::as_array).unwrap_or(&empty);
-    let directory: BTreeMap<&str, &Value> = customers.iter().map(|c| (s(c, "id"), c)).collect();
+/// The running aggregates of one pass over the orders, borrowing the document's strings.
+struct Pass<'a> {
+    directory: BTreeMap<&'a str, &'a Value>,
+    by_status: BTreeMap<String, u64>,
+    by_day: BTreeMap<String, DayAggregate>,
+    day_customers: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    by_country: BTreeMap<String, f64>,
+    custs: BTreeMap<&'a str, CustAcc<'a>>,
+    skus: BTreeMap<&'a str, (u64, f64)>,
+    lines: Vec<OrderLine>,
+    delivery_hours: Vec<f64>,
+    large_coupon_orders: u64,
+}
 
-    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_day: BTreeMap<String, DayAggregate> = BTreeMap::new();
-    let mut day_customers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut by_country: BTreeMap<String, f64> = BTreeMap::new();
-    let mut custs: BTreeMap<&str, CustAcc> = BTreeMap::new();
-    let mut skus: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
-    let mut lines: Vec<OrderLine> = Vec::new();
-    let mut delivery_hours: Vec<f64> = Vec::new();
-    let mut large_coupon_orders = 0;
+/// Adds an order's items to the per-SKU figures; returns its subtotal after discounts,
+/// its tax and its quantity.
+fn add_items<'a>(skus: &mut BTreeMap<&'a str, (u64, f64)>, items: &'a [Value]) -> (f64, f64, u64) {
+    let (mut subtotal, mut tax, mut qty_total) = (0.0, 0.0, 0u64);
+    for item in items {
+        let qty = item.get("qty").and_then(Value::as_u64).unwrap_or(0);
+        let net = qty as f64 * f(item, "unit_price") * (1.0 - f(item, "discount"));
+        subtotal += net;
+        tax += net * f(item, "tax_rate");
+        qty_total += qty;
+        let e = skus.entry(s(item, "sku")).or_default();
+        e.0 += qty;
+        e.1 += net;
+    }
+    (subtotal, tax, qty_total)
+}
 
-    for o in orders {
+/// Hours from placement to the order's `delivered` event, if it has one.
+fn delivery_hours(o: &Value, placed: &str) -> Option<f64> {
+    let events = o.get("events").and_then(Value::as_array)?;
+    let delivered = events.iter().find(|e| s(e, "type") == "delivered")?;
+    let (a, b) = (epoch_seconds(placed)?, epoch_seconds(s(delivered, "at"))?);
+    Some((b - a) as f64 / 3600.0)
+}
+
+impl<'a> Pass<'a> {
+    fn new(customers: &'a [Value]) -> Pass<'a> {
+        Pass {
+            directory: customers.iter().map(|c| (s(c, "id"), c)).collect(),
+            by_status: BTreeMap::new(),
+            by_day: BTreeMap::new(),
+            day_customers: BTreeMap::new(),
+            by_country: BTreeMap::new(),
+            custs: BTreeMap::new(),
+            skus: BTreeMap::new(),
+            lines: Vec::new(),
+            delivery_hours: Vec::new(),
+            large_coupon_orders: 0,
+        }
+    }
+
+    /// Counts one order: its status and day always, the rest when it counts as revenue.
+    fn add(&mut self, o: &'a Value) {
         let status = s(o, "status");
-        *by_status.entry(status.to_string()).or_default() += 1;
+        *self.by_status.entry(status.to_string()).or_default() += 1;
         let placed = s(o, "placed_at");
         let day = placed.get(..10).unwrap_or("unknown");
         let customer = s(o, "customer_id");
-        let day_agg = by_day.entry(day.to_string()).or_default();
+        let day_agg = self.by_day.entry(day.to_string()).or_default();
         if status == "cancelled" || status == "refunded" {
             day_agg.lost += 1;
         }
         if !REVENUE_STATUSES.contains(&status) {
-            continue;
+            return;
         }
-        let (mut subtotal, mut tax, mut qty_total) = (0.0, 0.0, 0u64);
-        for item in o.get("items").and_then(Value::as_array).unwrap_or(&empty) {
-            let qty = item.get("qty").and_then(Value::as_u64).unwrap_or(0);
-            let net = qty as f64 * f(item, "unit_price") * (1.0 - f(item, "discount"));
-            subtotal += net;
-            tax += net * f(item, "tax_rate");
-            qty_total += qty;
-            let e = skus.entry(s(item, "sku")).or_default();
-            e.0 += qty;
-            e.1 += net;
-        }
+        let items = o
+            .get("items")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let (subtotal, tax, qty_total) = add_items(&mut self.skus, items);
         let shipping = o.get("shipping").unwrap_or(&Value::Null);
         let total = subtotal + tax + f(shipping, "cost");
         let country = shipping
             .get("address")
             .filter(|a| !a.is_null())
-            .or_else(|| directory.get(customer).and_then(|c| c.get("address")))
+            .or_else(|| self.directory.get(customer).and_then(|c| c.get("address")))
             .map(|a| s(a, "country"))
             .unwrap_or("??");
-        *by_country.entry(country.to_string()).or_default() += total;
+        *self.by_country.entry(country.to_string()).or_default() += total;
         if total >= 250.0 && o.get("coupon").is_some_and(|c| !c.is_null()) {
-            large_coupon_orders += 1;
+            self.large_coupon_orders += 1;
         }
-        if let Some(events) = o.get("events").and_then(Value::as_array)
-            && let Some(delivered) = events.iter().find(|e| s(e, "type") == "delivered")
-            && let (Some(a), Some(b)) = (epoch_seconds(placed), epoch_seconds(s(delivered, "at")))
-        {
-            delivery_hours.push((b - a) as f64 / 3600.0);
+        if let Some(h) = delivery_hours(o, placed) {
+            self.delivery_hours.push(h);
         }
         day_agg.orders += 1;
         day_agg.revenue += total;
         day_agg.items += qty_total;
-        day_customers.entry(day).or_default().insert(customer);
-        let c = custs.entry(customer).or_default();
+        self.day_customers.entry(day).or_default().insert(customer);
+        let c = self.custs.entry(customer).or_default();
         c.orders += 1;
         c.revenue += total;
         if c.first.is_empty() || day < c.first {
@@ -223,7 +253,7 @@ pub fn transform(doc: &Value) -> OrdersReport {
         if day > c.last {
             c.last = day;
         }
-        lines.push(OrderLine {
+        self.lines.push(OrderLine {
             id: s(o, "id").to_string(),
             customer: customer.to_string(),
             subtotal: round2(subtotal),
@@ -231,73 +261,114 @@ pub fn transform(doc: &Value) -> OrdersReport {
             total: round2(total),
         });
     }
-    for (day, set) in day_customers {
-        if let Some(agg) = by_day.get_mut(day) {
-            agg.customers = set.len() as u64;
-            agg.revenue = round2(agg.revenue);
+
+    /// The customers with the highest revenue, with their directory names and tiers.
+    fn top_customers(
+        custs: BTreeMap<&str, CustAcc>,
+        directory: &BTreeMap<&str, &Value>,
+    ) -> Vec<CustomerAggregate> {
+        let mut top: Vec<CustomerAggregate> = custs
+            .into_iter()
+            .map(|(id, c)| {
+                let entry = directory.get(id);
+                CustomerAggregate {
+                    id: id.to_string(),
+                    name: entry.map(|e| s(e, "name")).unwrap_or("").to_string(),
+                    tier: entry.map(|e| s(e, "tier")).unwrap_or("").to_string(),
+                    orders: c.orders,
+                    revenue: round2(c.revenue),
+                    average: round2(c.revenue / c.orders as f64),
+                    first: c.first.to_string(),
+                    last: c.last.to_string(),
+                }
+            })
+            .collect();
+        top.sort_by(|a, b| b.revenue.total_cmp(&a.revenue).then(a.id.cmp(&b.id)));
+        top.truncate(TOP_N);
+        top
+    }
+
+    /// The SKUs with the highest quantity sold.
+    fn top_skus(skus: BTreeMap<&str, (u64, f64)>) -> Vec<SkuAggregate> {
+        let mut top: Vec<SkuAggregate> = skus
+            .into_iter()
+            .map(|(sku, (qty, rev))| SkuAggregate {
+                sku: sku.to_string(),
+                qty,
+                revenue: round2(rev),
+            })
+            .collect();
+        top.sort_by(|a, b| b.qty.cmp(&a.qty).then(a.sku.cmp(&b.sku)));
+        top.truncate(TOP_N);
+        top
+    }
+
+    /// The report of the `orders` orders seen.
+    fn finish(self, orders: u64) -> OrdersReport {
+        let Pass {
+            directory,
+            by_status,
+            mut by_day,
+            day_customers,
+            by_country,
+            custs,
+            skus,
+            mut lines,
+            mut delivery_hours,
+            large_coupon_orders,
+        } = self;
+        for (day, set) in day_customers {
+            if let Some(agg) = by_day.get_mut(day) {
+                agg.customers = set.len() as u64;
+                agg.revenue = round2(agg.revenue);
+            }
+        }
+        let mut totals: Vec<f64> = lines.iter().map(|l| l.total).collect();
+        totals.sort_by(f64::total_cmp);
+        let revenue: f64 = totals.iter().sum();
+        delivery_hours.sort_by(f64::total_cmp);
+        let top_customers = Pass::top_customers(custs, &directory);
+        let top_skus = Pass::top_skus(skus);
+        let revenue_orders = lines.len() as u64;
+        lines.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.id.cmp(&b.id)));
+        lines.truncate(TOP_N);
+        OrdersReport {
+            orders,
+            revenue_orders,
+            revenue: round2(revenue),
+            mean_order_value: if revenue_orders > 0 {
+                round2(revenue / revenue_orders as f64)
+            } else {
+                0.0
+            },
+            median_order_value: percentile_sorted(&totals, 0.5),
+            p95_order_value: percentile_sorted(&totals, 0.95),
+            median_delivery_hours: (!delivery_hours.is_empty())
+                .then(|| round2(percentile_sorted(&delivery_hours, 0.5))),
+            by_status,
+            by_day,
+            by_country: by_country.into_iter().map(|(k, v)| (k, round2(v))).collect(),
+            top_customers,
+            top_skus,
+            top_orders: lines,
+            large_coupon_orders,
         }
     }
+}
 
-    let mut totals: Vec<f64> = lines.iter().map(|l| l.total).collect();
-    totals.sort_by(f64::total_cmp);
-    let revenue: f64 = totals.iter().sum();
-    delivery_hours.sort_by(f64::total_cmp);
-
-    let mut top_customers: Vec<CustomerAggregate> = custs
-        .into_iter()
-        .map(|(id, c)| {
-            let entry = directory.get(id);
-            CustomerAggregate {
-                id: id.to_string(),
-                name: entry.map(|e| s(e, "name")).unwrap_or("").to_string(),
-                tier: entry.map(|e| s(e, "tier")).unwrap_or("").to_string(),
-                orders: c.orders,
-                revenue: round2(c.revenue),
-                average: round2(c.revenue / c.orders as f64),
-                first: c.first.to_string(),
-                last: c.last.to_string(),
-            }
-        })
-        .collect();
-    top_customers.sort_by(|a, b| b.revenue.total_cmp(&a.revenue).then(a.id.cmp(&b.id)));
-    top_customers.truncate(TOP_N);
-
-    let mut top_skus: Vec<SkuAggregate> = skus
-        .into_iter()
-        .map(|(sku, (qty, rev))| SkuAggregate {
-            sku: sku.to_string(),
-            qty,
-            revenue: round2(rev),
-        })
-        .collect();
-    top_skus.sort_by(|a, b| b.qty.cmp(&a.qty).then(a.sku.cmp(&b.sku)));
-    top_skus.truncate(TOP_N);
-
-    let revenue_orders = lines.len() as u64;
-    lines.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.id.cmp(&b.id)));
-    lines.truncate(TOP_N);
-
-    OrdersReport {
-        orders: orders.len() as u64,
-        revenue_orders,
-        revenue: round2(revenue),
-        mean_order_value: if revenue_orders > 0 {
-            round2(revenue / revenue_orders as f64)
-        } else {
-            0.0
-        },
-        median_order_value: percentile_sorted(&totals, 0.5),
-        p95_order_value: percentile_sorted(&totals, 0.95),
-        median_delivery_hours: (!delivery_hours.is_empty())
-            .then(|| round2(percentile_sorted(&delivery_hours, 0.5))),
-        by_status,
-        by_day,
-        by_country: by_country.into_iter().map(|(k, v)| (k, round2(v))).collect(),
-        top_customers,
-        top_skus,
-        top_orders: lines,
-        large_coupon_orders,
+/// Runs the orders transform over a parsed orders document.
+pub fn transform(doc: &Value) -> OrdersReport {
+    let array = |key: &str| {
+        doc.get(key)
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+    };
+    let orders = array("orders");
+    let mut pass = Pass::new(array("customers"));
+    for o in orders {
+        pass.add(o);
     }
+    pass.finish(orders.len() as u64)
 }
 
 fn round2(x: f64) -> f64 {
