@@ -83,6 +83,41 @@ fn ms(us: Option<u64>) -> f64 {
     us.map_or(f64::NAN, |v| v as f64 / 1000.0)
 }
 
+fn check_case(
+    a: &ValidateArgs,
+    catalog: &str,
+    class: &str,
+    profile: &str,
+    out: &mut ModelCheck,
+) -> Result<(), CliError> {
+    crate::interrupt::install();
+    let mut plan = base_plan(a, catalog, class, profile)?;
+    let workers = plan.classes[0].workers;
+    // 1. Demand, from one caller.
+    plan.load = LoadModel::Closed { concurrency: 1 };
+    let calib = measure(&plan)?;
+    let demand = measured_pairs(class, &calib)?;
+    let case = Case {
+        class,
+        profile,
+        cpu: calib.limits.as_ref().map_or(Cpu::cores(1.0), Cpu::from_limits),
+        workers,
+        demand: &demand,
+    };
+    // 2. Predictions, and the same loads live.
+    for (label, load, predicted) in predicted_loads(&case)? {
+        if crate::interrupt::requested() {
+            return Err(CliError::Interrupted(anyhow!("interrupted")));
+        }
+        plan.load = load;
+        let m = measure(&plan)?;
+        let rps = predicted_rps(&plan, &load, &predicted);
+        out.rows.push(check_row(&case, label, rps, &predicted, &m));
+        keep_warnings(out, class, &m);
+    }
+    Ok(())
+}
+
 /// The demand measured with one caller: its (CPU, non-CPU) pairs.
 fn measured_pairs(class: &str, calib: &ClassResult) -> Result<DemandDist, CliError> {
     match model_input(calib).demand {
@@ -202,41 +237,6 @@ fn keep_warnings(out: &mut ModelCheck, class: &str, m: &ClassResult) {
             out.notes.push(n);
         }
     }
-}
-
-fn check_case(
-    a: &ValidateArgs,
-    catalog: &str,
-    class: &str,
-    profile: &str,
-    out: &mut ModelCheck,
-) -> Result<(), CliError> {
-    crate::interrupt::install();
-    let mut plan = base_plan(a, catalog, class, profile)?;
-    let workers = plan.classes[0].workers;
-    // 1. Demand, from one caller.
-    plan.load = LoadModel::Closed { concurrency: 1 };
-    let calib = measure(&plan)?;
-    let demand = measured_pairs(class, &calib)?;
-    let case = Case {
-        class,
-        profile,
-        cpu: calib.limits.as_ref().map_or(Cpu::cores(1.0), Cpu::from_limits),
-        workers,
-        demand: &demand,
-    };
-    // 2. Predictions, and the same loads live.
-    for (label, load, predicted) in predicted_loads(&case)? {
-        if crate::interrupt::requested() {
-            return Err(CliError::Interrupted(anyhow!("interrupted")));
-        }
-        plan.load = load;
-        let m = measure(&plan)?;
-        let rps = predicted_rps(&plan, &load, &predicted);
-        out.rows.push(check_row(&case, label, rps, &predicted, &m));
-        keep_warnings(out, class, &m);
-    }
-    Ok(())
 }
 
 /// `dynobench validate`.
