@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dynobench::report::reader::read_run;
-use dynobench::report::service::class_demand;
 use dynobench::simulate::Policy;
 use dynobench::simulate::event::EventConfig;
+use dynobench::simulate::measured::model_input;
 use dynobench::simulate::plan::{self, DynoModel, PlanClass, PlanConfig, PlanOutcome, Workers};
 
 const RUN: &str = "results/20261205-070835-local";
@@ -22,7 +22,7 @@ fn classes() -> Vec<PlanClass> {
         .iter()
         .filter(|c| c.is_ok())
         .filter_map(|c| {
-            let (demand, source) = class_demand(&run, c).ok()??;
+            let (demand, source) = model_input(c).demand.ok()?.map(|d| (d.dist, d.source))?;
             let scenarios = plan::scenarios_of(&c.class.cpu);
             let top = scenarios.iter().map(|s| s.cpu.limit()).fold(0.0, f64::max);
             let mut class = c.class.clone();

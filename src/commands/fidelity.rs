@@ -52,36 +52,15 @@ fn row(
     r
 }
 
-pub(crate) fn fidelity(a: FidelityArgs) -> Result<Outcome, CliError> {
-    if !(a.seconds > 0.0 && a.seconds <= 600.0 && a.burst_seconds > 0.0 && a.burst_seconds <= 600.0) {
-        return Err(usage(anyhow!(
-            "--seconds and --burst-seconds must be in (0, 600], got {} and {}",
-            a.seconds,
-            a.burst_seconds
-        )));
-    }
-    let detection = Detection::probe();
-    detection.remove_stale_groups();
-    let kind = detection.choose(a.limiter).map_err(usage)?;
-    crate::interrupt::install();
-    let placement = Placement::detect();
-    let _ = placement.pin_driver();
-    let cpus: Vec<usize> = placement.server.iter().copied().take(1).collect();
-    let exe = own_exe()?;
-    let bench = Bench {
-        kind,
-        detection: &detection,
-        exe: &exe,
-        cpus: &cpus,
-    };
+/// The paper's 26-ms request under a 0.6-core quota: its stall and its time in all.
+fn quota_rows(bench: &Bench, seconds: f64) -> Result<Vec<FidelityRow>, CliError> {
+    let kind = bench.kind;
     let mut rows = Vec::new();
     eprintln!(
         "fidelity: {kind}: 26-ms CPU items under a 0.6-core quota, 100-ms period ({} s)",
-        a.seconds
+        seconds
     );
-    let st = bench
-        .period_stall(100_000, 0.6, 26.0, a.seconds)
-        .map_err(failed)?;
+    let st = bench.period_stall(100_000, 0.6, 26.0, seconds).map_err(failed)?;
     let how = format!("{kind}, back-to-back 26-ms items, {} items", st.items);
     rows.push(row(
         "26-ms request under 0.6 core (100-ms period): throttled",
@@ -101,12 +80,19 @@ pub(crate) fn fidelity(a: FidelityArgs) -> Result<Outcome, CliError> {
         "the slowest item is its 26 ms of CPU plus the stall; on a busy host items also wait for the CPU",
         how,
     ));
+    Ok(rows)
+}
+
+/// A drained Fly shared-cpu-1x: its longest pause per period and the CPU it gets.
+fn fly_rows(bench: &Bench, seconds: f64) -> Result<Vec<FidelityRow>, CliError> {
+    let kind = bench.kind;
+    let mut rows = Vec::new();
     eprintln!(
         "fidelity: {kind}: a drained Fly shared-cpu-1x: 1/16 core per 80-ms period ({} s)",
-        a.seconds.max(4.0)
+        seconds.max(4.0)
     );
     let fly = bench
-        .period_stall(80_000, 0.0625, 20.0, a.seconds.max(4.0))
+        .period_stall(80_000, 0.0625, 20.0, seconds.max(4.0))
         .map_err(failed)?;
     let how = format!(
         "{kind}, quota 5 ms per 80 ms, back-to-back 20-ms items, {} items",
@@ -130,12 +116,19 @@ pub(crate) fn fidelity(a: FidelityArgs) -> Result<Outcome, CliError> {
         "the quota is 5 ms per 80 ms; more means a stop landing late was not repaid, less a busy host",
         how,
     ));
+    Ok(rows)
+}
+
+/// CPU burst: p99 with burst against without, as the LKML patch measured it.
+fn burst_rows(bench: &Bench, seconds: f64) -> Result<Vec<FidelityRow>, CliError> {
+    let kind = bench.kind;
+    let mut rows = Vec::new();
     eprintln!(
         "fidelity: {kind}: 5-ms items Poisson at 60% of a 0.5-core quota, without and with a 100% burst ({} s each)",
-        a.burst_seconds
+        seconds
     );
     let b = bench
-        .burst_effect(100_000, 0.5, 5.0, 0.6, a.burst_seconds, 1)
+        .burst_effect(100_000, 0.5, 5.0, 0.6, seconds, 1)
         .map_err(failed)?;
     rows.push(row(
         "CPU burst >= request CPU: p99 with burst / without",
@@ -150,6 +143,12 @@ pub(crate) fn fidelity(a: FidelityArgs) -> Result<Outcome, CliError> {
             b.items_plain, b.items_burst, b.p99_plain_ms, b.p99_burst_ms, b.applied_burst_ms
         ),
     ));
+    Ok(rows)
+}
+
+/// Random against round-robin routing in the tick engine, against the seed article.
+fn routing_rows() -> Result<Vec<FidelityRow>, CliError> {
+    let mut rows = Vec::new();
     eprintln!("fidelity: random vs round-robin routing (simulate, tick engine, 100 dynos)");
     let cfg = TickConfig {
         dynos: 100,
@@ -171,6 +170,36 @@ pub(crate) fn fidelity(a: FidelityArgs) -> Result<Outcome, CliError> {
          blocks every request randomly queued behind it (simulate --service weibull:MEAN:0.46)",
         format!("simulate tick engine, 100 dynos: random up to {rand:.0}%, round-robin up to {rr:.0}% utilization"),
     ));
+    Ok(rows)
+}
+
+/// `dynobench fidelity`.
+pub(crate) fn fidelity(a: FidelityArgs) -> Result<Outcome, CliError> {
+    if !(a.seconds > 0.0 && a.seconds <= 600.0 && a.burst_seconds > 0.0 && a.burst_seconds <= 600.0) {
+        return Err(usage(anyhow!(
+            "--seconds and --burst-seconds must be in (0, 600], got {} and {}",
+            a.seconds,
+            a.burst_seconds
+        )));
+    }
+    let detection = Detection::probe();
+    detection.remove_stale_groups();
+    let kind = detection.choose(a.limiter).map_err(usage)?;
+    crate::interrupt::install();
+    let placement = Placement::detect();
+    let _ = placement.pin_driver();
+    let cpus: Vec<usize> = placement.server.iter().copied().take(1).collect();
+    let exe = own_exe()?;
+    let bench = Bench {
+        kind,
+        detection: &detection,
+        exe: &exe,
+        cpus: &cpus,
+    };
+    let mut rows = quota_rows(&bench, a.seconds)?;
+    rows.extend(fly_rows(&bench, a.seconds)?);
+    rows.extend(burst_rows(&bench, a.burst_seconds)?);
+    rows.extend(routing_rows()?);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows).map_err(failed)?);
     } else {

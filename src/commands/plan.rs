@@ -3,247 +3,30 @@
 //! of another catalog (`--classes cloudrun`) — plan dynos and the month's bill per class
 //! at the class's own CPU and billing, print and write the CSV.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
 use super::common::{print, write_file};
 use super::simulate::{sim_err, svc_err};
-use crate::class::{Catalog, DynoClass};
+use crate::class::Catalog;
 use crate::cli::PlanArgs;
 use crate::error::{CliError, Outcome, usage};
-use crate::record::ClassResult;
 use crate::report::reader::{RunFile, latest_run, read_run};
-use crate::report::service::{HistSource, class_demand, class_of, class_service};
+use crate::report::service::load_service;
 use crate::simulate::Policy;
-use crate::simulate::cpu::DemandDist;
 use crate::simulate::event::EventConfig;
-use crate::simulate::plan::{self, CpuScenario, DynoModel, PlanClass, PlanConfig, Workers};
+use crate::simulate::plan::{self, ClassPlan, PlanConfig};
+use crate::simulate::plan_input::{
+    ModelOptions, PlanInputs, ServiceDemand, ServiceTargets, catalog_classes, run_classes, service_classes,
+};
 use crate::units::fmt_secs;
-
-/// The dyno model of a class with measured demand: its workers on its CPU situations.
-fn cpu_model(
-    a: &PlanArgs,
-    class: &DynoClass,
-    limits: Option<&crate::record::AppliedLimits>,
-    demand: DemandDist,
-    measured_at: u32,
-) -> DynoModel {
-    let scenarios = match (limits, a.cpu_local) {
-        (Some(l), true) => vec![CpuScenario {
-            label: "as applied here".into(),
-            cpu: crate::simulate::cpu::Cpu::from_limits(l),
-        }],
-        _ => plan::scenarios_for(class),
-    };
-    let top = scenarios.iter().map(|s| s.cpu.limit()).fold(0.0, f64::max);
-    let workers = match a.workers {
-        Some(w) => Workers::Fixed(w),
-        None => Workers::Search {
-            max: a.max_workers.unwrap_or_else(|| plan::max_workers(top, &demand)),
-            measured_at: a.max_workers.is_none().then_some(measured_at.max(1)),
-        },
-    };
-    DynoModel::Cpu {
-        workers,
-        scenarios,
-        demand,
-    }
-}
-
-/// The run's own classes, each with its measured demand (or, without CPU figures, its
-/// measured service times); the classes skipped, with why.
-fn run_classes(a: &PlanArgs, run: &RunFile) -> Result<(Vec<PlanClass>, Vec<String>), CliError> {
-    let wanted: Vec<&ClassResult> = if a.classes.is_empty() {
-        run.report.classes.iter().collect()
-    } else {
-        a.classes
-            .iter()
-            .map(|c| class_of(run, c))
-            .collect::<Result<_, _>>()
-            .map_err(svc_err)?
-    };
-    let mut skipped = Vec::new();
-    let mut classes = Vec::new();
-    for c in wanted {
-        if !c.is_ok() {
-            skipped.push(format!(
-                "{}: skipped (status '{}' in the run)",
-                c.name,
-                c.status.name()
-            ));
-            continue;
-        }
-        let workers = Some(c.workers).filter(|&w| w > 0).ok_or_else(|| {
-            usage(anyhow!(
-                "{}: class '{}' has no workers (WEB_CONCURRENCY) of at least 1",
-                run.path.display(),
-                c.name
-            ))
-        })?;
-        if !(c.price_usd_month.is_finite() && c.price_usd_month >= 0.0) {
-            return Err(usage(anyhow!(
-                "{}: class '{}' has no usable price_usd_month (a non-negative number)",
-                run.path.display(),
-                c.name
-            )));
-        }
-        let mut class = c.class.clone();
-        class.price_usd_month = c.price_usd_month;
-        match class_demand(run, c).map_err(svc_err)? {
-            Some((demand, source)) => classes.push(PlanClass {
-                name: c.name.clone(),
-                model: cpu_model(a, &class, c.limits.as_ref(), demand, c.load.concurrency),
-                class,
-                source,
-            }),
-            None => {
-                let s = class_service(run, c).map_err(svc_err)?;
-                let measured_at = c.load.concurrency;
-                if workers > 1 && measured_at > 0 && measured_at < workers {
-                    skipped.push(format!(
-                        "{}: note: no CPU figures in the run, so each worker is modelled as an independent server at the service times measured with {measured_at} caller(s); \
-                         if the workers share the class's CPU, service under load is slower",
-                        c.name
-                    ));
-                }
-                classes.push(PlanClass {
-                    name: c.name.clone(),
-                    class,
-                    source: match s.source {
-                        HistSource::ServerWall => "server_wall".into(),
-                        other => other.to_string(),
-                    },
-                    model: DynoModel::Servers {
-                        workers: a.workers.unwrap_or(workers),
-                        service: s.dist,
-                    },
-                });
-            }
-        }
-    }
-    Ok((classes, skipped))
-}
-
-/// Every class of another catalog (or those named with --class), each planned at its own
-/// CPU and billing with the demand of one measured class of the run.
-fn catalog_classes(
-    a: &PlanArgs,
-    run: &RunFile,
-    spec: &str,
-) -> Result<(Vec<PlanClass>, Vec<String>), CliError> {
-    let catalog = Catalog::load(spec).map_err(usage)?;
-    let source_class: &ClassResult = match &a.demand_from {
-        Some(name) => class_of(run, name).map_err(svc_err)?,
-        None => run
-            .report
-            .classes
-            .iter()
-            .filter(|c| c.is_ok() && (!c.demand.cpu_us.is_empty() || c.histograms.server_cpu.is_some()))
-            .min_by(|x, y| {
-                let w = |c: &ClassResult| c.cpu_wait_per_request_us.unwrap_or(f64::INFINITY);
-                w(x).total_cmp(&w(y))
-            })
-            .ok_or_else(|| {
-                usage(anyhow!(
-                    "{}: no ok class with CPU figures to take the demand from (--classes needs a run of the dynobench endpoint, or of a server whose CPU per request was measured)",
-                    run.path.display()
-                ))
-            })?,
-    };
-    let Some((demand, source)) = class_demand(run, source_class).map_err(svc_err)? else {
-        return Err(usage(anyhow!(
-            "{}: class '{}' has no CPU figures to plan other classes with; name another with --demand-from",
-            run.path.display(),
-            source_class.name
-        )));
-    };
-    let wanted: Vec<&DynoClass> = if a.classes.is_empty() {
-        catalog.classes.iter().collect()
-    } else {
-        a.classes
-            .iter()
-            .map(|n| catalog.class(n).map_err(|e| usage(anyhow!("--class: {e}"))))
-            .collect::<Result<_, _>>()?
-    };
-    let classes = wanted
-        .into_iter()
-        .map(|k| PlanClass {
-            name: k.name.clone(),
-            model: cpu_model(a, k, None, demand.clone(), source_class.load.concurrency),
-            class: k.clone(),
-            source: format!("{source} of {}", source_class.name),
-        })
-        .collect();
-    let note = format!(
-        "demand: {} per-request CPU and non-CPU times measured on '{}' in {} (CPU time at one core of this machine; a platform's cores may be faster or slower)",
-        source,
-        source_class.name,
-        run.path.display()
-    );
-    Ok((classes, vec![note]))
-}
-
-/// With `--service`: every class (of the --classes catalog, else of the run) planned with
-/// those service times as CPU demand at one core.
-fn service_classes(
-    a: &PlanArgs,
-    run: Option<&RunFile>,
-    spec: &str,
-) -> Result<(Vec<PlanClass>, Vec<String>), CliError> {
-    let loaded = crate::report::service::load_service(spec).map_err(svc_err)?;
-    let demand = DemandDist::Independent {
-        cpu: loaded.dist,
-        other: crate::simulate::service::ServiceDist::Deterministic(0.0),
-    };
-    let source = format!("--service {spec}");
-    let mut classes = Vec::new();
-    match (&a.catalog, run) {
-        (Some(cat), _) => {
-            let catalog = Catalog::load(cat).map_err(usage)?;
-            for k in &catalog.classes {
-                if a.classes.is_empty() || a.classes.contains(&k.name) {
-                    classes.push((k.clone(), None));
-                }
-            }
-            for n in &a.classes {
-                catalog.class(n).map_err(|e| usage(anyhow!("--class: {e}")))?;
-            }
-        }
-        (None, Some(run)) => {
-            for c in &run.report.classes {
-                if a.classes.is_empty() || a.classes.contains(&c.name) {
-                    let mut k = c.class.clone();
-                    k.price_usd_month = c.price_usd_month;
-                    classes.push((k, c.limits.clone()));
-                }
-            }
-        }
-        (None, None) => unreachable!("a run is read unless --classes is given"),
-    }
-    let classes = classes
-        .into_iter()
-        .map(|(k, limits)| PlanClass {
-            name: k.name.clone(),
-            model: cpu_model(a, &k, limits.as_ref(), demand.clone(), 1),
-            class: k,
-            source: source.clone(),
-        })
-        .collect();
-    Ok((
-        classes,
-        vec![format!(
-            "demand: {}, all CPU time at one core (no IO), from --service",
-            loaded.label
-        )],
-    ))
-}
 
 /// The model's measured p95 error band from a `validate --json` result, in words: the
 /// explicit --validate file (an error when unreadable), else results/validate.json when it
 /// exists, else "none".
 fn validate_band(a: &PlanArgs) -> Result<String, CliError> {
-    let default = std::path::Path::new("results/validate.json");
+    let default = Path::new("results/validate.json");
     let path = match &a.validate {
         Some(p) => p.as_path(),
         None if default.is_file() => default,
@@ -290,8 +73,8 @@ fn validate_band(a: &PlanArgs) -> Result<String, CliError> {
     ))
 }
 
-/// `dynobench plan`.
-pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
+/// The flags that contradict each other.
+fn check_flags(a: &PlanArgs) -> Result<(), CliError> {
     if a.max_dynos == 0 {
         return Err(usage(anyhow!("--max-dynos must be at least 1 (got 0)")));
     }
@@ -305,43 +88,65 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
             "--service and --demand-from both name the demand; give one"
         )));
     }
-    // --service with --classes needs no run.
-    let run = if a.service.is_some() && a.catalog.is_some() && a.results.is_none() {
-        None
-    } else {
-        let results: PathBuf = match &a.results {
-            Some(p) => p.clone(),
-            None => latest_run(std::path::Path::new("results")).map_err(|e| {
-                usage(anyhow!(
-                    "{e}; run `dynobench run` first, name a run with --results results/RUN, \
-                     or plan --service SPEC --classes CATALOG"
-                ))
-            })?,
-        };
-        Some(read_run(&results).map_err(usage)?)
+    Ok(())
+}
+
+/// The run to plan from: --results, else the newest under results/; none for --service
+/// with --classes (it needs no run).
+fn read_plan_run(a: &PlanArgs) -> Result<Option<RunFile>, CliError> {
+    if a.service.is_some() && a.catalog.is_some() && a.results.is_none() {
+        return Ok(None);
+    }
+    let results: PathBuf = match &a.results {
+        Some(p) => p.clone(),
+        None => latest_run(Path::new("results")).map_err(|e| {
+            usage(anyhow!(
+                "{e}; run `dynobench run` first, name a run with --results results/RUN, \
+                 or plan --service SPEC --classes CATALOG"
+            ))
+        })?,
     };
-    let (classes, skipped) = match (&a.service, &a.catalog, &run) {
-        (Some(spec), _, run) => service_classes(&a, run.as_ref(), spec)?,
-        (None, Some(spec), Some(run)) => catalog_classes(&a, run, spec)?,
-        (None, None, Some(run)) => run_classes(&a, run)?,
+    Ok(Some(read_run(&results).map_err(usage)?))
+}
+
+/// The classes to plan: with --service, every class of the catalog or run; with
+/// --classes, the catalog's classes with one measured class's demand; else the run's own.
+fn plan_inputs(a: &PlanArgs, run: Option<&RunFile>) -> Result<PlanInputs, CliError> {
+    let o = ModelOptions {
+        workers: a.workers,
+        max_workers: a.max_workers,
+        cpu_local: a.cpu_local,
+        classes: &a.classes,
+    };
+    let built = match (&a.service, &a.catalog, run) {
+        (Some(spec), catalog, run) => {
+            let loaded = load_service(spec).map_err(svc_err)?;
+            let catalog = catalog.as_deref().map(Catalog::load).transpose().map_err(usage)?;
+            let targets = match (&catalog, run) {
+                (Some(cat), _) => ServiceTargets::Catalog(cat),
+                (None, Some(run)) => ServiceTargets::Run(&run.report),
+                (None, None) => unreachable!("a run is read unless --classes is given"),
+            };
+            let service = ServiceDemand {
+                dist: loaded.dist,
+                spec,
+                label: &loaded.label,
+            };
+            service_classes(&o, targets, service)
+        }
+        (None, Some(catalog), Some(run)) => {
+            let catalog = Catalog::load(catalog).map_err(usage)?;
+            catalog_classes(&o, &run.report, &run.path, &catalog, a.demand_from.as_deref())
+        }
+        (None, None, Some(run)) => run_classes(&o, &run.report, &run.path),
         (None, _, None) => unreachable!("a run is read unless --service is given"),
     };
-    let from = match (&a.service, &run) {
-        (Some(spec), _) => format!("--service {spec}"),
-        (None, Some(run)) => run.path.display().to_string(),
-        (None, None) => String::new(),
-    };
-    if classes.is_empty() {
-        return Err(usage(anyhow!(
-            "{from}: no class with status ok to plan for ({})",
-            if skipped.is_empty() {
-                "the run has no classes".to_string()
-            } else {
-                skipped.join("; ")
-            }
-        )));
-    }
-    let cfg = PlanConfig {
+    built.map_err(|e| usage(anyhow!(e)))
+}
+
+/// The simulation settings of every size tried.
+fn plan_config(a: &PlanArgs) -> PlanConfig {
+    PlanConfig {
         rate: a.rate,
         slo: a.slo.clone(),
         policy: a.routing,
@@ -356,15 +161,17 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
             ..EventConfig::default()
         },
         max_dynos: a.max_dynos,
-    };
-    let band = validate_band(&a)?;
-    let plans = plan::plan(&cfg, &classes).map_err(sim_err)?;
-    let best = plan::cheapest(&plans);
+    }
+}
+
+/// The report's opening lines: the load, SLO, routing, where the times came from, and how
+/// each size was simulated.
+fn intro(a: &PlanArgs, from: &str) -> String {
     let routing = match a.routing {
         Policy::PerRouterLeastConnections => a.routing.label(a.routers),
         p => p.name().to_string(),
     };
-    let mut text = format!(
+    format!(
         "dynobench plan: {} req/s, SLO {}, {routing} routing, service times from {}\n\
          Each size simulated with {} samples × {} requests ({} arrivals, backlog {}, router timeout {}), seed {}; \
          each class billed as its platform bills, over its platform's month.\n\n",
@@ -377,13 +184,22 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
         a.backlog,
         fmt_secs(a.timeout),
         a.seed,
-    );
-    let intro = text.clone();
-    let body = crate::report::plan::render_plan(&plans, best, &a.slo, a.rate, &skipped);
-    text.push_str(&body);
-    text.push_str(&band);
-    text.push('\n');
-    let csv = crate::report::plan::render_plan_csv(&plans, &a.slo, a.rate);
+    )
+}
+
+/// The text to print, after writing the --csv and --html files asked for.
+fn render(
+    a: &PlanArgs,
+    plans: &[ClassPlan],
+    best: Option<usize>,
+    notes: &[String],
+    from: &str,
+    band: &str,
+) -> Result<String, CliError> {
+    let intro = intro(a, from);
+    let body = crate::report::plan::render_plan(plans, best, &a.slo, a.rate, notes);
+    let mut text = format!("{intro}{body}{band}\n");
+    let csv = crate::report::plan::render_plan_csv(plans, &a.slo, a.rate);
     if let Some(path) = &a.csv {
         write_file(path, "--csv", &csv)?;
         text.push_str(&format!("wrote {}\n", path.display()));
@@ -396,7 +212,33 @@ pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
         write_file(path, "--html", &page)?;
         text.push_str(&format!("page: {}\n", path.display()));
     }
-    print(&text)?;
+    Ok(text)
+}
+
+/// `dynobench plan`.
+pub(crate) fn plan(a: PlanArgs) -> Result<Outcome, CliError> {
+    check_flags(&a)?;
+    let run = read_plan_run(&a)?;
+    let inputs = plan_inputs(&a, run.as_ref())?;
+    let from = match (&a.service, &run) {
+        (Some(spec), _) => format!("--service {spec}"),
+        (None, Some(run)) => run.path.display().to_string(),
+        (None, None) => String::new(),
+    };
+    if inputs.classes.is_empty() {
+        return Err(usage(anyhow!(
+            "{from}: no class with status ok to plan for ({})",
+            if inputs.notes.is_empty() {
+                "the run has no classes".to_string()
+            } else {
+                inputs.notes.join("; ")
+            }
+        )));
+    }
+    let band = validate_band(&a)?;
+    let plans = plan::plan(&plan_config(&a), &inputs.classes).map_err(sim_err)?;
+    let best = plan::cheapest(&plans);
+    print(&render(&a, &plans, best, &inputs.notes, &from, &band)?)?;
     Ok(if best.is_some() {
         Outcome::Ok
     } else {

@@ -17,8 +17,10 @@ use crate::error::{CliError, Outcome, failed, usage};
 use crate::record::model_check::{ModelCheck, ModelCheckRow};
 use crate::record::{Arrivals, ClassResult};
 use crate::simulate::Policy;
-use crate::simulate::cpu::{self, Cpu, Demand, DemandDist, Load};
+use crate::simulate::cpu::{self, Cpu, DemandDist, Load};
 use crate::simulate::event::EventConfig;
+use crate::simulate::measured::{MeasuredDemand, model_input};
+use crate::simulate::sweep::EventPoint;
 
 /// The cases checked by default: a shared class (against always-busy neighbours, so its
 /// CPU is its floor), a quota-only container and a dedicated class.
@@ -94,21 +96,54 @@ fn check_case(
     // 1. Demand, from one caller.
     plan.load = LoadModel::Closed { concurrency: 1 };
     let calib = measure(&plan)?;
-    let pairs: Vec<Demand> = calib
-        .demand
-        .cpu_us
-        .iter()
-        .zip(&calib.demand.other_us)
-        .map(|(&c, &o)| Demand {
-            cpu: f64::from(c) / 1e6,
-            other: f64::from(o) / 1e6,
-        })
-        .collect();
-    if pairs.is_empty() {
-        return Err(failed(anyhow!("{class}: the server reported no timings")));
+    let demand = measured_pairs(class, &calib)?;
+    let case = Case {
+        class,
+        profile,
+        cpu: calib.limits.as_ref().map_or(Cpu::cores(1.0), Cpu::from_limits),
+        workers,
+        demand: &demand,
+    };
+    // 2. Predictions, and the same loads live.
+    for (label, load, predicted) in predicted_loads(&case)? {
+        if crate::interrupt::requested() {
+            return Err(CliError::Interrupted(anyhow!("interrupted")));
+        }
+        plan.load = load;
+        let m = measure(&plan)?;
+        let rps = predicted_rps(&plan, &load, &predicted);
+        out.rows.push(check_row(&case, label, rps, &predicted, &m));
+        keep_warnings(out, class, &m);
     }
-    let demand = DemandDist::Pairs(pairs);
-    let cpu = calib.limits.as_ref().map_or(Cpu::cores(1.0), Cpu::from_limits);
+    Ok(())
+}
+
+/// The demand measured with one caller: its (CPU, non-CPU) pairs.
+fn measured_pairs(class: &str, calib: &ClassResult) -> Result<DemandDist, CliError> {
+    match model_input(calib).demand {
+        Ok(Some(MeasuredDemand {
+            dist: dist @ DemandDist::Pairs(_),
+            ..
+        })) => Ok(dist),
+        _ => Err(failed(anyhow!("{class}: the server reported no timings"))),
+    }
+}
+
+/// One case checked: a class on a profile, with the CPU applied here and its demand.
+struct Case<'a> {
+    class: &'a str,
+    profile: &'a str,
+    cpu: Cpu,
+    workers: u32,
+    demand: &'a DemandDist,
+}
+
+/// The model's predictions for the three loads: a closed loop at concurrency = workers,
+/// then open loops at 50% and 80% of the capacity that closed loop predicts.
+fn predicted_loads(case: &Case) -> Result<Vec<(String, LoadModel, EventPoint)>, CliError> {
+    let Case {
+        cpu, workers, demand, ..
+    } = *case;
     let sim = EventConfig {
         dynos: 1,
         workers,
@@ -119,18 +154,17 @@ fn check_case(
         ..EventConfig::default()
     };
     let sim_err = |e| failed(anyhow!("{e}"));
-    // 2. Predictions, and the same loads live.
     let closed =
-        cpu::run_point(&sim, cpu, Policy::Random, &demand, Load::Callers(workers)).map_err(sim_err)?;
+        cpu::run_point(&sim, cpu, Policy::Random, demand, Load::Callers(workers)).map_err(sim_err)?;
     let capacity = closed.rate;
-    let mut loads: Vec<(String, LoadModel, crate::simulate::sweep::EventPoint)> = vec![(
+    let mut loads: Vec<(String, LoadModel, EventPoint)> = vec![(
         format!("closed, {workers} callers"),
         LoadModel::Closed { concurrency: workers },
         closed,
     )];
     for share in [0.5, 0.8] {
         let rate = capacity * share;
-        let p = cpu::run_point(&sim, cpu, Policy::Random, &demand, Load::Rate(rate)).map_err(sim_err)?;
+        let p = cpu::run_point(&sim, cpu, Policy::Random, demand, Load::Rate(rate)).map_err(sim_err)?;
         loads.push((
             format!("open {:.0}%: {rate:.2} req/s", share * 100.0),
             LoadModel::Open {
@@ -141,56 +175,68 @@ fn check_case(
             p,
         ));
     }
-    for (label, load, predicted) in loads {
-        if crate::interrupt::requested() {
-            return Err(CliError::Interrupted(anyhow!("interrupted")));
-        }
-        plan.load = load;
-        let m = measure(&plan)?;
-        out.rows.push(ModelCheckRow {
-            class: class.into(),
-            profile: profile.into(),
-            load: label,
-            cores: cpu.limit(),
-            quota: cpu.quota.is_some(),
-            workers,
-            cpu_ms: demand.mean_cpu() * 1e3,
-            other_ms: demand.mean_other() * 1e3,
-            measured_rps: m.throughput_rps,
-            predicted_rps: match load {
-                LoadModel::Closed { .. } => predicted.rate,
-                // Below capacity the model serves what is offered: the calls of this very
-                // schedule (seeded Poisson; a few hundred calls stray from the nominal rate),
-                // the last one answered after a mean response.
-                LoadModel::Open { rate, .. } => {
-                    let sched = schedule(plan.calls, rate, Arrivals::Poisson, plan.seed);
-                    let span = sched.last().map_or(0.0, |d| d.as_secs_f64()) + predicted.mean_response;
-                    if span > 0.0 {
-                        f64::from(plan.calls) / span
-                    } else {
-                        rate
-                    }
-                }
-            },
-            measured_p50_ms: ms(m.latency.value(50.0)),
-            predicted_p50_ms: predicted.p50 * 1e3,
-            measured_p95_ms: ms(m.latency.value(95.0)),
-            predicted_p95_ms: predicted.p95 * 1e3,
-            measured_p95_ci_ms: m.latency.percentile(95.0).map_or((None, None), |p| {
-                (
-                    p.ci_low_us.map(|v| v as f64 / 1000.0),
-                    p.ci_high_us.map(|v| v as f64 / 1000.0),
-                )
-            }),
-        });
-        for w in m.limits.iter().flat_map(|l| l.warnings.iter()) {
-            let n = format!("{class}: {w}");
-            if !out.notes.contains(&n) {
-                out.notes.push(n);
+    Ok(loads)
+}
+
+/// The throughput the model predicts for a load as the plan runs it.
+fn predicted_rps(plan: &RunPlan, load: &LoadModel, predicted: &EventPoint) -> f64 {
+    match *load {
+        LoadModel::Closed { .. } => predicted.rate,
+        // Below capacity the model serves what is offered: the calls of this very
+        // schedule (seeded Poisson; a few hundred calls stray from the nominal rate),
+        // the last one answered after a mean response.
+        LoadModel::Open { rate, .. } => {
+            let sched = schedule(plan.calls, rate, Arrivals::Poisson, plan.seed);
+            let span = sched.last().map_or(0.0, |d| d.as_secs_f64()) + predicted.mean_response;
+            if span > 0.0 {
+                f64::from(plan.calls) / span
+            } else {
+                rate
             }
         }
     }
-    Ok(())
+}
+
+/// Measured against predicted, for one load.
+fn check_row(
+    case: &Case,
+    label: String,
+    predicted_rps: f64,
+    predicted: &EventPoint,
+    m: &ClassResult,
+) -> ModelCheckRow {
+    ModelCheckRow {
+        class: case.class.into(),
+        profile: case.profile.into(),
+        load: label,
+        cores: case.cpu.limit(),
+        quota: case.cpu.quota.is_some(),
+        workers: case.workers,
+        cpu_ms: case.demand.mean_cpu() * 1e3,
+        other_ms: case.demand.mean_other() * 1e3,
+        measured_rps: m.throughput_rps,
+        predicted_rps,
+        measured_p50_ms: ms(m.latency.value(50.0)),
+        predicted_p50_ms: predicted.p50 * 1e3,
+        measured_p95_ms: ms(m.latency.value(95.0)),
+        predicted_p95_ms: predicted.p95 * 1e3,
+        measured_p95_ci_ms: m.latency.percentile(95.0).map_or((None, None), |p| {
+            (
+                p.ci_low_us.map(|v| v as f64 / 1000.0),
+                p.ci_high_us.map(|v| v as f64 / 1000.0),
+            )
+        }),
+    }
+}
+
+/// The limiter's warnings of a measurement, each once.
+fn keep_warnings(out: &mut ModelCheck, class: &str, m: &ClassResult) {
+    for w in m.limits.iter().flat_map(|l| l.warnings.iter()) {
+        let n = format!("{class}: {w}");
+        if !out.notes.contains(&n) {
+            out.notes.push(n);
+        }
+    }
 }
 
 /// `dynobench validate`.

@@ -80,30 +80,24 @@ fn sd(x: &[f64]) -> f64 {
     (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt()
 }
 
-/// `dynobench validate --aa`.
-pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
-    crate::interrupt::install();
-    let tmp = std::env::temp_dir().join(format!("dynobench-aa-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| failed(anyhow!("creating {}: {e}", tmp.display())))?;
-    let payload = match &a.payload {
-        Some(p) => p.clone(),
-        None => {
-            // A small payload (a few ms of CPU per call) so that 1000 calls take seconds.
-            let p = tmp.join("aa.json");
-            std::fs::write(&p, crate::workload::generate::generate_orders(5, 128 * 1024))
-                .map_err(|e| failed(anyhow!("writing {}: {e}", p.display())))?;
-            p
-        }
-    };
-    let (mut called, mut regressions, mut invalid) = (0usize, 0usize, 0usize);
-    let mut per = [0usize; 4];
-    let mut diffs: Vec<Vec<f64>> = vec![Vec::new(); 4];
-    let mut boot_var: Vec<Vec<f64>> = vec![Vec::new(); 4];
-    let ps: Vec<f64> = METRICS.iter().map(|p| p / 100.0).collect();
-    for i in 0..a.pairs {
-        eprintln!("validate --aa: pair {} of {}", i + 1, a.pairs);
-        let x = one_run(a, &payload, 2 * i as u64 + 1)?;
-        let y = one_run(a, &payload, 2 * i as u64 + 2)?;
+/// What the pairs showed: false alarms, per percentile, and each pair's difference against
+/// its within-run bootstrap variance.
+#[derive(Default)]
+struct Tally {
+    called: usize,
+    regressions: usize,
+    invalid: usize,
+    per: [usize; 4],
+    diffs: [Vec<f64>; 4],
+    boot_var: [Vec<f64>; 4],
+}
+
+type Run = (RunReport, BTreeMap<String, Blocks>);
+
+impl Tally {
+    /// Compares one pair of runs as CI would.
+    fn add(&mut self, i: u32, x: &Run, y: &Run) {
+        let ps: Vec<f64> = METRICS.iter().map(|p| p / 100.0).collect();
         let c = compare(
             RunData {
                 report: &x.0,
@@ -119,27 +113,49 @@ pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
         let mut any = false;
         for (j, m) in d.metrics.iter().enumerate() {
             if matches!(m.verdict, Verdict::Slower | Verdict::Faster) {
-                per[j] += 1;
+                self.per[j] += 1;
                 any = true;
             }
         }
-        called += usize::from(any);
-        regressions += usize::from(c.regressed);
+        self.called += usize::from(any);
+        self.regressions += usize::from(c.regressed);
         // Not judged (the driver was the bottleneck): counted, not taken as a pass.
-        invalid += usize::from(!c.invalid.is_empty());
+        self.invalid += usize::from(!c.invalid.is_empty());
         let (bx, by) = (x.1.values().next(), y.1.values().next());
         if let (Some(bx), Some(by)) = (bx, by)
-            && let Some((center, reps)) = bootstrap_replicates(bx, by, &ps, i as u64)
+            && let Some((center, reps)) = bootstrap_replicates(bx, by, &ps, u64::from(i))
         {
             for j in 0..4 {
                 if let Some(cj) = center[j] {
-                    diffs[j].push(cj);
-                    boot_var[j].push(sd(&reps[j]).powi(2));
+                    self.diffs[j].push(cj);
+                    self.boot_var[j].push(sd(&reps[j]).powi(2));
                 }
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The payload: --payload, else a small generated one (a few ms of CPU per call) in `tmp`.
+fn aa_payload(a: &ValidateArgs, tmp: &std::path::Path) -> Result<std::path::PathBuf, CliError> {
+    if let Some(p) = &a.payload {
+        return Ok(p.clone());
+    }
+    // A small payload (a few ms of CPU per call) so that 1000 calls take seconds.
+    let p = tmp.join("aa.json");
+    std::fs::write(&p, crate::workload::generate::generate_orders(5, 128 * 1024))
+        .map_err(|e| failed(anyhow!("writing {}: {e}", p.display())))?;
+    Ok(p)
+}
+
+/// The error rates and the run-to-run spread, in words.
+fn render_aa(a: &ValidateArgs, t: &Tally) -> String {
+    let Tally {
+        called,
+        regressions,
+        invalid,
+        per,
+        ..
+    } = *t;
     let n = a.pairs as f64;
     let mut s = format!(
         "compare on {} pairs of back-to-back real runs of one class (containers/cpu-1: a 1-core quota), {} calls each, one round\n\n",
@@ -175,11 +191,11 @@ pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
         "run-to-run spread per run (log SD beyond the within-run bootstrap) against compare's default:\n",
     );
     for j in 0..4 {
-        if diffs[j].len() < 3 {
+        if t.diffs[j].len() < 3 {
             continue;
         }
-        let total = sd(&diffs[j]).powi(2);
-        let within = boot_var[j].iter().sum::<f64>() / boot_var[j].len() as f64;
+        let total = sd(&t.diffs[j]).powi(2);
+        let within = t.boot_var[j].iter().sum::<f64>() / t.boot_var[j].len() as f64;
         let rr = ((total - within).max(0.0) / 2.0).sqrt();
         s.push_str(&format!(
             "  p{}: pair differences SD {:.1}%, within-run {:.1}%, run-to-run {:.1}% per run (default {:.1}%)\n",
@@ -190,6 +206,23 @@ pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
             RUN_TO_RUN[j] * 100.0
         ));
     }
-    print!("{s}");
+    s
+}
+
+/// `dynobench validate --aa`.
+pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
+    crate::interrupt::install();
+    let tmp = std::env::temp_dir().join(format!("dynobench-aa-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| failed(anyhow!("creating {}: {e}", tmp.display())))?;
+    let payload = aa_payload(a, &tmp)?;
+    let mut tally = Tally::default();
+    for i in 0..a.pairs {
+        eprintln!("validate --aa: pair {} of {}", i + 1, a.pairs);
+        let x = one_run(a, &payload, 2 * i as u64 + 1)?;
+        let y = one_run(a, &payload, 2 * i as u64 + 2)?;
+        tally.add(i, &x, &y);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    print!("{}", render_aa(a, &tally));
     Ok(Outcome::Ok)
 }

@@ -113,15 +113,8 @@ fn explain(out: &mut String, p: &ClassPlan, s: &ScenarioPlan, slo: &Slo, rate: f
     }
 }
 
-/// The plan table and its conclusions.
-pub fn render_plan(
-    plans: &[ClassPlan],
-    cheapest: Option<usize>,
-    slo: &Slo,
-    rate: f64,
-    skipped: &[String],
-) -> String {
-    let mut out = String::new();
+/// The table: one row per class and CPU situation.
+fn table(out: &mut String, plans: &[ClassPlan], slo: &Slo) {
     let metric = slo.metric_name();
     let _ = writeln!(
         out,
@@ -159,17 +152,26 @@ pub fn render_plan(
         }
     }
     let _ = writeln!(out);
-    // How each class is billed (each description once), and what the bill of a met plan is
-    // made of where it is not simply dynos × price.
-    let mut billed: Vec<&str> = Vec::new();
-    for p in plans.iter().filter(|p| !p.billing.starts_with("monthly")) {
-        if billed.contains(&p.billing.as_str()) {
+}
+
+/// Each distinct value of `key` among the plans (skipping those `skip` says), once, with
+/// the classes that have it ("every class" when all do).
+fn grouped<'a>(
+    plans: &'a [ClassPlan],
+    key: impl Fn(&ClassPlan) -> &str,
+    skip: impl Fn(&str) -> bool,
+) -> Vec<(String, &'a str)> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for p in plans.iter().filter(|p| !skip(key(p))) {
+        let k: &'a str = key(p);
+        if seen.contains(&k) {
             continue;
         }
-        billed.push(&p.billing);
+        seen.push(k);
         let who: Vec<&str> = plans
             .iter()
-            .filter(|o| o.billing == p.billing)
+            .filter(|o| key(o) == k)
             .map(|o| o.class.as_str())
             .collect();
         let whom = if who.len() == plans.len() {
@@ -177,9 +179,19 @@ pub fn render_plan(
         } else {
             who.join(", ")
         };
-        let _ = writeln!(out, "billing ({whom}): {}", p.billing);
+        out.push((whom, k));
     }
-    for p in plans.iter().filter(|p| !p.billing.starts_with("monthly")) {
+    out
+}
+
+/// How each class is billed (each description once), and what the bill of a met plan is
+/// made of where it is not simply dynos × price.
+fn billing(out: &mut String, plans: &[ClassPlan]) {
+    let monthly = |b: &str| b.starts_with("monthly");
+    for (whom, b) in grouped(plans, |p| &p.billing, monthly) {
+        let _ = writeln!(out, "billing ({whom}): {b}");
+    }
+    for p in plans.iter().filter(|p| !monthly(&p.billing)) {
         if let PlanOutcome::Meets {
             bill, monthly_usd, ..
         } = &p.outcome
@@ -197,32 +209,11 @@ pub fn render_plan(
             );
         }
     }
-    let mut sources: Vec<&str> = Vec::new();
-    for p in plans.iter().filter(|p| p.source != "server_wall") {
-        if sources.contains(&p.source.as_str()) {
-            continue;
-        }
-        sources.push(&p.source);
-        let who: Vec<&str> = plans
-            .iter()
-            .filter(|o| o.source == p.source)
-            .map(|o| o.class.as_str())
-            .collect();
-        let whom = if who.len() == plans.len() {
-            "every class".to_string()
-        } else {
-            who.join(", ")
-        };
-        let _ = writeln!(out, "note: {whom}: service times from {}", p.source);
-    }
-    for p in plans {
-        for s in &p.scenarios {
-            explain(&mut out, p, s, slo, rate);
-        }
-    }
-    for s in skipped {
-        let _ = writeln!(out, "{s}");
-    }
+}
+
+/// The notes under the conclusions: the bootstrap range, the shared classes' two
+/// situations.
+fn range_notes(out: &mut String, plans: &[ClassPlan]) {
     if let Some(r) = plans
         .iter()
         .flat_map(|p| &p.scenarios)
@@ -242,6 +233,10 @@ pub fn render_plan(
              (an idle host); the truth lies between, and the cheapest answer below uses the floor."
         );
     }
+}
+
+/// The answer: the cheapest class that meets the SLO, or that none does.
+fn cheapest_line(out: &mut String, plans: &[ClassPlan], cheapest: Option<usize>, slo: &Slo, rate: f64) {
     match cheapest {
         Some(i) => {
             let p = &plans[i];
@@ -264,6 +259,32 @@ pub fn render_plan(
             let _ = writeln!(out, "No class meets {slo} at {} req/s.", fmt_num(rate));
         }
     }
+}
+
+/// The plan table and its conclusions.
+pub fn render_plan(
+    plans: &[ClassPlan],
+    cheapest: Option<usize>,
+    slo: &Slo,
+    rate: f64,
+    skipped: &[String],
+) -> String {
+    let mut out = String::new();
+    table(&mut out, plans, slo);
+    billing(&mut out, plans);
+    for (whom, source) in grouped(plans, |p| &p.source, |s| s == "server_wall") {
+        let _ = writeln!(out, "note: {whom}: service times from {source}");
+    }
+    for p in plans {
+        for s in &p.scenarios {
+            explain(&mut out, p, s, slo, rate);
+        }
+    }
+    for s in skipped {
+        let _ = writeln!(out, "{s}");
+    }
+    range_notes(&mut out, plans);
+    cheapest_line(&mut out, plans, cheapest, slo, rate);
     out
 }
 

@@ -1,16 +1,15 @@
-//! Service-time sources for `simulate --service` and `plan`: a parametric distribution
-//! (`exponential:100ms`), a class of a results directory (`results/RUN/CLASS`,
-//! `results/RUN/run.json#CLASS`) read through the one reader, or an interval log (`.hlog`).
+//! Reads the service-time sources of `simulate --service` and `plan --service`: a
+//! parametric distribution (`exponential:100ms`), a file of values, a class of a results
+//! directory (`results/RUN/CLASS`, `results/RUN/run.json#CLASS`) read through the one reader
+//! and converted by `simulate::measured`, or an interval log (`.hlog`).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
 use super::reader::{ReadError, RunFile, read_hlog, read_run};
 use crate::record::ClassResult;
-use crate::record::histogram::decode;
-use crate::simulate::cpu::{Demand, DemandDist};
+use crate::simulate::measured::{HistSource, MeasuredError, model_input};
 use crate::simulate::service::{Empirical, ServiceDist, parse_parametric};
 
 /// Why a service-time source could not be used (all are input errors: exit 2).
@@ -118,49 +117,6 @@ fn list(v: &[String]) -> String {
     if v.is_empty() { "none".into() } else { v.join(", ") }
 }
 
-/// Which measured histogram gave the service times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HistSource {
-    /// Server-side wall time of the handler (what a worker spends per request).
-    ServerWall,
-    /// Client-observed latency (used when server_wall is absent or empty; includes the network
-    /// and any server-side queueing, so it overstates service time).
-    ClientLatency,
-    /// All intervals of an interval log.
-    IntervalLog,
-}
-
-impl HistSource {
-    /// The short name (`server_wall`, `client_latency`, `interval_log`).
-    pub fn name(self) -> &'static str {
-        match self {
-            HistSource::ServerWall => "server_wall",
-            HistSource::ClientLatency => "client_latency",
-            HistSource::IntervalLog => "interval_log",
-        }
-    }
-}
-
-impl fmt::Display for HistSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HistSource::ServerWall => "server_wall",
-            HistSource::ClientLatency => "client_latency (server_wall absent or empty)",
-            HistSource::IntervalLog => "interval log",
-        })
-    }
-}
-
-/// A class's service times, decoded.
-#[derive(Debug, Clone)]
-pub struct ClassService {
-    /// The distribution (seconds).
-    pub dist: ServiceDist,
-    /// Which histogram it came from.
-    pub source: HistSource,
-}
-
 /// The class named `name` of a run, or an error listing the ones that exist.
 pub fn class_of<'a>(run: &'a RunFile, name: &str) -> Result<&'a ClassResult, ServiceError> {
     run.class(name).ok_or_else(|| ServiceError::MissingClass {
@@ -170,93 +126,23 @@ pub fn class_of<'a>(run: &'a RunFile, name: &str) -> Result<&'a ClassResult, Ser
     })
 }
 
-/// A class's service times: server_wall, or client_latency when that is absent or empty.
-pub fn class_service(run: &RunFile, class: &ClassResult) -> Result<ClassService, ServiceError> {
-    let fields = [
-        (
-            "server_wall",
-            class.histograms.server_wall.as_deref(),
-            HistSource::ServerWall,
-        ),
-        (
-            "client_latency",
-            Some(class.histograms.client_latency.as_str()),
-            HistSource::ClientLatency,
-        ),
-    ];
-    for (field, value, source) in fields {
-        let Some(b64) = value.filter(|s| !s.trim().is_empty()) else {
-            continue;
-        };
-        let h = decode(b64).map_err(|reason| ServiceError::BadHistogram {
-            path: run.path.clone(),
-            class: class.name.clone(),
-            field: field.into(),
-            reason,
-        })?;
-        if let Some(e) = Empirical::from_histogram_us(&h) {
-            return Ok(ClassService {
-                dist: ServiceDist::Empirical(e),
-                source,
-            });
+impl ServiceError {
+    /// A measured class's error, at the run.json it came from.
+    pub fn measured(path: &Path, e: MeasuredError) -> ServiceError {
+        match e {
+            MeasuredError::BadHistogram { class, field, reason } => ServiceError::BadHistogram {
+                path: path.to_path_buf(),
+                class,
+                field,
+                reason,
+            },
+            MeasuredError::EmptyClass { class, status } => ServiceError::EmptyClass {
+                path: path.to_path_buf(),
+                class,
+                status,
+            },
         }
     }
-    Err(ServiceError::EmptyClass {
-        path: run.path.clone(),
-        class: class.name.clone(),
-        status: class.status.name().to_string(),
-    })
-}
-
-/// A class's per-request demand for the CPU model: the measured (CPU, non-CPU) pairs, or
-/// the server CPU histogram with the non-CPU part at its mean; `None` when the run holds no
-/// CPU figures for the class (then the planner models workers as independent servers).
-pub fn class_demand(
-    run: &RunFile,
-    class: &ClassResult,
-) -> Result<Option<(DemandDist, String)>, ServiceError> {
-    let d = &class.demand;
-    if !d.cpu_us.is_empty() && d.cpu_us.len() == d.other_us.len() {
-        let pairs: Vec<Demand> = d
-            .cpu_us
-            .iter()
-            .zip(&d.other_us)
-            .map(|(&c, &o)| Demand {
-                cpu: f64::from(c) / 1e6,
-                other: f64::from(o) / 1e6,
-            })
-            .collect();
-        return Ok(Some((
-            DemandDist::Pairs(pairs),
-            format!("{} measured (CPU, non-CPU) pairs", d.cpu_us.len()),
-        )));
-    }
-    let Some(b64) = class
-        .histograms
-        .server_cpu
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-    else {
-        return Ok(None);
-    };
-    let h = decode(b64).map_err(|reason| ServiceError::BadHistogram {
-        path: run.path.clone(),
-        class: class.name.clone(),
-        field: "server_cpu".into(),
-        reason,
-    })?;
-    let Some(cpu) = Empirical::from_histogram_us(&h) else {
-        return Ok(None);
-    };
-    let mean = |s: &Option<crate::record::summary::Summary>| s.as_ref().map_or(0.0, |s| s.mean_us);
-    let other_us = (mean(&class.server_wall) - mean(&class.server_cpu) - mean(&class.cpu_wait)).max(0.0);
-    Ok(Some((
-        DemandDist::Independent {
-            cpu: ServiceDist::Empirical(cpu),
-            other: ServiceDist::Deterministic(other_us / 1e6),
-        },
-        "server_cpu histogram, non-CPU part at its mean".into(),
-    )))
 }
 
 /// One line of a file of service times: milliseconds, or a duration with a unit; seconds.
@@ -399,7 +285,9 @@ pub fn load_service(spec: &str) -> Result<LoadedService, ServiceError> {
 
 fn from_class(run: &RunFile, class: &str) -> Result<LoadedService, ServiceError> {
     let c = class_of(run, class)?;
-    let s = class_service(run, c)?;
+    let s = model_input(c)
+        .service
+        .map_err(|e| ServiceError::measured(&run.path, e))?;
     Ok(LoadedService {
         label: format!(
             "{}#{} ({}{}), {}",

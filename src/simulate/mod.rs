@@ -6,7 +6,8 @@
 //! distribution or a measured histogram, workers per dyno, a backlog limit and the router
 //! timeout). [`plan`] searches the smallest number of dynos that holds an SLO; [`sweep`]
 //! holds a sweep's points and what they find. Everything here is pure and deterministic
-//! given a seed; it takes distributions, never paths (`report::service` loads them).
+//! given a seed; it takes distributions, never paths (`report::service` reads them);
+//! [`measured`] turns a measured class into them, [`plan_input`] into the classes to plan.
 
 pub mod capacity_check;
 mod common;
@@ -14,7 +15,9 @@ pub mod cpu;
 mod cpu_dyno;
 mod demand;
 pub mod event;
+pub mod measured;
 pub mod plan;
+pub mod plan_input;
 mod plan_model;
 mod plan_range;
 pub mod policy;
