@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::common::own_exe;
 use crate::class::Catalog;
 use crate::cli::{Calls, RunArgs};
-use crate::driver::{self, CapacitySpec, LoadModel, Observer, RunError, RunPlan, Target};
+use crate::driver::{self, AppSpec, CallShape, CapacitySpec, LoadModel, Observer, RunError, RunPlan, Target};
 use crate::error::{CliError, Outcome, failed, usage};
 use crate::limit::{NeighbourLoad, Pattern};
 use crate::record::verdict::calls_for_slos;
@@ -24,41 +24,9 @@ use crate::workload::profile::Profile;
 /// Validates the flags into a plan (the second stage of argument handling).
 pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
     let catalog = Catalog::load(&a.catalog).map_err(usage)?;
-    let classes = if a.class.is_empty() {
-        catalog
-            .classes
-            .iter()
-            .filter(|c| c.in_default_run)
-            .cloned()
-            .collect()
-    } else {
-        super::common::named_classes(&catalog, &a.class)?
-    };
-    let load = match a.rate {
-        Some(r) if !(r > 0.0 && r <= 100_000.0) => {
-            return Err(usage(anyhow!(
-                "--rate must be between 0 and 100000 req/s, got {r}"
-            )));
-        }
-        Some(rate) => LoadModel::Open {
-            rate,
-            arrivals: a.arrivals,
-            connections: a.concurrency.unwrap_or(64),
-        },
-        None => LoadModel::Closed {
-            concurrency: a.concurrency.unwrap_or(1),
-        },
-    };
-    let neighbours = match a.neighbours.as_str() {
-        "none" => None,
-        p => Some(NeighbourLoad {
-            pattern: p
-                .parse::<Pattern>()
-                .map_err(|e| usage(anyhow!("--neighbours: {e}")))?,
-            phase_ms: a.neighbour_phase_ms,
-            seed: a.seed,
-        }),
-    };
+    let classes = classes(a, &catalog)?;
+    let load = load_model(a)?;
+    let neighbours = neighbours(a)?;
     if !a.path.starts_with('/') {
         return Err(usage(anyhow!("--path must start with '/', got '{}'", a.path)));
     }
@@ -66,103 +34,19 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
         .map_err(|e| usage(anyhow!("--profile: {e}")))?;
     let app = super::app::app_spec(a)?;
     let call = super::app::call_shape(a)?;
-    let path = match profile.query() {
-        _ if app.is_some() => a.path.clone(),
-        q if q.is_empty() => a.path.clone(),
-        q if a.path.contains('?') => format!("{}&{q}", a.path),
-        q => format!("{}?{q}", a.path),
-    };
-    if let Some(s) = a.slo.iter().find(|s| match s.metric {
-        crate::slo::SloMetric::Percentile(p) => !crate::record::summary::PERCENTILES
-            .iter()
-            .any(|q| (q - p).abs() < 1e-9),
-        _ => false,
-    }) {
-        return Err(usage(anyhow!(
-            "--slo {s}: run reports p50, p90, p95, p99 and p99.9 (with confidence intervals); use one of those"
-        )));
-    }
-    let capacity = if a.find_capacity {
-        if a.rate.is_some() {
-            return Err(usage(anyhow!(
-                "--find-capacity searches the rate itself; drop --rate"
-            )));
-        }
-        let slo = a
-            .slo
-            .iter()
-            .find(|s| s.metric != crate::slo::SloMetric::ErrorRate)
-            .or(a.slo.first())
-            .cloned()
-            .ok_or_else(|| {
-                usage(anyhow!(
-                    "--find-capacity needs an SLO to hold, e.g. --slo p99<=300ms"
-                ))
-            })?;
-        Some(CapacitySpec {
-            slo,
-            max_steps: a.capacity_steps as usize,
-            step_s: a.capacity_step_s.as_secs_f64(),
-        })
-    } else {
-        None
-    };
-    let target = match &a.url {
-        Some(u) => {
-            if a.payload.is_some() {
-                return Err(usage(anyhow!(
-                    "--payload applies to local servers; a remote endpoint serves its own payload"
-                )));
-            }
-            let t = Target::parse(u).map_err(|e| usage(anyhow!("--url: {e}")))?;
-            Some(
-                t.with_token(a.token.as_deref().and_then(crate::driver::Token::new))
-                    .with_call(call.clone()),
-            )
-        }
-        None => None,
-    };
-    let workload = match &target {
-        None if let Some(app) = &app => WorkloadFacts {
-            payload: format!("your app ({}): {}", app.source, app.command),
-            payload_bytes: call.body.len() as u64,
-            profile: format!("{} {}", call.method, a.path),
-        },
-        Some(t) => WorkloadFacts {
-            payload: format!("remote: {}", t.url()),
-            payload_bytes: 0,
-            profile: profile.to_string(),
-        },
-        None => {
-            let p = Payload::load(a.payload.as_deref()).map_err(usage)?;
-            WorkloadFacts {
-                payload: p.name().to_string(),
-                payload_bytes: p.bytes().len() as u64,
-                profile: profile.to_string(),
-            }
-        }
-    };
-    let label = a.label.clone().unwrap_or_else(|| {
-        if plan_is_app(a) {
-            "app".into()
-        } else if target.is_some() {
-            "remote".into()
-        } else {
-            "local".into()
-        }
-    });
-    super::common::check_label(&label)?;
+    let path = request_path(a, &profile, app.is_some());
+    check_slo_percentiles(a)?;
+    let capacity = capacity(a)?;
+    let target = target(a, &call)?;
+    let workload = workload(a, target.as_ref(), app.as_ref(), &call, &profile)?;
+    let label = label(a, target.is_some())?;
     let mut plan = RunPlan {
         catalog,
         classes,
         workers: a.workers.clone().map(|w| w.0).unwrap_or_default(),
         load,
         warmup: a.warmup,
-        calls: match (a.precision, a.calls) {
-            (Some(_), _) => a.max_calls,
-            (None, Calls::Fixed(n)) => n,
-            (None, Calls::Auto) => calls_for_slos(&a.slo, 100),
-        },
+        calls: calls(a),
         repeat: a.repeat,
         open_warmup: 0,
         timeout: a.timeout,
@@ -202,8 +86,175 @@ pub fn plan(a: &RunArgs, exe: PathBuf) -> Result<RunPlan, CliError> {
     Ok(plan)
 }
 
-fn plan_is_app(a: &RunArgs) -> bool {
-    a.server.is_some() || a.procfile.is_some()
+/// The classes to run: those named, or the catalog's default run.
+fn classes(a: &RunArgs, catalog: &Catalog) -> Result<Vec<crate::class::DynoClass>, CliError> {
+    if !a.class.is_empty() {
+        return super::common::named_classes(catalog, &a.class);
+    }
+    Ok(catalog
+        .classes
+        .iter()
+        .filter(|c| c.in_default_run)
+        .cloned()
+        .collect())
+}
+
+/// Open loop at `--rate` (validated) over `--concurrency` connections, or closed loop.
+fn load_model(a: &RunArgs) -> Result<LoadModel, CliError> {
+    Ok(match a.rate {
+        Some(r) if !(r > 0.0 && r <= 100_000.0) => {
+            return Err(usage(anyhow!(
+                "--rate must be between 0 and 100000 req/s, got {r}"
+            )));
+        }
+        Some(rate) => LoadModel::Open {
+            rate,
+            arrivals: a.arrivals,
+            connections: a.concurrency.unwrap_or(64),
+        },
+        None => LoadModel::Closed {
+            concurrency: a.concurrency.unwrap_or(1),
+        },
+    })
+}
+
+/// The neighbours' load, parsed from `--neighbours` (`none`: no neighbours).
+fn neighbours(a: &RunArgs) -> Result<Option<NeighbourLoad>, CliError> {
+    Ok(match a.neighbours.as_str() {
+        "none" => None,
+        p => Some(NeighbourLoad {
+            pattern: p
+                .parse::<Pattern>()
+                .map_err(|e| usage(anyhow!("--neighbours: {e}")))?,
+            phase_ms: a.neighbour_phase_ms,
+            seed: a.seed,
+        }),
+    })
+}
+
+/// `--path` with the profile's query appended (an app's path is used as given).
+fn request_path(a: &RunArgs, profile: &Profile, is_app: bool) -> String {
+    match profile.query() {
+        _ if is_app => a.path.clone(),
+        q if q.is_empty() => a.path.clone(),
+        q if a.path.contains('?') => format!("{}&{q}", a.path),
+        q => format!("{}?{q}", a.path),
+    }
+}
+
+/// Every percentile SLO names one that run reports.
+fn check_slo_percentiles(a: &RunArgs) -> Result<(), CliError> {
+    if let Some(s) = a.slo.iter().find(|s| match s.metric {
+        crate::slo::SloMetric::Percentile(p) => !crate::record::summary::PERCENTILES
+            .iter()
+            .any(|q| (q - p).abs() < 1e-9),
+        _ => false,
+    }) {
+        return Err(usage(anyhow!(
+            "--slo {s}: run reports p50, p90, p95, p99 and p99.9 (with confidence intervals); use one of those"
+        )));
+    }
+    Ok(())
+}
+
+/// The capacity search (`--find-capacity`) and the SLO it holds.
+fn capacity(a: &RunArgs) -> Result<Option<CapacitySpec>, CliError> {
+    if !a.find_capacity {
+        return Ok(None);
+    }
+    if a.rate.is_some() {
+        return Err(usage(anyhow!(
+            "--find-capacity searches the rate itself; drop --rate"
+        )));
+    }
+    let slo = a
+        .slo
+        .iter()
+        .find(|s| s.metric != crate::slo::SloMetric::ErrorRate)
+        .or(a.slo.first())
+        .cloned()
+        .ok_or_else(|| {
+            usage(anyhow!(
+                "--find-capacity needs an SLO to hold, e.g. --slo p99<=300ms"
+            ))
+        })?;
+    Ok(Some(CapacitySpec {
+        slo,
+        max_steps: a.capacity_steps as usize,
+        step_s: a.capacity_step_s.as_secs_f64(),
+    }))
+}
+
+/// A remote endpoint (`--url`), with its token and call shape.
+fn target(a: &RunArgs, call: &CallShape) -> Result<Option<Target>, CliError> {
+    let Some(u) = &a.url else {
+        return Ok(None);
+    };
+    if a.payload.is_some() {
+        return Err(usage(anyhow!(
+            "--payload applies to local servers; a remote endpoint serves its own payload"
+        )));
+    }
+    let t = Target::parse(u).map_err(|e| usage(anyhow!("--url: {e}")))?;
+    Ok(Some(
+        t.with_token(a.token.as_deref().and_then(crate::driver::Token::new))
+            .with_call(call.clone()),
+    ))
+}
+
+/// What the run calls: your app, a remote endpoint, or a bundled or given payload.
+fn workload(
+    a: &RunArgs,
+    target: Option<&Target>,
+    app: Option<&AppSpec>,
+    call: &CallShape,
+    profile: &Profile,
+) -> Result<WorkloadFacts, CliError> {
+    Ok(match target {
+        None if let Some(app) = app => WorkloadFacts {
+            payload: format!("your app ({}): {}", app.source, app.command),
+            payload_bytes: call.body.len() as u64,
+            profile: format!("{} {}", call.method, a.path),
+        },
+        Some(t) => WorkloadFacts {
+            payload: format!("remote: {}", t.url()),
+            payload_bytes: 0,
+            profile: profile.to_string(),
+        },
+        None => {
+            let p = Payload::load(a.payload.as_deref()).map_err(usage)?;
+            WorkloadFacts {
+                payload: p.name().to_string(),
+                payload_bytes: p.bytes().len() as u64,
+                profile: profile.to_string(),
+            }
+        }
+    })
+}
+
+/// `--label`, or app, remote or local; checked.
+fn label(a: &RunArgs, remote: bool) -> Result<String, CliError> {
+    let label = a.label.clone().unwrap_or_else(|| {
+        if a.server.is_some() || a.procfile.is_some() {
+            "app".into()
+        } else if remote {
+            "remote".into()
+        } else {
+            "local".into()
+        }
+    });
+    super::common::check_label(&label)?;
+    Ok(label)
+}
+
+/// Measured calls per class: `--max-calls` under `--precision`, else `--calls` (auto: as
+/// many as the SLOs need).
+fn calls(a: &RunArgs) -> u32 {
+    match (a.precision, a.calls) {
+        (Some(_), _) => a.max_calls,
+        (None, Calls::Fixed(n)) => n,
+        (None, Calls::Auto) => calls_for_slos(&a.slo, 100),
+    }
 }
 
 /// Progress bars and class-by-class saving.

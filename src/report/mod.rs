@@ -18,6 +18,7 @@ pub mod service;
 pub mod simulate;
 pub mod soak;
 pub mod table;
+mod table_notes;
 pub mod writer;
 
 pub use classes::{billing_models, catalogs_table, classes_table};

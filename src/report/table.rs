@@ -1,10 +1,11 @@
 //! The terminal table printed after a run, and the one-line formats shared by the
-//! Markdown summary (ms with one decimal, confidence intervals, not-estimable marks).
+//! Markdown summary (ms with one decimal, confidence intervals, not-estimable marks); the
+//! text under the table is in `table_notes`.
 
+pub use super::table_notes::{capacity_text, sweeps_text};
 use crate::record::summary::{Percentile, Summary};
-use crate::record::verdict::SloOutcome;
 use crate::record::{ClassResult, ClassStatus, RunReport};
-use crate::units::{mib, ms};
+use crate::units::ms;
 
 /// A percentile as `412.3` or `n/e` (not estimable).
 pub fn pct_value(p: Option<&Percentile>) -> String {
@@ -283,6 +284,14 @@ pub const HEADER: [&str; 12] = [
 
 /// The terminal table with notes, failures and SLO lines.
 pub fn render(r: &RunReport) -> String {
+    let mut s = grid(r);
+    super::table_notes::push_notes(&mut s, r);
+    s
+}
+
+/// The table's rows under its header, each column as wide as its widest cell; a class
+/// without figures spans them with its status and failure.
+fn grid(r: &RunReport) -> String {
     let rows: Vec<Vec<String>> = r.classes.iter().map(row).collect();
     let mut widths: Vec<usize> = HEADER.iter().map(|h| h.chars().count()).collect();
     for row in rows.iter().filter(|r| r.len() == HEADER.len()) {
@@ -291,26 +300,11 @@ pub fn render(r: &RunReport) -> String {
         }
     }
     let mut s = String::new();
-    let line = |cells: &[String], widths: &[usize]| -> String {
-        cells
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    s.push_str(&line(&HEADER.map(String::from), &widths));
+    s.push_str(&aligned(&HEADER.map(String::from), &widths));
     s.push('\n');
     for row in &rows {
         if row.len() == HEADER.len() {
-            s.push_str(&line(row, &widths));
+            s.push_str(&aligned(row, &widths));
         } else {
             s.push_str(&format!(
                 "{:<w0$}  {:>w1$}  {:>w2$}  {}: {}",
@@ -326,179 +320,22 @@ pub fn render(r: &RunReport) -> String {
         }
         s.push('\n');
     }
-    let n = match &r.config.precision {
-        Some(p) => format!(
-            "Measured calls until p{}'s 95% interval was within ±{}% (at most {} per class)",
-            p.percentile, p.target_pct, p.max_calls
-        ),
-        None => format!("{} measured calls per class", r.config.calls),
-    };
-    s.push_str(&format!(
-        "\n{} after {} warm-up (at least 1 per worker); {} load, concurrency {}{}; limiter {}; {}\n",
-        n,
-        r.config.warmup,
-        r.config.load_model,
-        r.config.concurrency,
-        if r.worker_sweeps.is_empty() {
-            ""
-        } else {
-            " (at least the workers in a sweep)"
-        },
-        r.host.limiter,
-        r.host.placement_note
-    ));
-    s.push_str("p99 [95% CI]: '—' means the sample cannot bound it (with 100 calls p99 has no upper bound); n/e = not estimable\n");
-    s.push_str("cpu/wait/io ms: mean per request of server CPU, time waiting for a CPU (quota, neighbours) and simulated downstream IO\n");
-    s.push_str(&format!("{}\n", COST_LEGEND));
-    if r.classes.iter().any(|c| {
-        c.limits
-            .as_ref()
-            .is_some_and(|l| l.warnings.iter().any(|w| w.contains("capped")))
-    }) {
-        s.push_str(
-            "* capped: the class asks for more CPU than this machine can give the server (see summary.md)\n",
-        );
-    }
-    if let Some(m) = metering_legend(r) {
-        s.push_str(&format!("{m}\n"));
-    }
-    if let Some(m) = invalid_legend(r) {
-        s.push_str(&format!("{m}\n"));
-    }
-    let shared: Vec<String> = r
-        .classes
+    s
+}
+
+/// One line of cells, the first left-aligned and the rest right-aligned to `widths`.
+fn aligned(cells: &[String], widths: &[usize]) -> String {
+    cells
         .iter()
-        .filter_map(|c| c.same_as.as_ref().map(|of| format!("{} = {of}", c.name)))
-        .collect();
-    if !shared.is_empty() {
-        s.push_str(&format!(
-            "{}: emulated exactly alike here (CPU model, memory, workers), so measured once; prices differ (--measure-identical measures each)\n",
-            shared.join(", ")
-        ));
-    }
-    for c in &r.classes {
-        if c.status != ClassStatus::Ok {
-            s.push_str(&format!(
-                "{} {}: {}\n",
-                c.name,
-                format!("{:?}", c.status).to_lowercase(),
-                c.failure.as_deref().unwrap_or("")
-            ));
-        }
-        if let Some(p) = &c.precision {
-            s.push_str(&format!("{}: {}\n", c.name, p.line()));
-        }
-        if let Some(why) = &c.invalid {
-            s.push_str(&format!("{}: INVALID: {why}\n", c.name));
-        }
-        if let Some(u) = &c.latency_uncorrected
-            && let (Some(a), Some(b)) = (c.latency.value(99.0), u.value(99.0))
-            && a > b + b / 10
-        {
-            s.push_str(&format!(
-                "{}: p99 from the intended send time {} ms vs {} ms from the actual send: the server stalled and calls queued (coordinated omission corrected)\n",
-                c.name,
-                ms(a),
-                ms(b)
-            ));
-        }
-    }
-    for w in &r.warnings {
-        s.push_str(&format!("warning: {w}\n"));
-    }
-    s.push_str(&sweeps_text(r));
-    s.push_str(&capacity_text(r));
-    for v in &r.slo {
-        s.push_str(&format!(
-            "SLO {}: {}\n",
-            match v.outcome {
-                SloOutcome::Meets => "ok",
-                SloOutcome::Breaks => "BROKEN",
-                SloOutcome::Inconclusive => "INCONCLUSIVE",
-                SloOutcome::Invalid => "INVALID",
-            },
-            v.line
-        ));
-    }
-    if r.interrupted {
-        s.push_str("interrupted: the classes above are kept; the run is marked incomplete\n");
-    }
-    s
-}
-
-fn mb(b: Option<u64>) -> String {
-    b.map_or("-".into(), |b| format!("{:.0}", mib(b)))
-}
-
-/// The worker-sweep tables (empty without a sweep).
-pub fn sweeps_text(r: &RunReport) -> String {
-    let mut s = String::new();
-    for sw in &r.worker_sweeps {
-        s.push_str(&format!(
-            "\nworkers sweep: {} ({} MB quota, platform default {} workers); * recommended, ! over the memory quota\n",
-            sw.class, sw.memory_mb, sw.default_workers
-        ));
-        s.push_str(&format!(
-            "{:>8} {:>6} {:>9} {:>9} {:>9} {:>12}\n",
-            "workers", "callers", "req/s", "p95 ms", "p99 ms", "peak RSS MB"
-        ));
-        for p in &sw.points {
-            let mark = if sw.recommended == Some(p.workers) {
-                "*"
-            } else if p.over_memory {
-                "!"
+        .zip(widths)
+        .enumerate()
+        .map(|(i, (c, w))| {
+            if i == 0 {
+                format!("{c:<w$}")
             } else {
-                " "
-            };
-            s.push_str(&format!(
-                "{:>7}{mark} {:>6} {:>9} {:>9} {:>9} {:>12}\n",
-                p.workers,
-                p.concurrency,
-                if p.ok {
-                    format!("{:.2}", p.throughput_rps)
-                } else {
-                    "failed".into()
-                },
-                p.p95_us.map_or("n/e".into(), ms),
-                p.p99_us.map_or("n/e".into(), ms),
-                mb(p.peak_rss_bytes)
-            ));
-        }
-        s.push_str(&format!("recommendation: {}\n", sw.reason));
-    }
-    s
-}
-
-/// The capacity-search results (empty without one).
-pub fn capacity_text(r: &RunReport) -> String {
-    let found: Vec<&ClassResult> = r.classes.iter().filter(|c| c.capacity.is_some()).collect();
-    if found.is_empty() {
-        return String::new();
-    }
-    let slo = found[0].capacity.as_ref().map_or("", |c| c.slo.as_str());
-    let mut s = format!(
-        "\ncapacity: the highest open-loop rate at which {slo} held here; per $100 at the class's own CPU (its catalog cores, billed as its platform bills)\n"
-    );
-    s.push_str(&format!(
-        "{:<16} {:>8} {:>10} {:>10} {:>6} {:>18}\n",
-        "class", "$/mo", "max req/s", "broke at", "steps", "req/s per $100/mo"
-    ));
-    for c in found {
-        let cap = c.capacity.as_ref().expect("filtered");
-        s.push_str(&format!(
-            "{:<16} {:>8.0} {:>10} {:>10} {:>6} {:>18}{}\n",
-            c.name,
-            c.price_usd_month,
-            cap.max_rate_rps.map_or("none".into(), |x| format!("{x:.2}")),
-            cap.broke_at_rps.map_or("-".into(), |x| format!("{x:.2}")),
-            cap.steps.len(),
-            per_100_cell(c),
-            if cap.converged {
-                ""
-            } else {
-                "  (step budget ran out)"
+                format!("{c:>w$}")
             }
-        ));
-    }
-    s
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
 }

@@ -8,6 +8,7 @@ pub mod hlog;
 pub mod html;
 pub mod json;
 pub mod markdown;
+mod markdown_class;
 pub mod runtime_log;
 pub mod svg;
 mod svg_extra;

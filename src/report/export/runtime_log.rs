@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::record::{ClassResult, ErrorKind, RunReport};
+use crate::record::{BurstTrace, ClassResult, ErrorKind, RunReport};
 use crate::units::mib;
 
 fn ts(unix_s: f64) -> String {
@@ -20,8 +20,39 @@ fn mb(b: u64) -> String {
     format!("{:.2}MB", mib(b))
 }
 
+/// A class's lines, unordered: its runtime samples, its CPU balance, then the router's
+/// view of its calls (a formation's own router log, or one line per logged call) and how
+/// it ended.
 fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
     let dyno = format!("heroku.{}.{}", r.run_id, c.name);
+    sample_lines(&dyno, c, out);
+    if let Some(b) = &c.burst {
+        balance_lines(&dyno, b, out);
+    }
+    // A formation's point: the router's own log replaces the client's view of it.
+    if let Some(p) = r.formation.as_ref().and_then(|f| {
+        f.points
+            .iter()
+            .find(|p| p.name == c.name && !p.router_log.is_empty())
+    }) {
+        out.extend(p.router_log.iter().cloned());
+        return;
+    }
+    call_lines(r, c, out);
+    if let Some(f) = &c.failure
+        && f.contains("R15")
+    {
+        let t = c.runtime.last().map_or(c.load_start_unix_s, |s| s.unix_s);
+        out.push((
+            t,
+            "heroku[web.1]: Error R15 (Memory quota vastly exceeded)".into(),
+        ));
+        out.push((t, "heroku[web.1]: Stopping process with SIGKILL".into()));
+    }
+}
+
+/// log-runtime-metrics: load averages and memory per sample, R14 when over the quota.
+fn sample_lines(dyno: &str, c: &ClassResult, out: &mut Vec<(f64, String)>) {
     let quota = c.class.memory_mb << 20;
     for s in &c.runtime {
         out.push((
@@ -57,36 +88,32 @@ fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
             ));
         }
     }
-    let host = r.config.url.clone().unwrap_or_else(|| "localhost".into());
-    let host = host
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .to_string();
-    // A burst-balance CPU: its balance once a second.
-    if let Some(b) = &c.burst {
-        let mut next = f64::MIN;
-        for x in &b.samples {
-            if x.t_s + 1e-9 >= next {
-                next = x.t_s + 1.0;
-                out.push((
+}
+
+/// A burst-balance CPU: its balance once a second.
+fn balance_lines(dyno: &str, b: &BurstTrace, out: &mut Vec<(f64, String)>) {
+    let mut next = f64::MIN;
+    for x in &b.samples {
+        if x.t_s + 1e-9 >= next {
+            next = x.t_s + 1.0;
+            out.push((
                     x.unix_s,
                     format!(
                         "heroku[web.1]: source=web.1 dyno={dyno} sample#cpu_balance={:.2}s sample#cpu_allowed={:.3} sample#cpu_used={:.3}",
                         x.balance_s, x.cores, x.cpu_cores
                     ),
                 ));
-            }
         }
     }
-    // A formation's point: the router's own log replaces the client's view of it.
-    if let Some(p) = r.formation.as_ref().and_then(|f| {
-        f.points
-            .iter()
-            .find(|p| p.name == c.name && !p.router_log.is_empty())
-    }) {
-        out.extend(p.router_log.iter().cloned());
-        return;
-    }
+}
+
+/// One router line per logged call, and a note of the calls the log dropped.
+fn call_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
+    let host = r.config.url.clone().unwrap_or_else(|| "localhost".into());
+    let host = host
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .to_string();
     let timeout_ms = c.load.timeout_ms;
     for (i, l) in c.call_log.iter().enumerate() {
         let t = c.load_start_unix_s + l.done_us as f64 / 1e6;
@@ -126,16 +153,6 @@ fn class_lines(r: &RunReport, c: &ClassResult, out: &mut Vec<(f64, String)>) {
                 crate::record::recorder::CALL_LOG_MAX
             ),
         ));
-    }
-    if let Some(f) = &c.failure
-        && f.contains("R15")
-    {
-        let t = c.runtime.last().map_or(c.load_start_unix_s, |s| s.unix_s);
-        out.push((
-            t,
-            "heroku[web.1]: Error R15 (Memory quota vastly exceeded)".into(),
-        ));
-        out.push((t, "heroku[web.1]: Stopping process with SIGKILL".into()));
     }
 }
 
