@@ -8,12 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 use dynobench::class::Catalog;
+use dynobench::endpoint::WorkResponse;
 use dynobench::record::{
     ClassContext, ClassRecorder, ClassResult, LoadFacts, Phase, RequestRecord, RunReport, SCHEMA_VERSION,
     WorkloadFacts,
 };
 use dynobench::report::writer::ResultsWriter;
-use dynobench::server::WorkResponse;
 
 /// A class result whose calls took `lat_us` (µs each).
 fn class(name: &str, lat_us: &[u64], failed_calls: u64) -> ClassResult {

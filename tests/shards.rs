@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use dynobench::class::Catalog;
+use dynobench::endpoint::WorkResponse;
 use dynobench::record::histogram::{Hist, decode};
 use dynobench::record::shards::{MergeError, ShardRun, merge_shards};
 use dynobench::record::{
@@ -17,7 +18,7 @@ use dynobench::record::{
     ShardFacts, WorkloadFacts,
 };
 use dynobench::report::reader::{read_intervals, read_run};
-use dynobench::server::{self, ServeConfig, WorkResponse};
+use dynobench::server::{self, ServeConfig};
 use dynobench::workload::Payload;
 
 /// A class result whose measured calls took `lat_us` (µs each), back to back from `t0`.

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use super::client::Caller;
 use super::load::schedule;
+use crate::endpoint::StatsResponse;
 use crate::record::capacity::{CapacityReport, CapacitySearch};
 use crate::record::capacity_step::{StepFacts, in_flight_after, judge_step, step_min_calls};
 use crate::record::steady::step_plan;
 use crate::record::verdict::slo_verdict;
 use crate::record::{Arrivals, ClassResult, ClassStatus};
-use crate::server::StatsResponse;
 
 /// One class's measurement: the plain load, or the capacity search when asked for.
 pub(crate) fn measure(

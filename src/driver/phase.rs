@@ -9,12 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use super::client::Target;
-use super::host::{cpu_jiffies, steal_pct};
+use super::host::steal_pct;
 use super::load::{Event, LoadModel, LoadSpec, drive};
 use super::observer::Observer;
 use super::plan::RunPlan;
 use crate::class::DynoClass;
 use crate::limit::{Sandbox, describe_exit};
+use crate::procfs::cpu_jiffies;
 use crate::record::group::{GroupReading, apply_group, group_figures};
 use crate::record::{
     AppliedLimits, ClassContext, ClassRecorder, ClassResult, ClassStatus, Counters, LimiterKind, LoadFacts,
