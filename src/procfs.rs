@@ -1,5 +1,5 @@
-//! Everything read from `/proc` and the process CPU clocks, in one place: another
-//! process's CPU time and resident memory (now and at its peak), the `kB` fields of
+//! What the server, driver and limiters read from `/proc` and the process CPU clocks:
+//! another process's CPU time and resident memory (now and at its peak), the `kB` fields of
 //! `/proc/<pid>/status`, schedstat lines, and host CPU steal from `/proc/stat` (both the
 //! aggregate line and per CPU).
 
