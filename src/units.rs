@@ -1,5 +1,6 @@
 //! Units and their text: milliseconds and megabytes as the reports print them, durations
-//! with a fitting unit, duration parsing for flags and SLOs, and CPU lists (`1-3,6`).
+//! with a fitting unit, duration parsing for flags and SLOs, CPU lists (`1-3,6`), and the
+//! wall clock and calendar dates (UTC).
 
 /// Microseconds as milliseconds with one decimal, no unit (`412.3`): table cells.
 pub fn ms(us: u64) -> String {
@@ -122,6 +123,33 @@ pub fn unix_now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// `YYYY-mm-ddTHH:MM:SSZ` (RFC 3339, UTC) of a time in seconds since the Unix epoch.
+pub fn utc_timestamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +160,14 @@ mod tests {
         assert_eq!(cpu_list(&[1]), "1");
         assert_eq!(parse_cpu_list("0-2,5\n"), vec![0, 1, 2, 5]);
         assert_eq!(parse_cpu_list(""), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn civil_dates() {
+        const YEAR_START: i64 = 1_767_225_600;
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(utc_timestamp(YEAR_START), "2026-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(YEAR_START + 59 * 86_400), "2026-03-01T00:00:00Z");
     }
 
     #[test]

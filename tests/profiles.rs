@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dynobench::driver::{self, Silent};
-use dynobench::server::{self, ServeConfig, WorkResponse};
+use dynobench::endpoint::WorkResponse;
+use dynobench::server::{self, ServeConfig};
 use dynobench::workload::Payload;
 
 fn work(addr: SocketAddr, query: &str) -> WorkResponse {

@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::{get, raw};
-use dynobench::server::{self, ServeConfig, WorkResponse};
+use dynobench::endpoint::WorkResponse;
+use dynobench::server::{self, ServeConfig};
 use dynobench::workload::Payload;
 
 fn start(workers: usize, backlog: usize) -> server::ServerHandle {

@@ -12,7 +12,7 @@ mod run;
 
 pub use fidelity::{BurnArgs, FidelityArgs};
 pub use parse::{Calls, WorkerCounts};
-use parse::{parse_rate, parse_seconds, parse_size};
+use parse::{arrivals_parser, parse_rate, parse_seconds, parse_size};
 pub use reports::{CompareArgs, CompareLimits, MergeArgs, ReportArgs};
 pub use run::{RunArgs, StartBalance};
 
@@ -290,7 +290,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub service: Option<String>,
     /// Arrival process (event engine): poisson or deterministic (default poisson).
-    #[arg(long)]
+    #[arg(long, value_parser = arrivals_parser())]
     pub arrivals: Option<Arrivals>,
     /// Requests simulated per sample (event engine; the first tenth is warm-up). Default 100000.
     #[arg(long)]
@@ -416,7 +416,7 @@ pub struct PlanArgs {
     #[arg(long, default_value = "30s", value_parser = parse_seconds)]
     pub timeout: f64,
     /// Arrival process: poisson or deterministic.
-    #[arg(long, default_value = "poisson")]
+    #[arg(long, default_value = "poisson", value_parser = arrivals_parser())]
     pub arrivals: Arrivals,
     /// Seed of every random draw (recorded in the output).
     #[arg(long, default_value_t = 42)]

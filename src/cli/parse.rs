@@ -1,5 +1,34 @@
-//! Value parsers of the command line: percentages, worker counts, durations, sizes, rates.
-//! Each error says what was wrong and what would be valid.
+//! Value parsers of the command line: percentages, worker counts, durations, sizes, rates,
+//! arrival processes. Each error says what was wrong and what would be valid.
+
+use clap::builder::{EnumValueParser, TypedValueParser};
+
+use crate::record::Arrivals;
+
+/// The arrival processes as `--arrivals` offers them (clap stays at this edge; the model's
+/// [`Arrivals`] knows nothing of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ArrivalsArg {
+    /// Evenly spaced at 1/rate (also spelled `deterministic`).
+    #[value(alias = "deterministic")]
+    Constant,
+    /// Exponential gaps with mean 1/rate, seeded: many independent users.
+    Poisson,
+}
+
+impl From<ArrivalsArg> for Arrivals {
+    fn from(a: ArrivalsArg) -> Arrivals {
+        match a {
+            ArrivalsArg::Constant => Arrivals::Constant,
+            ArrivalsArg::Poisson => Arrivals::Poisson,
+        }
+    }
+}
+
+/// `--arrivals`: `constant` (or `deterministic`) or `poisson`, listed in `--help`.
+pub(crate) fn arrivals_parser() -> impl TypedValueParser<Value = Arrivals> {
+    EnumValueParser::<ArrivalsArg>::new().map(Arrivals::from)
+}
 
 pub(crate) fn parse_percent(s: &str) -> Result<f64, String> {
     let v: f64 = s

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::parse::{
-    Calls, WorkerCounts, parse_calls, parse_duration, parse_precision, parse_shard, parse_start_at,
-    parse_worker_counts,
+    Calls, WorkerCounts, arrivals_parser, parse_calls, parse_duration, parse_precision, parse_shard,
+    parse_start_at, parse_worker_counts,
 };
 use crate::simulate::UtilList;
 
@@ -68,7 +68,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub rate: Option<f64>,
     /// Open loop arrivals: constant spacing or a Poisson process.
-    #[arg(long, value_enum, default_value = "constant")]
+    #[arg(long, default_value = "constant", value_parser = arrivals_parser())]
     pub arrivals: crate::driver::Arrivals,
     /// Per-call timeout (the platform router gives up after 30 s).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]

@@ -43,9 +43,7 @@ fn start_server() -> Result<ServerChild, CliError> {
     BufReader::new(out)
         .read_line(&mut line)
         .map_err(|e| failed(anyhow!("reading the server's address: {e}")))?;
-    let addr = line
-        .strip_prefix(crate::server::LISTENING_PREFIX)
-        .and_then(|r| r.split_whitespace().next())
+    let addr = crate::endpoint::listening_addr(&line)
         .ok_or_else(|| {
             failed(anyhow!(
                 "the server did not say where it listens: '{}'",
@@ -58,14 +56,7 @@ fn start_server() -> Result<ServerChild, CliError> {
 
 /// This process's resident set, bytes.
 fn own_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    crate::procfs::status_bytes("self", "VmRSS").unwrap_or(0)
 }
 
 /// One class measured with `run`'s flags, this process's RSS sampled meanwhile.

@@ -10,12 +10,12 @@ use crate::class::DynoClass;
 use std::time::{Duration, Instant};
 
 use super::client::Caller;
+use crate::endpoint::StatsResponse;
 use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep};
 use crate::record::capacity_step::{StepFacts, in_flight_after, judge_step, step_min_calls};
 use crate::record::steady::{StepPlan, step_plan};
 use crate::record::verdict::slo_verdict;
 use crate::record::{Arrivals, ClassResult, ClassStatus};
-use crate::server::StatsResponse;
 
 /// One class's measurement: the plain load, or the capacity search when asked for.
 pub(crate) fn measure(

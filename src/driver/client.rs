@@ -12,8 +12,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::endpoint::WorkResponse;
 use crate::record::ErrorKind;
-use crate::server::WorkResponse;
 
 pub use super::call::CallShape;
 

@@ -2,25 +2,6 @@
 
 use crate::record::HostFacts;
 
-/// Cumulative (steal, total) CPU jiffies of the host, from `/proc/stat`.
-pub fn cpu_jiffies() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    parse_cpu_line(stat.lines().next()?)
-}
-
-/// Parses the aggregate `cpu  user nice system idle iowait irq softirq steal …` line.
-pub fn parse_cpu_line(line: &str) -> Option<(u64, u64)> {
-    let mut it = line.split_whitespace();
-    if it.next()? != "cpu" {
-        return None;
-    }
-    let v: Vec<u64> = it.take(8).filter_map(|x| x.parse().ok()).collect();
-    if v.len() < 8 {
-        return None;
-    }
-    Some((v[7], v.iter().sum()))
-}
-
 /// Steal between two readings, percent.
 pub fn steal_pct(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<f64> {
     let ((s0, t0), (s1, t1)) = (a?, b?);
@@ -64,6 +45,7 @@ pub fn probe() -> HostFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procfs::{cpu_jiffies, parse_cpu_line};
 
     #[test]
     fn steal_from_proc_stat() {

@@ -17,11 +17,11 @@ use super::observer::Observer;
 use super::phase::{Endpoint, MIB, failed_class};
 use super::plan::{Phase, RunPlan};
 use crate::class::DynoClass;
+use crate::endpoint::{StatsResponse, listening_addr};
 use crate::limit::{Detection, Sandbox, SandboxSpec, allot_cpu, describe_exit};
 use crate::record::{
     AppliedLimits, ClassResult, ClassStatus, LimiterKind, Placement, RuntimeSample, memory_quota,
 };
-use crate::server::{LISTENING_PREFIX, StatsResponse};
 
 /// Keeps the last lines a child wrote to a pipe.
 fn tail_reader(pipe: impl std::io::Read + Send + 'static, lines: usize) -> Tail {
@@ -230,11 +230,7 @@ fn read_output(sb: &mut Sandbox, app_port: Option<u16>) -> (Receiver<SocketAddr>
     std::thread::spawn(move || {
         let Some(stdout) = stdout else { return };
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line
-                .strip_prefix(LISTENING_PREFIX)
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|a| a.parse().ok())
-            {
+            if let Some(addr) = listening_addr(&line).and_then(|a| a.parse().ok()) {
                 let _ = addr_tx.send(addr);
             }
         }

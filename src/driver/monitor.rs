@@ -23,7 +23,7 @@ fn runnable_ns(pid: u32) -> Option<u64> {
     for e in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
         if let Some(s) = std::fs::read_to_string(e.path().join("schedstat"))
             .ok()
-            .and_then(|t| crate::server::timing::parse_schedstat(&t))
+            .and_then(|t| crate::procfs::parse_schedstat(&t))
         {
             total += s.run_ns + s.wait_ns;
         }
@@ -32,14 +32,7 @@ fn runnable_ns(pid: u32) -> Option<u64> {
 }
 
 fn swap_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmSwap:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    crate::procfs::status_bytes(pid, "VmSwap").unwrap_or(0)
 }
 
 impl Monitor {

@@ -7,13 +7,14 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 use super::client::Target;
-use super::host::{cpu_jiffies, steal_pct};
+use super::host::steal_pct;
 use super::load::{LoadSpec, SendStats};
 use super::observer::Observer;
 use super::plan::Phase;
 use super::watch::{Watch, Watched, look};
 use crate::class::DynoClass;
 use crate::limit::Sandbox;
+use crate::procfs::cpu_jiffies;
 use crate::record::group::{GroupReading, apply_group, group_figures};
 use crate::record::{
     AppliedLimits, ClassContext, ClassRecorder, ClassResult, ClassStatus, Counters, LimiterKind, LoadFacts,

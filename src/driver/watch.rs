@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::host::cpu_jiffies;
 use super::load::{Event, LoadSpec, drive};
 use super::observer::Observer;
 use super::phase::{Endpoint, unix_now};
 use super::plan::Phase;
 use super::selfcpu::CpuReading;
 use crate::limit::{Sandbox, describe_exit};
+use crate::procfs::cpu_jiffies;
 use crate::record::group::GroupReading;
 use crate::record::precision::PrecisionRule;
 use crate::record::verdict::PercentileInterval;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::procfs::process_cpu_ns;
+use crate::procfs::process_cpu_ns;
 use crate::record::{BurstSample, BurstTrace};
 
 /// Sets a server's CPU quota, in cores (a backend's cgroup file or its own limiter).

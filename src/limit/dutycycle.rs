@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 
 use super::backend::{Backend, SandboxSpec};
 use super::group;
-use super::procfs::{peak_rss_bytes, process_cpu_ns};
+use crate::procfs::{peak_rss_bytes, process_cpu_ns};
 use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// The shortest sleep between CPU checks while quota remains.
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn reads_own_cpu_clock_and_memory() {
-        use crate::limit::procfs::{peak_rss_bytes, process_cpu_ns, rss_bytes};
+        use crate::procfs::{peak_rss_bytes, process_cpu_ns, rss_bytes};
         let me = std::process::id() as i32;
         assert!(process_cpu_ns(me).unwrap() > 0);
         assert!(rss_bytes(me).unwrap() > 0);

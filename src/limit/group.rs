@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::cgroupfs::read;
-use super::procfs::{process_cpu_ns, rss_bytes};
+use crate::procfs::{process_cpu_ns, rss_bytes};
 
 /// Processes whose process group is `pgid` (found by scanning `/proc`).
 pub fn process_group_members(pgid: i32) -> Vec<i32> {

@@ -16,7 +16,6 @@ pub mod group;
 pub mod neighbours;
 mod none;
 pub mod placement;
-pub mod procfs;
 mod sandbox;
 
 pub use backend::{LimitError, SandboxSpec};

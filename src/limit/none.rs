@@ -4,7 +4,7 @@
 use std::fs::File;
 
 use super::backend::{Backend, SandboxSpec};
-use super::procfs::{peak_rss_bytes, process_cpu_ns};
+use crate::procfs::{peak_rss_bytes, process_cpu_ns};
 use crate::record::{AppliedLimits, Counters, LimiterKind};
 
 /// The backend that applies nothing.

@@ -19,12 +19,11 @@ use crate::slo::Slo;
 pub const SCHEMA_VERSION: &str = "1.4";
 
 /// How open-loop arrivals are spaced, in a live run and in the simulator alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrivals {
     /// Evenly spaced at 1/rate (also spelled `deterministic`).
     #[serde(alias = "deterministic")]
-    #[value(alias = "deterministic")]
     Constant,
     /// Exponential gaps with mean 1/rate, seeded: many independent users.
     Poisson,
@@ -201,7 +200,7 @@ pub fn compact_stamp(t: std::time::SystemTime) -> String {
 
 fn utc_parts(t: std::time::SystemTime) -> (String, String) {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (y, m, d) = crate::workload::generate::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = crate::units::civil_from_days(secs.div_euclid(86_400));
     let r = secs.rem_euclid(86_400);
     (
         format!("{y:04}-{m:02}-{d:02}"),

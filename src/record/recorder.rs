@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::histogram::{Hist, new_hist, record};
 use super::result::{CallCounts, CallLine, DemandSamples, ErrorKind, WarmupFacts};
-use crate::server::WorkResponse;
+use crate::endpoint::WorkResponse;
 
 /// Most demand samples kept per class.
 pub const DEMAND_SAMPLES: usize = 4096;

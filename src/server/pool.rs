@@ -10,8 +10,8 @@ use std::time::Instant;
 use crossbeam_channel::{Sender, TrySendError, bounded};
 use tokio::sync::oneshot;
 
-use super::WorkResponse;
 use super::timing::ThreadClocks;
+use crate::endpoint::WorkResponse;
 use crate::workload::profile::{self, Profile};
 use crate::workload::{self, Payload, TransformKind, WorkOutput};
 

@@ -15,10 +15,7 @@ pub struct ProcessStats {
 pub fn process_stats() -> ProcessStats {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
-    let rss_bytes = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * page);
+    let rss_bytes = crate::procfs::resident_pages("self").map_or(0, |pages| pages * page);
     // SAFETY: getrusage fills the struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0;

@@ -11,6 +11,8 @@
 
 use std::time::Instant;
 
+use crate::procfs::{SchedStat, steal_per_cpu_us, thread_schedstat};
+
 /// CPU time consumed by the calling thread, in nanoseconds.
 pub fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -23,73 +25,6 @@ pub fn thread_cpu_ns() -> u64 {
         return 0;
     }
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// The three numbers of a schedstat line: time on CPU, time waiting to run, timeslices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SchedStat {
-    /// Nanoseconds spent running.
-    pub run_ns: u64,
-    /// Nanoseconds spent runnable but waiting for a CPU.
-    pub wait_ns: u64,
-    /// Number of timeslices run.
-    pub slices: u64,
-}
-
-/// Parses a `/proc/.../schedstat` line.
-pub fn parse_schedstat(s: &str) -> Option<SchedStat> {
-    let mut it = s.split_ascii_whitespace().map(|x| x.parse::<u64>());
-    Some(SchedStat {
-        run_ns: it.next()?.ok()?,
-        wait_ns: it.next()?.ok()?,
-        slices: it.next()?.ok()?,
-    })
-}
-
-/// Reads the calling thread's schedstat, or why it cannot.
-pub fn thread_schedstat() -> Result<SchedStat, String> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .map_err(|e| format!("/proc/thread-self/schedstat unreadable ({e}); wait_us is 0"))?;
-    parse_schedstat(&text).ok_or_else(|| {
-        format!("/proc/thread-self/schedstat has an unexpected format ({text:?}); wait_us is 0")
-    })
-}
-
-/// Cumulative steal time of every CPU, µs, indexed by CPU number (from `/proc/stat`, in
-/// clock ticks: `USER_HZ`, usually 100/s, so each reading has a 10 ms resolution).
-pub fn steal_per_cpu_us() -> Option<Vec<u64>> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    parse_steal_per_cpu(&text, clock_ticks_per_s())
-}
-
-/// Parses the `cpuN` lines of `/proc/stat` text into steal µs per CPU number.
-pub fn parse_steal_per_cpu(text: &str, ticks_per_s: u64) -> Option<Vec<u64>> {
-    let mut out: Vec<u64> = Vec::new();
-    for line in text.lines() {
-        // `cpuN ...` lines only: the aggregate line is `cpu  ...`.
-        let Some(rest) = line
-            .strip_prefix("cpu")
-            .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let mut it = rest.split_ascii_whitespace();
-        let Some(Ok(n)) = it.next().map(str::parse::<usize>) else {
-            continue;
-        };
-        let steal: u64 = it.nth(7)?.parse().ok()?;
-        if out.len() <= n {
-            out.resize(n + 1, 0);
-        }
-        out[n] = steal * 1_000_000 / ticks_per_s.max(1);
-    }
-    (!out.is_empty()).then_some(out)
-}
-
-fn clock_ticks_per_s() -> u64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as u64 } else { 100 }
 }
 
 /// The CPU the calling thread runs on now.
@@ -224,30 +159,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_schedstat() {
-        assert_eq!(
-            parse_schedstat("534731310 134441 47\n"),
-            Some(SchedStat {
-                run_ns: 534_731_310,
-                wait_ns: 134_441,
-                slices: 47
-            })
-        );
-        assert_eq!(parse_schedstat("1 2"), None);
-        assert_eq!(parse_schedstat("a b c"), None);
-    }
-
-    #[test]
-    fn steal_per_cpu_from_proc_stat() {
-        let text =
-            "cpu  10 0 5 100 0 0 0 9 0 0\ncpu0 5 0 2 50 0 0 0 4 0 0\ncpu1 5 0 3 50 0 0 0 5 0 0\nintr 1 2\n";
-        assert_eq!(parse_steal_per_cpu(text, 100), Some(vec![40_000, 50_000]));
-        assert_eq!(parse_steal_per_cpu("intr 1\n", 100), None);
+    fn steal_between_cpus() {
         let (b, a) = ([40_000u64, 50_000], [60_000u64, 50_000]);
         assert_eq!(steal_between(Some(0), Some(0), Some(&b), Some(&a)), 20_000);
         assert_eq!(steal_between(Some(0), Some(1), Some(&b), Some(&a)), 10_000);
         assert_eq!(steal_between(None, Some(1), Some(&b), Some(&a)), 0);
-        assert!(steal_per_cpu_us().is_some(), "this Linux host has /proc/stat");
     }
 
     #[test]

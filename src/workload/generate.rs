@@ -7,6 +7,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
+use crate::units::utc_timestamp;
+
 /// Schema tag written at the top of every generated orders document.
 pub const ORDERS_SCHEMA: &str = "dynobench.orders/1";
 
@@ -180,32 +182,6 @@ fn pick<'a, T>(rng: &mut ChaCha8Rng, xs: &'a [T]) -> &'a T {
     &xs[rng.random_range(0..xs.len())]
 }
 
-fn timestamp(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 fn address(rng: &mut ChaCha8Rng) -> Value {
     let (city, country) = *pick(rng, CITIES);
     let notes = if rng.random_bool(0.3) {
@@ -240,7 +216,7 @@ fn customer(rng: &mut ChaCha8Rng, i: usize) -> Value {
         "name": format!("{first} {last}"),
         "email": format!("{email_local}{}@example.com", rng.random_range(1..1000u32)),
         "tier": pick(rng, TIERS),
-        "created_at": timestamp(YEAR_START - rng.random_range(0..3 * 365 * 86_400i64)),
+        "created_at": utc_timestamp(YEAR_START - rng.random_range(0..3 * 365 * 86_400i64)),
         "marketing_opt_in": rng.random_bool(0.4),
         "lifetime_credit": if rng.random_bool(0.1) { json!(f64::from(rng.random_range(100..50_000u32)) / 100.0) } else { Value::Null },
         "address": address(rng),
@@ -278,7 +254,7 @@ fn order(rng: &mut ChaCha8Rng, i: usize, n_customers: usize) -> Value {
         35..=59 => "shipped",
         _ => "delivered",
     };
-    let mut events = vec![json!({"type": "placed", "at": timestamp(placed), "by": "customer"})];
+    let mut events = vec![json!({"type": "placed", "at": utc_timestamp(placed), "by": "customer"})];
     let mut t = placed;
     let steps: &[&str] = match status {
         "cancelled" => &["cancelled"],
@@ -295,13 +271,13 @@ fn order(rng: &mut ChaCha8Rng, i: usize, n_customers: usize) -> Value {
         } else {
             "system"
         };
-        events.push(json!({"type": step, "at": timestamp(t), "by": by}));
+        events.push(json!({"type": step, "at": utc_timestamp(t), "by": by}));
     }
     let (method, ship_cents) = *pick(rng, SHIPPING);
     json!({
         "id": format!("o{i:07}"),
         "customer_id": format!("c{customer:06}"),
-        "placed_at": timestamp(placed),
+        "placed_at": utc_timestamp(placed),
         "status": status,
         "channel": pick(rng, &["web", "ios", "android", "pos"]),
         "items": items,
@@ -360,13 +336,6 @@ mod tests {
         assert_eq!(parse_size("1000").unwrap(), 1000);
         assert!(parse_size("4 parsecs").is_err());
         assert!(parse_size("0").is_err());
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(timestamp(YEAR_START), "2026-01-01T00:00:00Z");
-        assert_eq!(timestamp(YEAR_START + 59 * 86_400), "2026-03-01T00:00:00Z");
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub fn leftover_groups(pid: u32) -> Vec<String> {
 /// `/work` calls, as a share of their total wall time (summed, not per call: steal is
 /// counted in 10 ms ticks, so one call's estimate is coarse but the sum is not). Calls
 /// without a run-delay reading (`note`) are left out.
-pub fn unexplained_share(calls: &[dynobench::server::WorkResponse]) -> f64 {
+pub fn unexplained_share(calls: &[dynobench::endpoint::WorkResponse]) -> f64 {
     let with: Vec<_> = calls.iter().filter(|w| w.note.is_none()).collect();
     let wall: f64 = with.iter().map(|w| w.wall_us as f64).sum();
     let explained: f64 = with

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use dynobench::class::Catalog;
+use dynobench::endpoint::WorkResponse;
 use dynobench::record::{ClassContext, ClassRecorder, ErrorKind, LoadFacts, Phase, RequestRecord, RunReport};
-use dynobench::server::WorkResponse;
 
 /// The only entry in `out` (a run's `--out` directory holds exactly its run directory).
 pub fn only_dir(out: &Path) -> PathBuf {
