@@ -368,7 +368,13 @@ fn capacity_search_converges_and_reports_its_steps() {
     let t = Instant::now();
     let r = driver::run(&plan, &driver::detect(), &mut Silent).unwrap();
     let cap = r.classes[0].capacity.as_ref().expect("a capacity report");
-    assert!(!cap.steps.is_empty() && cap.steps.len() <= 7);
+    // The budget counts new rates; a confirmation or a longer re-run is free.
+    let new_rates = cap
+        .steps
+        .iter()
+        .filter(|s| !s.confirmation && !s.extended)
+        .count();
+    assert!(!cap.steps.is_empty() && new_rates <= 7, "{:?}", cap.steps);
     let max = cap.max_rate_rps.expect("some rate holds");
     assert!(
         (40.0..=115.0).contains(&max),
@@ -394,7 +400,7 @@ fn capacity_search_converges_and_reports_its_steps() {
             assert!(s.why_not.is_some(), "{s:?}");
         }
     }
-    assert!(cap.converged || cap.steps.len() == 7);
+    assert!(cap.converged || new_rates == 7);
     let per100 = cap.rps_per_100_usd_month.unwrap();
     assert!(
         (per100 - max / 0.05).abs() < 1e-6,

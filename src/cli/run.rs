@@ -32,7 +32,8 @@ pub struct RunArgs {
     /// reported), and its requests per second per $100/month.
     #[arg(long)]
     pub find_capacity: bool,
-    /// Most rates tried per class by --find-capacity.
+    /// Most new rates tried per class by --find-capacity (re-runs that confirm the top held
+    /// rate, or measure an undecided rate 4× longer, are not counted).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=50))]
     pub capacity_steps: u64,
     /// Measured time of each --find-capacity step (plus a warm-up of a fifth of it, at least

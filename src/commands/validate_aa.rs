@@ -209,12 +209,21 @@ fn render_aa(a: &ValidateArgs, t: &Tally) -> String {
     s
 }
 
+/// The generated payload's directory, removed on every way out (an error half way too).
+struct TmpDir(std::path::PathBuf);
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `dynobench validate --aa`.
 pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
     crate::interrupt::install();
-    let tmp = std::env::temp_dir().join(format!("dynobench-aa-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| failed(anyhow!("creating {}: {e}", tmp.display())))?;
-    let payload = aa_payload(a, &tmp)?;
+    let tmp = TmpDir(std::env::temp_dir().join(format!("dynobench-aa-{}", std::process::id())));
+    std::fs::create_dir_all(&tmp.0).map_err(|e| failed(anyhow!("creating {}: {e}", tmp.0.display())))?;
+    let payload = aa_payload(a, &tmp.0)?;
     let mut tally = Tally::default();
     for i in 0..a.pairs {
         eprintln!("validate --aa: pair {} of {}", i + 1, a.pairs);
@@ -222,7 +231,6 @@ pub(crate) fn validate_aa(a: &ValidateArgs) -> Result<Outcome, CliError> {
         let y = one_run(a, &payload, 2 * i as u64 + 2)?;
         tally.add(i, &x, &y);
     }
-    let _ = std::fs::remove_dir_all(&tmp);
     print!("{}", render_aa(a, &tally));
     Ok(Outcome::Ok)
 }

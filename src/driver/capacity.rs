@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::client::Caller;
 use crate::endpoint::StatsResponse;
-use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep};
-use crate::record::capacity_step::{StepFacts, in_flight_after, judge_step, step_min_calls};
+use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep, TOLERANCE};
+use crate::record::capacity_step::{EXTENDED_STEP, StepFacts, in_flight_after, judge_step, step_min_calls};
 use crate::record::steady::{StepPlan, step_plan};
 use crate::record::verdict::slo_verdict;
 use crate::record::{Arrivals, ClassResult, ClassStatus};
@@ -95,7 +95,8 @@ fn capacity_search(
     let first = (probe.throughput_rps.max(estimate) * 0.8).max(0.1);
     // Halve at most three times below the first guess: below that, the service time alone
     // breaks the SLO, and each step would take minutes.
-    let mut search = CapacitySearch::new(first, spec.max_steps, 0.1, first / 8.0);
+    let mut search =
+        CapacitySearch::new(first, spec.max_steps, TOLERANCE, first / 8.0).aimed_at(spec.slo.limit);
     let mut steps = Vec::new();
     let mut best: Option<ClassResult> = None;
     let mut last = probe;
@@ -108,11 +109,14 @@ fn capacity_search(
             break;
         }
         let confirmation = search.confirming();
+        // An undecided rate is re-run measured longer (its interval narrows).
+        let extended = search.extending();
+        let longer = if extended { EXTENDED_STEP } else { 1.0 };
         // Steady state: the queue warms up for 3 relaxation times and is measured for 5
         // (at least the step length), so that neither the empty start nor the SLO's
         // percentile is a transient.
-        let sp = step_plan(rate, service_s, workers, spec.step_s, MAX_STEP_S);
-        let p = step_phase(base, rate, &sp, min_calls);
+        let sp = step_plan(rate, service_s, workers, spec.step_s * longer, MAX_STEP_S);
+        let p = step_phase(base, rate, &sp, min_calls * longer as u64);
         obs.class_started(&format!("{} @ {rate:.1}/s", class.name), p.open_warmup, p.calls);
         let r = run_phase(ep, &p, class, workers, obs);
         let drained_ms = drain(ep, base.timeout);
@@ -129,6 +133,7 @@ fn capacity_search(
                 workers,
                 drained_ms,
                 confirmation,
+                extended,
             },
         );
         if r.is_ok() {
@@ -137,15 +142,22 @@ fn capacity_search(
         obs.note(&format!(
             "{}: {rate:.1} req/s{} -> {}",
             class.name,
-            if confirmation { " (confirming)" } else { "" },
+            if confirmation {
+                " (confirming)"
+            } else if extended {
+                " (measured longer)"
+            } else {
+                ""
+            },
             match &step.why_not {
                 None => format!("holds ({})", slo_verdict(&r, &spec.slo).line),
+                Some(w) if step.undecided => format!("undecided: {w}"),
                 Some(w) => format!("breaks: {w}"),
             }
         ));
         let held = step.held;
+        search.record_step(&step);
         steps.push(step);
-        search.record(rate, held);
         let failed_hard = !r.is_ok() && r.calls.ok == 0;
         if held && best.as_ref().is_none_or(|b| b.load.target_rps <= Some(rate)) {
             best = Some(r);

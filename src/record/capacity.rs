@@ -1,7 +1,9 @@
 //! The capacity search (pure): the highest open-loop rate that holds an SLO at steady state,
-//! by doubling from a first guess until it breaks, then bisecting, within a bounded number
-//! of steps; the top rate that held is then run a second time, and only a rate that holds
-//! twice is the answer. A step holds only when it could reach steady state (warm-up ≥ 3τ,
+//! by doubling from a first guess until it breaks, then bisecting (aimed by the measured
+//! percentiles), within a bounded number of new rates; the top rate that held is then run a
+//! second time, and only a rate that holds twice is the answer. A rate whose SLO interval
+//! straddles the limit with nothing else wrong is undecided and re-run once, measured
+//! longer, before it counts as broken. A step holds only when it could reach steady state (warm-up ≥ 3τ,
 //! measured ≥ 5τ, `steady`), the SLO's verdict is "meets" (from its 95% interval), the
 //! achieved rate is at least 95% of the target, per-second latency shows no upward trend
 //! (batch means, `steady::rising`) and the calls in flight when the last call was sent are
@@ -50,6 +52,13 @@ pub struct CapacityStep {
     /// This step re-ran the highest rate that had held, to confirm it.
     #[serde(default)]
     pub confirmation: bool,
+    /// This step re-ran a rate the step before left undecided, measured longer.
+    #[serde(default)]
+    pub extended: bool,
+    /// The SLO's interval reached past the limit while its estimate did not, and nothing
+    /// else was wrong: neither held nor shown broken (re-run longer once).
+    #[serde(default)]
+    pub undecided: bool,
     /// How long the server took to drain its queue after the step, ms (absent when it
     /// could not be asked).
     pub drained_ms: Option<u64>,
@@ -79,6 +88,14 @@ pub struct CapacityReport {
     pub rps_per_100_usd_month: Option<f64>,
 }
 
+/// The search stops when the bracket (highest held, lowest broken) is within this
+/// relative width.
+pub const TOLERANCE: f64 = 0.05;
+
+/// Where inside the bracket a bisection step aims, as a share of the interpolated rate at
+/// which the SLO's estimate reaches its limit: a little below, where a step can hold.
+const AIM_BELOW: f64 = 0.97;
+
 /// The search state.
 #[derive(Debug, Clone)]
 pub struct CapacitySearch {
@@ -86,11 +103,19 @@ pub struct CapacitySearch {
     holds: Vec<f64>,
     confirmed: Option<f64>,
     broke: Option<f64>,
+    /// New rates tried (not counting confirmations and longer re-runs).
     steps: usize,
     max_steps: usize,
     tolerance: f64,
     min_rate: f64,
     first: f64,
+    /// A rate whose SLO interval left it undecided, to be re-run measured longer.
+    extend: Option<f64>,
+    /// The SLO's limit, µs, when the next rate may be aimed by the measured values.
+    limit_us: Option<f64>,
+    /// (rate, the SLO percentile's estimate, µs) of steps that reached steady state and
+    /// were judged by the SLO alone.
+    values: Vec<(f64, f64)>,
 }
 
 impl CapacitySearch {
@@ -106,7 +131,38 @@ impl CapacitySearch {
             tolerance,
             min_rate,
             first: first.max(min_rate),
+            extend: None,
+            limit_us: None,
+            values: Vec::new(),
         }
+    }
+
+    /// Aims bisection steps at the rate where the SLO percentile's measured estimates,
+    /// interpolated, reach `limit_us` (a latency SLO's limit).
+    pub fn aimed_at(mut self, limit_us: f64) -> CapacitySearch {
+        self.limit_us = (limit_us.is_finite() && limit_us > 0.0).then_some(limit_us);
+        self
+    }
+
+    fn value_at(&self, rate: f64) -> Option<f64> {
+        self.values.iter().rev().find(|v| v.0 == rate).map(|v| v.1)
+    }
+
+    /// The next rate inside the bracket (h, b): where the estimates at h and b, with 1/value
+    /// interpolated linearly in the rate (exact for one exponential server, whose
+    /// percentiles are c/(μ − λ)), reach the limit, a little below it, and at least a
+    /// quarter of the bracket from either end; the midpoint without both estimates.
+    fn inside(&self, h: f64, b: f64) -> f64 {
+        let mid = (h + b) / 2.0;
+        let (Some(l), Some(vh), Some(vb)) = (self.limit_us, self.value_at(h), self.value_at(b)) else {
+            return mid;
+        };
+        if !(vb > vh && vh > 0.0) {
+            return mid;
+        }
+        let (ih, ib, il) = (1.0 / vh, 1.0 / vb, 1.0 / l);
+        let r = h + (b - h) * (ih - il) / (ih - ib);
+        (AIM_BELOW * r).clamp(h + 0.25 * (b - h), b - 0.25 * (b - h))
     }
 
     fn held(&self) -> Option<f64> {
@@ -121,13 +177,13 @@ impl CapacitySearch {
 
     /// The bracket is closed, or only the confirmation step is left in the budget.
     fn bracket_done(&self) -> bool {
-        self.converged_bracket() || self.steps + 1 >= self.max_steps
+        self.converged_bracket() || self.steps >= self.max_steps
     }
 
     /// The next rate to try, or `None` when done.
     pub fn next_rate(&self) -> Option<f64> {
-        if self.steps >= self.max_steps {
-            return None;
+        if self.extend.is_some() {
+            return self.extend;
         }
         if self.bracket_done() {
             return self.confirming().then(|| self.held()).flatten();
@@ -136,7 +192,7 @@ impl CapacitySearch {
             (None, None) => Some(self.first),
             (Some(h), None) => Some(h * 2.0),
             (None, Some(b)) => Some(b / 2.0).filter(|r| *r >= self.min_rate),
-            (Some(h), Some(b)) => Some((h + b) / 2.0),
+            (Some(h), Some(b)) => Some(self.inside(h, b)),
         }
     }
 
@@ -145,7 +201,11 @@ impl CapacitySearch {
     /// is struck out (the next lower held rate becomes the answer, to be confirmed in turn).
     pub fn record(&mut self, rate: f64, held: bool) {
         let confirming = self.held() == Some(rate);
-        self.steps += 1;
+        // The budget counts new rates: confirmations and longer re-runs are not new.
+        if !confirming && self.extend != Some(rate) {
+            self.steps += 1;
+        }
+        self.extend = None;
         if held {
             if confirming {
                 self.confirmed = Some(rate);
@@ -159,6 +219,41 @@ impl CapacitySearch {
             if self.confirmed.is_some_and(|c| c >= rate) {
                 self.confirmed = None;
             }
+        }
+    }
+
+    /// Records a judged step: held, broke, or undecided.
+    pub fn record_step(&mut self, step: &CapacityStep) {
+        if (step.held || step.undecided)
+            && let Some(v) = step.value_us
+        {
+            self.values.push((step.rate_rps, v as f64));
+        }
+        if step.undecided {
+            self.record_undecided(step.rate_rps);
+        } else {
+            self.record(step.rate_rps, step.held);
+        }
+    }
+
+    /// Whether the next step re-runs an undecided rate (to be measured longer).
+    pub fn extending(&self) -> bool {
+        self.extend.is_some()
+    }
+
+    /// Records a step at `rate` whose SLO interval reached past the limit with nothing else
+    /// wrong: the rate is re-run once, measured longer (when the budget leaves a step for
+    /// it and for a confirmation), since more calls narrow the interval; undecided again,
+    /// or without the budget, it counts as broken (the search never answers a rate it could
+    /// not show to hold).
+    pub fn record_undecided(&mut self, rate: f64) {
+        if self.extend == Some(rate) {
+            self.record(rate, false);
+        } else {
+            if self.held() != Some(rate) {
+                self.steps += 1;
+            }
+            self.extend = Some(rate);
         }
     }
 
@@ -240,12 +335,81 @@ mod tests {
     #[test]
     fn the_step_budget_bounds_the_search() {
         let mut s = CapacitySearch::new(1.0, 3, 0.01, 0.01);
-        let mut n = 0;
+        let mut tried = Vec::new();
         while let Some(r) = s.next_rate() {
             s.record(r, true);
-            n += 1;
+            tried.push(r);
         }
-        assert_eq!(n, 3);
-        assert!(!s.converged());
+        // Three new rates, then the top one confirmed (re-runs are not new rates).
+        assert_eq!(tried, [1.0, 2.0, 4.0, 4.0]);
+        assert!(s.is_confirmed() && !s.converged());
+    }
+
+    /// A judged step at `rate`: held, broken, or undecided, with the SLO's estimate.
+    fn step(rate: f64, held: bool, undecided: bool, value_us: u64) -> CapacityStep {
+        CapacityStep {
+            rate_rps: rate,
+            achieved_rps: rate,
+            value_us: Some(value_us),
+            ci_low_us: None,
+            ci_high_us: None,
+            error_rate: 0.0,
+            calls: 1000,
+            duration_s: 10.0,
+            verdict: if undecided { "inconclusive" } else { "meets" }.into(),
+            rising: false,
+            tau_s: None,
+            warmup_s: 2.0,
+            in_flight_end: 0.0,
+            in_flight_bound: 10.0,
+            confirmation: false,
+            extended: false,
+            undecided,
+            drained_ms: None,
+            held,
+            why_not: None,
+        }
+    }
+
+    #[test]
+    fn an_undecided_rate_is_re_run_once_then_counts_as_broken() {
+        let mut s = CapacitySearch::new(10.0, 8, 0.05, 0.1);
+        s.record_step(&step(10.0, true, false, 50_000));
+        assert_eq!(s.next_rate(), Some(20.0));
+        s.record_step(&step(20.0, false, true, 95_000));
+        assert!(s.extending());
+        assert_eq!(s.next_rate(), Some(20.0), "re-run, measured longer");
+        s.record_step(&step(20.0, false, true, 97_000));
+        assert!(!s.extending());
+        assert_eq!(s.bracket(), (Some(10.0), Some(20.0)), "undecided twice: broken");
+        // Undecided, then held on the longer run: held.
+        let mut s = CapacitySearch::new(10.0, 8, 0.05, 0.1);
+        s.record_step(&step(10.0, false, true, 90_000));
+        s.record_step(&step(10.0, true, false, 88_000));
+        assert_eq!(s.bracket(), (Some(10.0), None));
+        assert_eq!(s.next_rate(), Some(20.0), "the re-run was not a new rate");
+    }
+
+    #[test]
+    fn bisection_aims_at_the_interpolated_limit_within_the_bracket() {
+        // 1/value falls linearly: 1/50 ms at 10/s, 1/200 ms at 40/s; the limit 100 ms is
+        // reached at 10 + 30 · (1/50 − 1/100)/(1/50 − 1/200) = 30/s.
+        let mut s = CapacitySearch::new(10.0, 8, 0.05, 0.1).aimed_at(100_000.0);
+        s.record_step(&step(10.0, true, false, 50_000));
+        s.record_step(&step(40.0, false, true, 200_000));
+        s.record_step(&step(40.0, false, true, 200_000));
+        let next = s.next_rate().unwrap();
+        assert!((next - AIM_BELOW * 30.0).abs() < 1e-9, "{next}");
+        // Without estimates, the midpoint.
+        let mut s = CapacitySearch::new(10.0, 8, 0.05, 0.1);
+        s.record(10.0, true);
+        s.record(40.0, false);
+        assert_eq!(s.next_rate(), Some(25.0));
+        // Aimed past the bracket: kept a quarter of it inside.
+        let mut s = CapacitySearch::new(10.0, 8, 0.05, 0.1).aimed_at(1_000_000.0);
+        s.record_step(&step(10.0, true, false, 50_000));
+        s.record_step(&step(40.0, false, true, 200_000));
+        s.record_step(&step(40.0, false, true, 200_000));
+        assert_eq!(s.next_rate(), Some(32.5));
     }
 }

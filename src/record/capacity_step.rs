@@ -5,7 +5,7 @@
 use super::ClassResult;
 use super::capacity::CapacityStep;
 use super::steady::{StepPlan, rising, trend_batches};
-use super::verdict::{min_calls_for, slo_verdict};
+use super::verdict::{SloOutcome, min_calls_for, slo_verdict};
 use crate::slo::{Slo, SloMetric};
 
 /// What a step measured besides its `ClassResult`.
@@ -27,7 +27,13 @@ pub struct StepFacts {
     pub drained_ms: Option<u64>,
     /// This step re-ran the top held rate.
     pub confirmation: bool,
+    /// This step re-ran an undecided rate, measured longer.
+    pub extended: bool,
 }
+
+/// An undecided rate is re-run measured this many times longer (and with this many times
+/// the calls): the interval of a percentile narrows about as one over the square root.
+pub const EXTENDED_STEP: f64 = 4.0;
 
 /// Calls of `r` still in flight `last_send_s` after its measured start (the moment the
 /// last call was sent): those completed later, from the per-interval completion counts
@@ -109,6 +115,8 @@ pub fn judge_step(r: &ClassResult, slo: &Slo, f: &StepFacts) -> CapacityStep {
     } else {
         None
     };
+    // Steady, carried, bounded, and only the SLO's interval undecided.
+    let undecided = why_not.as_deref() == Some(v.line.as_str()) && v.outcome == SloOutcome::Inconclusive;
     let x = match slo.metric {
         SloMetric::Percentile(p) => r.latency.percentile(p).cloned(),
         _ => None,
@@ -132,6 +140,8 @@ pub fn judge_step(r: &ClassResult, slo: &Slo, f: &StepFacts) -> CapacityStep {
         in_flight_end: f.in_flight_end,
         in_flight_bound: if bound.is_finite() { bound } else { 0.0 },
         confirmation: f.confirmation,
+        extended: f.extended,
+        undecided,
         drained_ms: f.drained_ms,
         held: why_not.is_none(),
         why_not,

@@ -10,8 +10,8 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::Exp1;
 
 use super::common::SimRng;
-use crate::record::capacity::{CapacitySearch, CapacityStep};
-use crate::record::capacity_step::{StepFacts, judge_step, step_min_calls};
+use crate::record::capacity::{CapacitySearch, CapacityStep, TOLERANCE};
+use crate::record::capacity_step::{EXTENDED_STEP, StepFacts, judge_step, step_min_calls};
 use crate::record::steady::step_plan;
 use crate::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, RequestRecord};
 use crate::slo::{Slo, SloMetric};
@@ -111,14 +111,16 @@ pub fn search_once(c: &SearchCheck, seed: u64) -> SearchOutcome {
         / 10.0;
     let mut service = probe;
     let first = (0.8 / probe).max(0.1);
-    let mut search = CapacitySearch::new(first, c.max_steps, 0.1, first / 8.0);
+    let mut search = CapacitySearch::new(first, c.max_steps, TOLERANCE, first / 8.0).aimed_at(c.slo.limit);
     let min_calls = step_min_calls(&c.slo);
     let mut steps = Vec::new();
     while let Some(rate) = search.next_rate() {
         let confirmation = search.confirming();
-        let plan = step_plan(rate, service, 1, c.step_s, c.max_step_s);
+        let extended = search.extending();
+        let longer = if extended { EXTENDED_STEP } else { 1.0 };
+        let plan = step_plan(rate, service, 1, c.step_s * longer, c.max_step_s);
         let warm = (rate * plan.warmup_s).ceil() as u64;
-        let n = ((rate * plan.measure_s).ceil() as u64).max(min_calls);
+        let n = ((rate * plan.measure_s).ceil() as u64).max(min_calls * longer as u64);
         let (r, offered, in_flight, mean) = step(&mut rng, c.service_s, rate, warm, n);
         service = mean;
         let s = judge_step(
@@ -132,9 +134,10 @@ pub fn search_once(c: &SearchCheck, seed: u64) -> SearchOutcome {
                 workers: 1,
                 drained_ms: None,
                 confirmation,
+                extended,
             },
         );
-        search.record(rate, s.held);
+        search.record_step(&s);
         steps.push(s);
     }
     SearchOutcome {
