@@ -202,6 +202,10 @@ pub struct CallOutcome {
     /// Kept-alive connections found closed by the server (idle timeout) and replaced during
     /// this call; a request lost that way was sent again.
     pub reconnects: u32,
+    /// The timed span: from just before the request went out (or its connection was
+    /// opened) to the response's last byte, when the call got that far. Request building
+    /// and the body's parsing fall outside it.
+    pub span: Option<(Instant, Instant)>,
 }
 
 /// A caller's connection slot: connects on first use and after any failure.
@@ -273,6 +277,7 @@ impl Caller {
             server: None,
             bytes: 0,
             reconnects: 0,
+            span: None,
         };
         let result = tokio::time::timeout(timeout, self.get_inner(path, shaped, &mut out)).await;
         match result {
@@ -316,6 +321,7 @@ impl Caller {
 
     async fn get_inner(&mut self, path: &str, shaped: bool, out: &mut CallOutcome) -> Result<(), ErrorKind> {
         let mut attempt = 0;
+        let mut started = Instant::now();
         let resp = loop {
             attempt += 1;
             if let Some(c) = &mut self.conn
@@ -326,16 +332,19 @@ impl Caller {
                 out.reconnects += 1;
             }
             let reused = self.conn.is_some();
+            let req = self
+                .target
+                .request(&self.authority, path, shaped)
+                .map_err(|_| ErrorKind::Http)?;
+            if attempt == 1 {
+                started = Instant::now();
+            }
             if self.conn.is_none() {
                 let t = Instant::now();
                 self.conn = Some(self.connect().await?);
                 out.connect_us = Some(out.connect_us.unwrap_or(0) + t.elapsed().as_micros() as u64);
             }
             let sender = self.conn.as_mut().expect("connected above");
-            let req = self
-                .target
-                .request(&self.authority, path, shaped)
-                .map_err(|_| ErrorKind::Http)?;
             match sender.send_request(req).await {
                 Ok(r) => break r,
                 // A kept-alive connection the server closed as the request went out (its
@@ -360,6 +369,7 @@ impl Caller {
             .await
             .map_err(|_| ErrorKind::Http)?
             .to_bytes();
+        out.span = Some((started, Instant::now()));
         out.bytes = body.len() as u64;
         if !(200..300).contains(&status) {
             return Err(ErrorKind::Status);

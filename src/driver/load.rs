@@ -152,11 +152,17 @@ fn to_record(
     out: CallOutcome,
 ) -> RequestRecord {
     let us = |t: Instant| t.saturating_duration_since(base).as_micros() as u64;
+    // The client's own span when the call got an answer (request out → last byte in);
+    // else from the send to now.
+    let (sent, done) = out
+        .span
+        .map(|(a, b)| (Instant::from_std(a), Instant::from_std(b)))
+        .unwrap_or_else(|| (sent, Instant::now()));
     RequestRecord {
         phase,
         intended_us: intended.map(us),
         sent_us: us(sent),
-        done_us: us(Instant::now()),
+        done_us: us(done),
         connect_us: out.connect_us,
         status: out.status,
         error: out.error,
