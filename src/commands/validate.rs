@@ -1,9 +1,10 @@
 //! `dynobench validate`: checks the CPU capacity model against the real thing. For each
-//! class and profile it measures the class's per-request demand with one caller, asks the
-//! model (one dyno, the class's workers on the cores applied here) for a closed loop at
-//! concurrency = workers and for open loops at 50% and 80% of the capacity it predicts,
-//! runs the same three loads live in the local sandbox, and prints measured vs predicted
-//! throughput, p50 and p95.
+//! class and profile it measures the class's per-request demand with one caller (and with
+//! as many callers as workers), asks the model (one dyno, the class's workers on the cores
+//! applied here) for a closed loop at concurrency = workers and for open loops at 50% and
+//! 80% of the capacity it predicts, runs the same three loads live in the local sandbox,
+//! and prints measured vs predicted throughput, p50 and p95 (and the p95 predicted at the
+//! CPU per request each load measured).
 
 use anyhow::anyhow;
 use clap::Parser;
@@ -30,6 +31,9 @@ const CASES: [(&str, &str); 3] = [
     ("heroku", "performance-m"),
 ];
 
+/// Warm-up calls of every live load (not counted; the model leaves as many out).
+const WARMUP: u32 = 10;
+
 fn base_plan(a: &ValidateArgs, catalog: &str, class: &str, profile: &str) -> Result<RunPlan, CliError> {
     let mut argv: Vec<String> = [
         "dynobench",
@@ -43,7 +47,7 @@ fn base_plan(a: &ValidateArgs, catalog: &str, class: &str, profile: &str) -> Res
         "--neighbours",
         "steady",
         "--warmup",
-        "10",
+        &WARMUP.to_string(),
         "--no-save",
         "--quiet",
     ]
@@ -93,10 +97,20 @@ fn check_case(
     crate::interrupt::install();
     let mut plan = base_plan(a, catalog, class, profile)?;
     let workers = plan.classes[0].workers;
-    // 1. Demand, from one caller.
+    // 1. Demand, from one caller, and (several workers) from as many callers as workers.
     plan.load = LoadModel::Closed { concurrency: 1 };
     let calib = measure(&plan)?;
-    let demand = measured_pairs(class, &calib)?;
+    let alone = measured_pairs(class, &calib)?;
+    let demand = if workers > 1 {
+        plan.load = LoadModel::Closed { concurrency: workers };
+        let busy = measured_pairs(class, &measure(&plan)?)?;
+        DemandDist::ByConcurrency {
+            alone: Box::new(alone),
+            busy: Box::new(busy),
+        }
+    } else {
+        alone
+    };
     let case = Case {
         class,
         profile,
@@ -105,17 +119,49 @@ fn check_case(
         demand: &demand,
     };
     // 2. Predictions, and the same loads live.
-    for (label, load, predicted) in predicted_loads(&case)? {
+    for (label, load, sim_load, predicted) in predicted_loads(&case, a.calls)? {
         if crate::interrupt::requested() {
             return Err(CliError::Interrupted(anyhow!("interrupted")));
         }
         plan.load = load;
         let m = measure(&plan)?;
         let rps = predicted_rps(&plan, &load, &predicted);
-        out.rows.push(check_row(&case, label, rps, &predicted, &m));
+        let mut row = check_row(&case, label, rps, &predicted, &m);
+        row.predicted_p95_at_measured_cpu_ms = at_measured_cpu(&case, a.calls, sim_load, &m)?;
+        out.rows.push(row);
         keep_warnings(out, class, &m);
     }
     Ok(())
+}
+
+/// The model's p95 for `load` with the demand's CPU rescaled to what the live load measured.
+fn at_measured_cpu(case: &Case, calls: u32, load: Load, m: &ClassResult) -> Result<Option<f64>, CliError> {
+    let model_cpu = case.demand.mean_cpu();
+    let Some(measured) = m.cpu_per_request_us.map(|us| us / 1e6).filter(|c| *c > 0.0) else {
+        return Ok(None);
+    };
+    let Some(demand) = case.demand.scale_cpu(measured / model_cpu) else {
+        return Ok(None);
+    };
+    let p = predict(case, &demand, calls, load)?;
+    Ok(Some(p.p95 * 1e3))
+}
+
+/// One load predicted as it is measured: `calls` counted after the warm-up, from an idle
+/// dyno, pooled over many such runs.
+fn predict(case: &Case, demand: &DemandDist, calls: u32, load: Load) -> Result<EventPoint, CliError> {
+    let requests = u64::from(WARMUP + calls.max(1));
+    let sim = EventConfig {
+        dynos: 1,
+        workers: case.workers,
+        requests,
+        samples: (40_000 / requests).max(50) as u32,
+        arrivals: Arrivals::Poisson,
+        seed: 7,
+        ..EventConfig::default()
+    };
+    cpu::run_point_from(&sim, case.cpu, Policy::Random, demand, load, u64::from(WARMUP))
+        .map_err(|e| failed(anyhow!("{e}")))
 }
 
 /// The demand measured with one caller: its (CPU, non-CPU) pairs.
@@ -139,32 +185,21 @@ struct Case<'a> {
 }
 
 /// The model's predictions for the three loads: a closed loop at concurrency = workers,
-/// then open loops at 50% and 80% of the capacity that closed loop predicts.
-fn predicted_loads(case: &Case) -> Result<Vec<(String, LoadModel, EventPoint)>, CliError> {
-    let Case {
-        cpu, workers, demand, ..
-    } = *case;
-    let sim = EventConfig {
-        dynos: 1,
-        workers,
-        requests: 40_000,
-        samples: 4,
-        arrivals: Arrivals::Poisson,
-        seed: 7,
-        ..EventConfig::default()
-    };
-    let sim_err = |e| failed(anyhow!("{e}"));
-    let closed =
-        cpu::run_point(&sim, cpu, Policy::Random, demand, Load::Callers(workers)).map_err(sim_err)?;
+/// then open loops at 50% and 80% of the capacity that closed loop predicts, each with the
+/// simulated load it stands for.
+fn predicted_loads(case: &Case, calls: u32) -> Result<Vec<(String, LoadModel, Load, EventPoint)>, CliError> {
+    let workers = case.workers;
+    let closed = predict(case, case.demand, calls, Load::Callers(workers))?;
     let capacity = closed.rate;
-    let mut loads: Vec<(String, LoadModel, EventPoint)> = vec![(
+    let mut loads = vec![(
         format!("closed, {workers} callers"),
         LoadModel::Closed { concurrency: workers },
+        Load::Callers(workers),
         closed,
     )];
     for share in [0.5, 0.8] {
         let rate = capacity * share;
-        let p = cpu::run_point(&sim, cpu, Policy::Random, demand, Load::Rate(rate)).map_err(sim_err)?;
+        let p = predict(case, case.demand, calls, Load::Rate(rate))?;
         loads.push((
             format!("open {:.0}%: {rate:.2} req/s", share * 100.0),
             LoadModel::Open {
@@ -172,6 +207,7 @@ fn predicted_loads(case: &Case) -> Result<Vec<(String, LoadModel, EventPoint)>, 
                 arrivals: Arrivals::Poisson,
                 connections: 64,
             },
+            Load::Rate(rate),
             p,
         ));
     }
@@ -226,6 +262,9 @@ fn check_row(
                 p.ci_high_us.map(|v| v as f64 / 1000.0),
             )
         }),
+        measured_cpu_ms: m.cpu_per_request_us.map(|v| v / 1000.0),
+        measured_cpu_wait_ms: m.cpu_wait_per_request_us.map(|v| v / 1000.0),
+        predicted_p95_at_measured_cpu_ms: None,
     }
 }
 
@@ -257,8 +296,9 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<Outcome, CliError> {
     }
     check.notes.push(
         "the model: one dyno, the class's default workers on the cores applied here (a shared class at its floor: \
-         its neighbours are always busy), demand drawn from (CPU, non-CPU) pairs measured with one caller; \
-         open loops are Poisson"
+         its neighbours are always busy), demand drawn from (CPU, non-CPU) pairs measured with one caller for a request \
+         that starts computing alone and with as many callers as workers for one that starts beside others; each load \
+         predicted as measured (the same calls after the same warm-up, from an idle dyno); open loops are Poisson"
             .into(),
     );
     if a.json {

@@ -38,6 +38,19 @@ pub struct ModelCheckRow {
     /// The measured p95's 95% confidence interval, ms (absent ends: too few calls).
     #[serde(default)]
     pub measured_p95_ci_ms: (Option<f64>, Option<f64>),
+    /// Mean server CPU per request measured under this load, ms (against `cpu_ms`, the
+    /// demand the model drew from: the contention the load itself added).
+    #[serde(default)]
+    pub measured_cpu_ms: Option<f64>,
+    /// Mean time per request runnable but not running under this load, ms (sharing,
+    /// throttling).
+    #[serde(default)]
+    pub measured_cpu_wait_ms: Option<f64>,
+    /// The model's p95 for the same load with the demand's CPU rescaled to what this load
+    /// measured (`measured_cpu_ms / cpu_ms`), ms: the queueing model's own error, without
+    /// the host's drift in CPU per request between the calibration and this load.
+    #[serde(default)]
+    pub predicted_p95_at_measured_cpu_ms: Option<f64>,
 }
 
 impl ModelCheckRow {
@@ -57,6 +70,12 @@ impl ModelCheckRow {
             (Some(lo), Some(hi)) => (lo..=hi).contains(&self.predicted_p95_ms),
             _ => false,
         }
+    }
+
+    /// Relative error of the p95 predicted at the CPU this load measured.
+    pub fn p95_error_at_measured_cpu(&self) -> Option<f64> {
+        self.predicted_p95_at_measured_cpu_ms
+            .map(|p| rel(p, self.measured_p95_ms))
     }
 
     /// Relative error of the predicted p50.

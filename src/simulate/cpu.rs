@@ -37,7 +37,10 @@ struct Req {
     arrival: f64,
     dyno: u32,
     router: u32,
+    /// Its demand when it computes alone.
     demand: Demand,
+    /// Its demand when other workers compute beside it, if measured apart.
+    busy_demand: Option<Demand>,
     counted: bool,
     forgotten: bool,
 }
@@ -106,7 +109,14 @@ impl Sim<'_> {
 
     fn start_cpu(&mut self, d: usize, id: u32, t: f64) {
         let cpu = self.cpu;
-        let dem = self.reqs[id as usize].demand;
+        let req = &mut self.reqs[id as usize];
+        if let Some(busy) = req.busy_demand
+            && !self.dynos[d].computing.is_empty()
+        {
+            // Other workers are computing: its demand as measured when they were.
+            req.demand = busy;
+        }
+        let dem = req.demand;
         let dy = &mut self.dynos[d];
         dy.advance(t, cpu);
         let finish = dy.v + dem.cpu;
@@ -118,6 +128,7 @@ impl Sim<'_> {
     fn arrive(&mut self, t: f64, counted: bool, rng: &mut SimRng) -> Option<u32> {
         let (d, r) = self.chooser.pick(rng);
         let demand = self.demand.sample(rng);
+        let busy_demand = self.demand.sample_busy(rng);
         let dy = &self.dynos[d];
         let waiting = dy.queue.len();
         if counted {
@@ -141,6 +152,7 @@ impl Sim<'_> {
             dyno: d as u32,
             router: r,
             demand,
+            busy_demand,
             counted,
             forgotten: false,
         });
@@ -374,8 +386,22 @@ pub(super) fn run_sample(
     load: Load,
     rng: &mut SimRng,
 ) -> EventSample {
+    run_sample_from(cfg, cpu, policy, demand, load, cfg.warmup(), rng)
+}
+
+/// One sample from idle dynos, the first `warmup` requests not counted.
+fn run_sample_from(
+    cfg: &EventConfig,
+    cpu: Cpu,
+    policy: Policy,
+    demand: &DemandDist,
+    load: Load,
+    warmup: u64,
+    rng: &mut SimRng,
+) -> EventSample {
     let mut sim = Sim::new(cfg, cpu, policy, demand, rng);
     let mut src = Source::start(cfg, load, &mut sim);
+    src.warmup = warmup.min(cfg.requests.saturating_sub(1));
     let mut now = 0.0f64;
     loop {
         let next_event = sim.events.peek().map(|Reverse((k, _, _))| f64::from_bits(*k));
@@ -412,6 +438,21 @@ pub fn run_point(
     demand: &DemandDist,
     load: Load,
 ) -> Result<EventPoint, SimError> {
+    run_point_from(cfg, cpu, policy, demand, load, cfg.warmup())
+}
+
+/// [`run_point`] as a live run measures it: every sample starts from idle dynos and counts
+/// all but its first `warmup` requests, so a short sample predicts a short run (a queue
+/// near saturation has not reached its steady state in a few seconds), not the long-run
+/// tail.
+pub fn run_point_from(
+    cfg: &EventConfig,
+    cpu: Cpu,
+    policy: Policy,
+    demand: &DemandDist,
+    load: Load,
+    warmup: u64,
+) -> Result<EventPoint, SimError> {
     cfg.validate()?;
     let cpu_ok = cpu.cores > 0.0 && cpu.cores.is_finite() && cpu.quota.is_none_or(|q| q > 0.0);
     if !demand.is_usable() || !cpu_ok {
@@ -426,7 +467,7 @@ pub fn run_point(
         .into_par_iter()
         .map(|i| {
             let mut rng = task_rng(cfg.seed, label, i);
-            run_sample(cfg, cpu, policy, demand, load, &mut rng)
+            run_sample_from(cfg, cpu, policy, demand, load, warmup, &mut rng)
         })
         .collect();
     let mean_service = demand.mean_cpu() + demand.mean_other();

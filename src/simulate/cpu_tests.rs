@@ -200,3 +200,76 @@ fn a_kernel_burst_absorbs_bunched_arrivals_but_not_a_saturated_quota() {
     assert!((alone(0.13, Cpu::quota(0.6)) - 0.21).abs() < 1e-9);
     assert!((alone(0.13, Cpu::quota(0.6).metered(0.1, 0.06)) - 0.13).abs() < 1e-9);
 }
+
+#[test]
+fn demand_measured_apart_is_drawn_by_what_else_computes() {
+    // 10 ms of CPU alone, 20 ms beside another computing worker; two workers on two cores.
+    let d = DemandDist::ByConcurrency {
+        alone: Box::new(det_cpu(0.010)),
+        busy: Box::new(det_cpu(0.020)),
+    };
+    let one = run_point(
+        &short(2, 4_000),
+        Cpu::cores(2.0),
+        Policy::Random,
+        &d,
+        Load::Callers(1),
+    )
+    .unwrap();
+    assert!(
+        (one.mean_response - 0.010).abs() < 1e-6,
+        "alone: {}",
+        one.mean_response
+    );
+    // Two callers: after the first two, every request starts while the other computes.
+    let two = run_point(
+        &short(2, 4_000),
+        Cpu::cores(2.0),
+        Policy::Random,
+        &d,
+        Load::Callers(2),
+    )
+    .unwrap();
+    assert!(
+        (two.rate - 100.0).abs() / 100.0 < 0.02,
+        "beside another: {} req/s",
+        two.rate
+    );
+    // The capacity bound is at full load: the busy demand.
+    assert!((dyno_capacity(2, Cpu::cores(2.0), &d) - 100.0).abs() < 1e-6);
+}
+
+#[test]
+fn a_short_run_from_idle_has_a_lighter_tail_than_the_steady_state() {
+    // M/M/1 at ρ = 0.9 (S = 10 ms): τ = S / (1 − √ρ)² ≈ 3.8 s, so 150 calls (1.7 s) from an
+    // idle dyno see a shorter queue than the long run.
+    let long = run_point(
+        &cfg(1, 1),
+        Cpu::cores(1.0),
+        Policy::Random,
+        &exp_cpu(0.01),
+        Load::Rate(90.0),
+    )
+    .unwrap();
+    let c = EventConfig {
+        requests: 160,
+        samples: 300,
+        ..cfg(1, 1)
+    };
+    let short = run_point_from(
+        &c,
+        Cpu::cores(1.0),
+        Policy::Random,
+        &exp_cpu(0.01),
+        Load::Rate(90.0),
+        10,
+    )
+    .unwrap();
+    assert!(
+        short.p95 < 0.8 * long.p95,
+        "short {} vs long {}",
+        short.p95,
+        long.p95
+    );
+    assert_eq!(short.requests, 300 * 150, "all but the warm-up counted");
+}

@@ -29,6 +29,16 @@ pub enum DemandDist {
         /// Non-CPU seconds.
         other: ServiceDist,
     },
+    /// Demand measured at two concurrencies: `alone` for a request that starts computing
+    /// while no other worker computes, `busy` for one that starts beside others (several
+    /// workers on a core cost more CPU each — caches, memory bandwidth — and a core kept
+    /// busy can cost less than one that idles between requests).
+    ByConcurrency {
+        /// Measured with one caller.
+        alone: Box<DemandDist>,
+        /// Measured with as many callers as workers.
+        busy: Box<DemandDist>,
+    },
 }
 
 impl DemandDist {
@@ -40,27 +50,61 @@ impl DemandDist {
                 cpu: cpu.sample(rng),
                 other: other.sample(rng),
             },
+            DemandDist::ByConcurrency { alone, .. } => alone.sample(rng),
         }
     }
 
-    /// Mean CPU seconds per request.
+    /// Draws one request's demand beside other computing workers, when measured apart.
+    pub fn sample_busy(&self, rng: &mut SimRng) -> Option<Demand> {
+        match self {
+            DemandDist::ByConcurrency { busy, .. } => Some(busy.sample(rng)),
+            _ => None,
+        }
+    }
+
+    /// Mean CPU seconds per request (at full load: the busy demand when measured apart).
     pub fn mean_cpu(&self) -> f64 {
         match self {
             DemandDist::Pairs(v) => v.iter().map(|d| d.cpu).sum::<f64>() / v.len().max(1) as f64,
             DemandDist::Independent { cpu, .. } => cpu.mean(),
+            DemandDist::ByConcurrency { busy, .. } => busy.mean_cpu(),
         }
     }
 
-    /// Mean non-CPU seconds per request.
+    /// Mean non-CPU seconds per request (at full load, as [`DemandDist::mean_cpu`]).
     pub fn mean_other(&self) -> f64 {
         match self {
             DemandDist::Pairs(v) => v.iter().map(|d| d.other).sum::<f64>() / v.len().max(1) as f64,
             DemandDist::Independent { other, .. } => other.mean(),
+            DemandDist::ByConcurrency { busy, .. } => busy.mean_other(),
+        }
+    }
+
+    /// The same demand with every CPU time × `factor` (non-CPU times kept), for measured
+    /// pairs; `None` for distributions.
+    pub fn scale_cpu(&self, factor: f64) -> Option<DemandDist> {
+        match self {
+            DemandDist::Pairs(v) => Some(DemandDist::Pairs(
+                v.iter()
+                    .map(|d| Demand {
+                        cpu: d.cpu * factor,
+                        other: d.other,
+                    })
+                    .collect(),
+            )),
+            DemandDist::Independent { .. } => None,
+            DemandDist::ByConcurrency { alone, busy } => Some(DemandDist::ByConcurrency {
+                alone: Box::new(alone.scale_cpu(factor)?),
+                busy: Box::new(busy.scale_cpu(factor)?),
+            }),
         }
     }
 
     /// Whether it holds any demand at all.
     pub fn is_usable(&self) -> bool {
+        if let DemandDist::ByConcurrency { alone, busy } = self {
+            return alone.is_usable() && busy.is_usable();
+        }
         let (c, o) = (self.mean_cpu(), self.mean_other());
         c >= 0.0 && o >= 0.0 && c + o > 0.0 && c.is_finite() && o.is_finite()
     }
