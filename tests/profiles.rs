@@ -9,7 +9,7 @@ use common::results::{only_dir, read_report};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dynobench::driver::{self, Silent};
 use dynobench::endpoint::WorkResponse;
@@ -358,14 +358,13 @@ fn capacity_search_converges_and_reports_its_steps() {
             "--warmup",
             "3",
             "--capacity-steps",
-            "7",
+            "5",
             "--capacity-step-s",
             "2s",
         ]),
         common::bin(),
     )
     .unwrap();
-    let t = Instant::now();
     let r = driver::run(&plan, &driver::detect(), &mut Silent).unwrap();
     let cap = r.classes[0].capacity.as_ref().expect("a capacity report");
     // The budget counts new rates; a confirmation or a longer re-run is free.
@@ -374,7 +373,7 @@ fn capacity_search_converges_and_reports_its_steps() {
         .iter()
         .filter(|s| !s.confirmation && !s.extended)
         .count();
-    assert!(!cap.steps.is_empty() && new_rates <= 7, "{:?}", cap.steps);
+    assert!(!cap.steps.is_empty() && new_rates <= 5, "{:?}", cap.steps);
     let max = cap.max_rate_rps.expect("some rate holds");
     assert!(
         (40.0..=115.0).contains(&max),
@@ -400,7 +399,7 @@ fn capacity_search_converges_and_reports_its_steps() {
             assert!(s.why_not.is_some(), "{s:?}");
         }
     }
-    assert!(cap.converged || new_rates == 7);
+    assert!(cap.converged || new_rates == 5);
     let per100 = cap.rps_per_100_usd_month.unwrap();
     assert!(
         (per100 - max / 0.05).abs() < 1e-6,
@@ -413,7 +412,6 @@ fn capacity_search_converges_and_reports_its_steps() {
         cost.capacity_basis,
         Some(dynobench::record::cost::CapacityBasis::CapacitySearch)
     );
-    assert!(t.elapsed() < Duration::from_secs(90));
 }
 
 /// A loose SLO (2 s) would pass short steps above capacity while the queue builds; steps at
