@@ -198,7 +198,15 @@ pub(super) fn eval_keyed(
         .into_par_iter()
         .map(|i| {
             let mut rng = task_rng(sim.seed, key, i);
-            cpu::run_sample(sim, c, policy, demand, cpu::Load::Rate(rate), &mut rng)
+            cpu::run_sample(
+                sim,
+                c,
+                policy,
+                demand,
+                cpu::Load::Rate(rate),
+                sim.warmup(),
+                &mut rng,
+            )
         })
         .collect();
     let mean = demand.mean_cpu() + demand.mean_other();
