@@ -28,7 +28,10 @@ fn the_search_does_not_answer_above_the_true_capacity() {
             s.above * 100.0,
             s.median_ratio
         );
-        assert!(s.above <= 0.05, "{name}: {s:?}");
+        // The 200-trial bench measures 0.5-3.5% above the truth (15-s steps: 1.5%); over
+        // 40 trials a true 3.5% gives more than 4 above about 1% of the time, so more than
+        // 4 of 40 (10%) is a real fault, not bad luck.
+        assert!(s.above <= 0.10, "{name}: {s:?}");
     }
     assert!(long.median_ratio > short.median_ratio, "{short:?} {long:?}");
 }

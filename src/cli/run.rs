@@ -33,7 +33,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub find_capacity: bool,
     /// Most new rates tried per class by --find-capacity (re-runs that confirm the top held
-    /// rate, or measure an undecided rate 4× longer, are not counted).
+    /// rate, or measure an undecided rate longer, are not counted).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=50))]
     pub capacity_steps: u64,
     /// Measured time of each --find-capacity step (plus a warm-up of a fifth of it, at least

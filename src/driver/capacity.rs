@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::client::Caller;
 use crate::endpoint::StatsResponse;
 use crate::record::capacity::{CapacityReport, CapacitySearch, CapacityStep, TOLERANCE};
-use crate::record::capacity_step::{EXTENDED_STEP, StepFacts, in_flight_after, judge_step, step_min_calls};
+use crate::record::capacity_step::{StepFacts, in_flight_after, judge_step, step_call_floor};
 use crate::record::steady::{StepPlan, step_plan};
 use crate::record::verdict::slo_verdict;
 use crate::record::{Arrivals, ClassResult, ClassStatus};
@@ -100,7 +100,6 @@ fn capacity_search(
     let mut steps = Vec::new();
     let mut best: Option<ClassResult> = None;
     let mut last = probe;
-    let min_calls = step_min_calls(&spec.slo);
     // The mean service time sets each step's relaxation time: the probe's first, then the
     // server's own wall time (or the latency) of the step before.
     let mut service_s = mean_service_s(&last);
@@ -111,12 +110,17 @@ fn capacity_search(
         let confirmation = search.confirming();
         // An undecided rate is re-run measured longer (its interval narrows).
         let extended = search.extending();
-        let longer = if extended { EXTENDED_STEP } else { 1.0 };
+        let longer = search.extension();
         // Steady state: the queue warms up for 3 relaxation times and is measured for 5
         // (at least the step length), so that neither the empty start nor the SLO's
         // percentile is a transient.
         let sp = step_plan(rate, service_s, workers, spec.step_s * longer, MAX_STEP_S);
-        let p = step_phase(base, rate, &sp, min_calls * longer as u64);
+        let p = step_phase(
+            base,
+            rate,
+            &sp,
+            step_call_floor(&spec.slo, longer, rate, MAX_STEP_S),
+        );
         obs.class_started(&format!("{} @ {rate:.1}/s", class.name), p.open_warmup, p.calls);
         let r = run_phase(ep, &p, class, workers, obs);
         let drained_ms = drain(ep, base.timeout);

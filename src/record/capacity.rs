@@ -1,9 +1,11 @@
 //! The capacity search (pure): the highest open-loop rate that holds an SLO at steady state,
 //! by doubling from a first guess until it breaks, then bisecting (aimed by the measured
 //! percentiles), within a bounded number of new rates; the top rate that held is then run a
-//! second time, and only a rate that holds twice is the answer. A rate whose SLO interval
-//! straddles the limit with nothing else wrong is undecided and re-run once, measured
-//! longer, before it counts as broken. A step holds only when it could reach steady state (warm-up ≥ 3τ,
+//! second time, and it is the answer only if that re-run does not refute it (it holds, or
+//! is undecided and, measured longer, keeps the SLO's estimate under the limit). A rate
+//! whose SLO interval straddles the limit with nothing else wrong is undecided and re-run
+//! once, measured longer (as many calls as its verdict said would decide it), before it
+//! counts as broken. A step holds only when it could reach steady state (warm-up ≥ 3τ,
 //! measured ≥ 5τ, `steady`), the SLO's verdict is "meets" (from its 95% interval), the
 //! achieved rate is at least 95% of the target, per-second latency shows no upward trend
 //! (batch means, `steady::rising`) and the calls in flight when the last call was sent are
@@ -34,7 +36,7 @@ pub struct CapacityStep {
     /// The SLO verdict: meets, breaks or inconclusive.
     pub verdict: String,
     /// Per-second latency kept rising through the step (slope of batch means, one-sided
-    /// 1%, and the last batch at least 10% above the first).
+    /// 0.1%, and the last batch at least 10% above the first).
     pub rising: bool,
     /// The queue's relaxation time at this rate, s (from the measured service time;
     /// absent at or past saturation).
@@ -59,6 +61,10 @@ pub struct CapacityStep {
     /// else was wrong: neither held nor shown broken (re-run longer once).
     #[serde(default)]
     pub undecided: bool,
+    /// When undecided: about how many calls the SLO's verdict said would decide it (the
+    /// longer re-run is sized from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_needed: Option<u64>,
     /// How long the server took to drain its queue after the step, ms (absent when it
     /// could not be asked).
     pub drained_ms: Option<u64>,
@@ -82,7 +88,8 @@ pub struct CapacityReport {
     pub broke_at_rps: Option<f64>,
     /// Whether the bracket closed within the tolerance (else the step budget ran out).
     pub converged: bool,
-    /// Whether `max_rate_rps` held a second time (its confirmation step).
+    /// Whether `max_rate_rps` was confirmed: its re-run held, or was undecided and, measured
+    /// longer, kept the SLO's estimate under the limit.
     pub confirmed: bool,
     /// Requests per second per $100/month at `max_rate_rps`: throughput per dollar.
     pub rps_per_100_usd_month: Option<f64>,
@@ -95,6 +102,22 @@ pub const TOLERANCE: f64 = 0.05;
 /// Where inside the bracket a bisection step aims, as a share of the interpolated rate at
 /// which the SLO's estimate reaches its limit: a little below, where a step can hold.
 const AIM_BELOW: f64 = 0.97;
+
+/// An undecided rate's re-run is measured at least this many times longer (and with this
+/// many times the calls): a percentile's interval narrows about as one over the square root.
+pub const MIN_EXTENSION: f64 = 4.0;
+/// ... and at most this many times (each step is also capped by its time budget).
+pub const MAX_EXTENSION: f64 = 16.0;
+
+/// The re-run's length for a step of `calls` whose verdict said `needed` calls would decide
+/// it: the calls needed (a quarter more, the estimate being rough) within
+/// [`MIN_EXTENSION`, `MAX_EXTENSION`] times the step.
+pub fn extension_for(calls: u64, needed: Option<u64>) -> f64 {
+    match needed {
+        Some(n) if calls > 0 => (1.25 * n as f64 / calls as f64).clamp(MIN_EXTENSION, MAX_EXTENSION),
+        _ => MIN_EXTENSION,
+    }
+}
 
 /// The search state.
 #[derive(Debug, Clone)]
@@ -111,6 +134,8 @@ pub struct CapacitySearch {
     first: f64,
     /// A rate whose SLO interval left it undecided, to be re-run measured longer.
     extend: Option<f64>,
+    /// How many times longer that re-run is measured.
+    extend_by: f64,
     /// The SLO's limit, µs, when the next rate may be aimed by the measured values.
     limit_us: Option<f64>,
     /// (rate, the SLO percentile's estimate, µs) of steps that reached steady state and
@@ -132,6 +157,7 @@ impl CapacitySearch {
             min_rate,
             first: first.max(min_rate),
             extend: None,
+            extend_by: 1.0,
             limit_us: None,
             values: Vec::new(),
         }
@@ -229,8 +255,21 @@ impl CapacitySearch {
         {
             self.values.push((step.rate_rps, v as f64));
         }
-        if step.undecided {
+        let below_limit = matches!((step.value_us, self.limit_us), (Some(v), Some(l)) if (v as f64) < l);
+        if step.undecided
+            && below_limit
+            && self.held() == Some(step.rate_rps)
+            && self.extend == Some(step.rate_rps)
+        {
+            // The top held rate's confirmation, measured longer, still puts the estimate
+            // under the limit: not refuted, it stands (it held once with its whole interval
+            // under the limit).
+            self.record(step.rate_rps, true);
+        } else if step.undecided {
             self.record_undecided(step.rate_rps);
+            if self.extend.is_some() {
+                self.extend_by = extension_for(step.calls, step.calls_needed);
+            }
         } else {
             self.record(step.rate_rps, step.held);
         }
@@ -239,6 +278,12 @@ impl CapacitySearch {
     /// Whether the next step re-runs an undecided rate (to be measured longer).
     pub fn extending(&self) -> bool {
         self.extend.is_some()
+    }
+
+    /// How many times longer (and with how many times the calls) the next step is measured:
+    /// 1, or for the re-run of an undecided rate what its verdict said would decide it.
+    pub fn extension(&self) -> f64 {
+        if self.extending() { self.extend_by } else { 1.0 }
     }
 
     /// Records a step at `rate` whose SLO interval reached past the limit with nothing else
@@ -261,7 +306,7 @@ impl CapacitySearch {
         matches!((self.held(), self.broke), (Some(h), Some(b)) if (b - h) / h <= self.tolerance)
     }
 
-    /// Whether the bracket is closed within the tolerance and its top held rate held twice.
+    /// Whether the bracket is closed within the tolerance and its top held rate confirmed.
     pub fn converged(&self) -> bool {
         self.converged_bracket() && self.is_confirmed()
     }
@@ -365,10 +410,51 @@ mod tests {
             confirmation: false,
             extended: false,
             undecided,
+            calls_needed: None,
             drained_ms: None,
             held,
             why_not: None,
         }
+    }
+
+    #[test]
+    fn the_longer_re_run_is_sized_by_the_calls_the_verdict_asked_for() {
+        assert_eq!(extension_for(1000, None), MIN_EXTENSION);
+        assert_eq!(extension_for(1000, Some(2000)), MIN_EXTENSION, "at least 4x");
+        assert!(
+            (extension_for(1000, Some(8000)) - 10.0).abs() < 1e-9,
+            "8000 x 1.25 / 1000"
+        );
+        assert_eq!(extension_for(1000, Some(100_000)), MAX_EXTENSION);
+        let mut s = CapacitySearch::new(10.0, 8, 0.05, 0.1);
+        assert_eq!(s.extension(), 1.0);
+        s.record_step(&CapacityStep {
+            calls_needed: Some(8000),
+            ..step(10.0, false, true, 90_000)
+        });
+        assert!(s.extending() && (s.extension() - 10.0).abs() < 1e-9);
+        s.record_step(&step(10.0, true, false, 88_000));
+        assert_eq!(s.extension(), 1.0, "the next new rate is a plain step");
+    }
+
+    #[test]
+    fn a_confirmation_stands_unless_the_longer_re_run_puts_the_estimate_past_the_limit() {
+        // Held at 10/s; its confirmation is undecided, then undecided again measured longer
+        // with the estimate under the 100-ms limit: confirmed.
+        let run = |last_us: u64| {
+            let mut s = CapacitySearch::new(10.0, 1, 0.05, 0.1).aimed_at(100_000.0);
+            s.record_step(&step(10.0, true, false, 80_000));
+            assert!(s.confirming());
+            s.record_step(&step(10.0, false, true, 97_000));
+            assert!(s.extending());
+            s.record_step(&step(10.0, false, true, last_us));
+            s
+        };
+        let s = run(95_000);
+        assert!(s.is_confirmed() && s.bracket().0 == Some(10.0));
+        // The longer re-run's estimate is past the limit: struck out.
+        let s = run(104_000);
+        assert!(!s.is_confirmed() && s.bracket() == (None, Some(10.0)));
     }
 
     #[test]

@@ -31,10 +31,6 @@ pub struct StepFacts {
     pub extended: bool,
 }
 
-/// An undecided rate is re-run measured this many times longer (and with this many times
-/// the calls): the interval of a percentile narrows about as one over the square root.
-pub const EXTENDED_STEP: f64 = 4.0;
-
 /// Calls of `r` still in flight `last_send_s` after its measured start (the moment the
 /// last call was sent): those completed later, from the per-interval completion counts
 /// (a partly covered interval counts in proportion).
@@ -68,6 +64,15 @@ pub fn step_min_calls(slo: &Slo) -> u64 {
         SloMetric::Percentile(p) => 3 * min_calls_for(p / 100.0),
         _ => 50,
     }
+}
+
+/// Fewest measured calls of a step at `rate` measured `longer` times the usual length:
+/// [`step_min_calls`] × `longer`, but not more than `max_s` seconds of calls at the rate
+/// (never under the plain step's floor).
+pub fn step_call_floor(slo: &Slo, longer: f64, rate: f64, max_s: f64) -> u64 {
+    let min = step_min_calls(slo);
+    let budget = (rate * max_s).ceil().max(0.0) as u64;
+    ((min as f64 * longer).ceil() as u64).min(budget.max(min))
 }
 
 /// The step's record: held only when steady, SLO met, offered rate achieved, no upward
@@ -142,6 +147,7 @@ pub fn judge_step(r: &ClassResult, slo: &Slo, f: &StepFacts) -> CapacityStep {
         confirmation: f.confirmation,
         extended: f.extended,
         undecided,
+        calls_needed: if undecided { v.calls_needed } else { None },
         drained_ms: f.drained_ms,
         held: why_not.is_none(),
         why_not,

@@ -35,25 +35,40 @@ pub struct StepPlan {
 }
 
 /// The step at `rate` req/s against `workers` workers whose mean service time is
-/// `service_s`: warm-up ≥ 3τ, measured ≥ max(`step_s`, 5τ); neither past `max_s`.
+/// `service_s`: warm-up ≥ 3τ, measured ≥ max(`step_s`, 5τ); neither past `max_s`. A step
+/// whose relaxation times do not fit in `max_s` is planned at the plain length (it is not
+/// steady, so it cannot hold).
 pub fn step_plan(rate: f64, service_s: f64, workers: u32, step_s: f64, max_s: f64) -> StepPlan {
     let rho = rate * service_s / f64::from(workers.max(1));
     let tau = relaxation_s(service_s, rho);
-    let warm = (WARMUP_TAUS * tau).max(2.0).max(step_s / 5.0);
-    let measure = (MEASURE_TAUS * tau).max(step_s);
+    let short_warm = 2.0f64.max(step_s / 5.0);
+    // The budget caps a long step's length, which costs only precision; steady state
+    // needs the relaxation times themselves to fit.
+    let steady = (WARMUP_TAUS * tau).max(2.0) <= max_s && MEASURE_TAUS * tau <= max_s;
+    if !steady {
+        // It cannot hold whatever it measures: the plain step length shows how it breaks
+        // (and measures the service time again) without minutes of an overloaded queue.
+        return StepPlan {
+            tau_s: tau,
+            warmup_s: short_warm.min(max_s),
+            measure_s: step_s.min(max_s),
+            steady,
+        };
+    }
     StepPlan {
         tau_s: tau,
-        warmup_s: warm.min(max_s),
-        measure_s: measure.min(max_s),
-        // The budget caps a long step's length, which costs only precision; steady state
-        // needs the relaxation times themselves to fit.
-        steady: (WARMUP_TAUS * tau).max(2.0) <= max_s && MEASURE_TAUS * tau <= max_s,
+        warmup_s: (WARMUP_TAUS * tau).max(short_warm).min(max_s),
+        measure_s: (MEASURE_TAUS * tau).max(step_s).min(max_s),
+        steady,
     }
 }
 
-/// One-sided 1% critical values of Student's t, for 1..=10 degrees of freedom.
-const T99: [f64; 10] = [
-    31.821, 6.965, 4.541, 3.747, 3.365, 3.143, 2.998, 2.896, 2.821, 2.764,
+/// One-sided 0.1% critical values of Student's t, for 1..=10 degrees of freedom. A search
+/// tests up to a dozen steps, and a stable step called rising is struck as broken: at 1%
+/// per step, one search in twenty answered low because of it (`cargo bench --bench
+/// capacity_search`); a queue that really keeps growing is far past this level.
+const T999: [f64; 10] = [
+    318.31, 22.327, 10.215, 7.173, 5.893, 5.208, 4.785, 4.501, 4.297, 4.144,
 ];
 
 /// Means of `series` cut into `b` consecutive batches of equal length (the remainder at the
@@ -72,7 +87,7 @@ pub fn batch_means(series: &[f64], b: usize) -> Vec<f64> {
 }
 
 /// Whether a series (per-second latencies over a step, in time order) rises: the least-
-/// squares slope of its batch means is positive at one-sided 1% (Student's t on the batch
+/// squares slope of its batch means is positive at one-sided 0.1% (Student's t on the batch
 /// means, which are near-independent when each batch spans about a relaxation time), and
 /// the last batch is at least 10% above the first. `batches` is clamped to 5..=10; fewer
 /// than 10 points never show a trend. Per-second points themselves are autocorrelated (a
@@ -109,7 +124,7 @@ pub fn rising(series: &[f64], batches: usize) -> bool {
     };
     let first = m[0];
     let last = m[m.len() - 1];
-    t > T99[df - 1] && last >= 1.1 * first
+    t > T999[df - 1] && last >= 1.1 * first
 }
 
 /// Batches for [`rising`] over a measured step of `measure_s` with relaxation time `tau_s`:

@@ -15,7 +15,12 @@ fn relaxation_time_grows_towards_saturation() {
     assert!(p.steady && p.warmup_s >= 3.0 * p.tau_s && p.measure_s >= 5.0 * p.tau_s);
     let p = step_plan(99.9, s, 1, 10.0, 60.0);
     assert!(!p.steady && p.warmup_s <= 60.0, "{p:?}");
-    assert!(!step_plan(120.0, s, 1, 10.0, 60.0).steady);
+    // Past saturation: not steady, and run at the plain length rather than the budget.
+    let over = step_plan(120.0, s, 1, 10.0, 60.0);
+    assert!(
+        !over.steady && over.measure_s == 10.0 && over.warmup_s == 2.0,
+        "{over:?}"
+    );
 }
 
 /// An AR(1) series: strongly autocorrelated but stationary (a stable queue's per-second

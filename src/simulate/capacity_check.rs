@@ -11,7 +11,7 @@ use rand_distr::Exp1;
 
 use super::common::SimRng;
 use crate::record::capacity::{CapacitySearch, CapacityStep, TOLERANCE};
-use crate::record::capacity_step::{EXTENDED_STEP, StepFacts, judge_step, step_min_calls};
+use crate::record::capacity_step::{StepFacts, judge_step, step_call_floor};
 use crate::record::steady::step_plan;
 use crate::record::{ClassContext, ClassRecorder, ClassResult, LoadFacts, RequestRecord};
 use crate::slo::{Slo, SloMetric};
@@ -112,15 +112,15 @@ pub fn search_once(c: &SearchCheck, seed: u64) -> SearchOutcome {
     let mut service = probe;
     let first = (0.8 / probe).max(0.1);
     let mut search = CapacitySearch::new(first, c.max_steps, TOLERANCE, first / 8.0).aimed_at(c.slo.limit);
-    let min_calls = step_min_calls(&c.slo);
     let mut steps = Vec::new();
     while let Some(rate) = search.next_rate() {
         let confirmation = search.confirming();
         let extended = search.extending();
-        let longer = if extended { EXTENDED_STEP } else { 1.0 };
+        let longer = search.extension();
         let plan = step_plan(rate, service, 1, c.step_s * longer, c.max_step_s);
         let warm = (rate * plan.warmup_s).ceil() as u64;
-        let n = ((rate * plan.measure_s).ceil() as u64).max(min_calls * longer as u64);
+        let n =
+            ((rate * plan.measure_s).ceil() as u64).max(step_call_floor(&c.slo, longer, rate, c.max_step_s));
         let (r, offered, in_flight, mean) = step(&mut rng, c.service_s, rate, warm, n);
         service = mean;
         let s = judge_step(
